@@ -1,0 +1,125 @@
+using System.Net;
+using Orleans.Configuration;
+
+namespace OrleansCompute.Api.Cluster;
+
+/// <summary>
+/// Owns the Api's Orleans client. The client lives in a host of its own that connects in the
+/// background, retrying for as long as it takes, so the Api starts, serves health and answers
+/// 503 while no silo is up, rather than blocking its own start on the cluster.
+/// </summary>
+public sealed partial class ClusterClientHost : IHostedService, IAsyncDisposable
+{
+    private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(1);
+
+    private readonly IHost _host;
+    private readonly ILogger<ClusterClientHost> _logger;
+    private readonly CancellationTokenSource _stopping = new();
+    private Task _connecting = Task.CompletedTask;
+    private int _failedAttempts;
+
+    public ClusterClientHost(IConfiguration configuration, ILoggerFactory loggerFactory, ClusterConnection connection)
+    {
+        _logger = loggerFactory.CreateLogger<ClusterClientHost>();
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Services.AddSingleton(loggerFactory);
+        builder.Services.AddSingleton<IClusterConnectionStatusObserver>(connection);
+        builder.UseOrleansClient(client => Configure(client, configuration));
+        _host = builder.Build();
+        Client = _host.Services.GetRequiredService<IClusterClient>();
+    }
+
+    /// <summary>The client; usable once connected, and failing fast with Orleans' own errors before.</summary>
+    public IClusterClient Client { get; }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _connecting = ConnectAsync(_stopping.Token);
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _stopping.CancelAsync();
+        await _connecting;
+        await _host.StopAsync(cancellationToken);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _stopping.Dispose();
+        if (_host is IAsyncDisposable disposable)
+        {
+            await disposable.DisposeAsync();
+        }
+        else
+        {
+            _host.Dispose();
+        }
+    }
+
+    private async Task ConnectAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _host.StartAsync(cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private void Configure(IClientBuilder client, IConfiguration configuration)
+    {
+        client.Configure<ClusterOptions>(o =>
+        {
+            o.ClusterId = configuration["Orleans:ClusterId"] ?? "dev";
+            o.ServiceId = configuration["Orleans:ServiceId"] ?? "orleans-compute";
+        });
+        // Follow silos as they come and go: the default refresh is a minute.
+        client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(5));
+        client.AddActivityPropagation();
+
+        var postgres = configuration.GetConnectionString("Postgres");
+        if (!string.IsNullOrWhiteSpace(postgres))
+        {
+            client.UseAdoNetClustering(o =>
+            {
+                o.Invariant = "Npgsql";
+                o.ConnectionString = postgres;
+            });
+        }
+        else
+        {
+            client.UseStaticClustering(ParseGateways(configuration["Orleans:Gateways"] ?? "127.0.0.1:30000"));
+        }
+
+        client.UseConnectionRetryFilter(async (exception, cancellationToken) =>
+        {
+            // Once every 30 attempts: while no silo is up this fires every second.
+            if (_failedAttempts++ % 30 == 0)
+            {
+                LogConnectFailed(exception.GetType().Name, exception.Message);
+            }
+
+            await Task.Delay(RetryDelay, cancellationToken);
+            return true;
+        });
+    }
+
+    internal static IPEndPoint[] ParseGateways(string value)
+    {
+        var endpoints = value
+            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(entry => IPEndPoint.TryParse(entry, out var endpoint) && endpoint.Port != 0
+                ? endpoint
+                : throw new InvalidOperationException($"Orleans:Gateways entry '{entry}' is not host:port with a numeric IP."))
+            .ToArray();
+        return endpoints.Length > 0
+            ? endpoints
+            : throw new InvalidOperationException("Orleans:Gateways lists no gateway.");
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Cluster not reachable yet ({Error}: {Message}); retrying")]
+    private partial void LogConnectFailed(string error, string message);
+}

@@ -1,0 +1,31 @@
+namespace OrleansCompute.Api.Cluster;
+
+/// <summary>
+/// Whether this Api instance can reach the cluster right now. The Api answers /v1 calls with 503
+/// at once while it cannot, instead of letting each request wait for a grain call to time out.
+/// Orleans reports lost connections and gateway counts; <see cref="ClusterProbe"/> confirms both
+/// directions by calling the cluster.
+/// </summary>
+public sealed class ClusterConnection : IClusterConnectionStatusObserver
+{
+    private volatile bool _connected;
+
+    public bool IsConnected => _connected;
+
+    public int Gateways { get; private set; }
+
+    public void MarkConnected() => _connected = true;
+
+    public void MarkDisconnected() => _connected = false;
+
+    void IClusterConnectionStatusObserver.NotifyGatewayCountChanged(int currentNumberOfGateways, int previousNumberOfGateways, bool connectionRecovered)
+    {
+        Gateways = currentNumberOfGateways;
+        if (currentNumberOfGateways == 0)
+        {
+            _connected = false;
+        }
+    }
+
+    void IClusterConnectionStatusObserver.NotifyClusterConnectionLost() => _connected = false;
+}

@@ -1,0 +1,65 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Orleans.Runtime;
+
+namespace OrleansCompute.Api.Cluster;
+
+/// <summary><c>GET /v1/cluster</c>: the silos as the membership sees them.</summary>
+public static class ClusterEndpoints
+{
+    // A silo that just died may still be listed as active; its statistics must not hold up the answer.
+    private static readonly TimeSpan StatisticsTimeout = TimeSpan.FromSeconds(2);
+
+    public static RouteGroupBuilder MapClusterEndpoints(this RouteGroupBuilder v1)
+    {
+        v1.MapGet("/cluster", GetClusterAsync)
+            .WithTags("Cluster")
+            .WithSummary("The silos of the cluster with their status and activation counts.");
+        return v1;
+    }
+
+    public static async Task<Ok<ClusterResponse>> GetClusterAsync(
+        IGrainFactory grains, ClusterConnection connection, CancellationToken cancellationToken)
+    {
+        var management = grains.GetGrain<IManagementGrain>(0);
+        var members = await management.GetDetailedHosts(onlyActive: false).WaitAsync(cancellationToken);
+        var silos = await Task.WhenAll(members
+            .OrderBy(m => m.SiloName, StringComparer.Ordinal)
+            .ThenBy(m => m.StartTime)
+            .Select(async member => new SiloResponse(
+                Address: member.SiloAddress.ToParsableString(),
+                Name: member.SiloName,
+                Status: member.Status.ToString(),
+                Region: null,
+                HostName: member.HostName,
+                StartedAt: member.StartTime,
+                LastHeartbeat: member.IAmAliveTime,
+                Activations: member.Status == SiloStatus.Active
+                    ? await ActivationsAsync(management, member.SiloAddress, cancellationToken)
+                    : null)));
+        return TypedResults.Ok(new ClusterResponse(silos, new ApiResponse(Environment.MachineName, connection.IsConnected, connection.Gateways)));
+    }
+
+    private static async Task<int?> ActivationsAsync(IManagementGrain management, SiloAddress silo, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var statistics = await management.GetRuntimeStatistics([silo]).WaitAsync(StatisticsTimeout, cancellationToken);
+            return statistics.FirstOrDefault()?.ActivationCount;
+        }
+        catch (Exception ex) when (ex is TimeoutException || Errors.ClusterFaults.IsUnavailable(ex))
+        {
+            return null;
+        }
+    }
+}
+
+/// <summary>The cluster as this Api instance sees it.</summary>
+public sealed record ClusterResponse(IReadOnlyList<SiloResponse> Silos, ApiResponse Api);
+
+/// <summary>One silo of the membership. <see cref="Activations"/> is null when the silo is not active or did not answer in time.</summary>
+public sealed record SiloResponse(
+    string Address, string Name, string Status, string? Region, string HostName,
+    DateTime StartedAt, DateTime LastHeartbeat, int? Activations);
+
+/// <summary>The Api instance that answered.</summary>
+public sealed record ApiResponse(string Instance, bool Connected, int Gateways);

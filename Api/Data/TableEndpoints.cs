@@ -1,0 +1,135 @@
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Http.HttpResults;
+using OrleansCompute.Api.Errors;
+using OrleansCompute.Api.Tenancy;
+using OrleansCompute.Data;
+using OrleansCompute.Tenancy;
+
+namespace OrleansCompute.Api.Data;
+
+/// <summary>Tables (SPEC §4.1): create, describe, list and drop.</summary>
+public static class TableEndpoints
+{
+    public static RouteGroupBuilder MapTableEndpoints(this RouteGroupBuilder v1)
+    {
+        var tables = v1.MapGroup("/tables").WithTags("Tables");
+        tables.MapPut("/{table}", CreateAsync)
+            .WithSummary("Create a table: 201 when created, 200 when an identical table exists, 409 when a different one does.");
+        tables.MapGet("/", ListAsync).WithSummary("List tables in name order.");
+        tables.MapGet("/{table}", DescribeAsync).WithSummary("Describe a table.");
+        tables.MapDelete("/{table}", DropAsync).WithSummary("Drop a table with all its keys.");
+        return v1;
+    }
+
+    public static async Task<Results<Created<TableResponse>, Ok<TableResponse>, ValidationProblem, ProblemHttpResult>> CreateAsync(
+        string table, CreateTableRequest? body, HttpContext http, IGrainFactory grains, CancellationToken cancellationToken)
+    {
+        var request = body ?? new CreateTableRequest(null, null);
+        var errors = new Dictionary<string, string[]>();
+        AddNameError(errors, table);
+        var shards = request.Shards ?? TableSpec.DefaultShards;
+        if (shards is < 1 or > TableSpec.MaxShards)
+        {
+            errors["shards"] = [$"shards must be between 1 and {TableSpec.MaxShards}."];
+        }
+
+        if (errors.Count > 0)
+        {
+            return Invalid(errors);
+        }
+
+        var result = await Table(grains, http, table)
+            .CreateAsync(new TableSpec(request.Transactional ?? false, shards), cancellationToken);
+        var response = TableResponse.From(result.Table);
+        return result.Outcome switch
+        {
+            TableCreateOutcome.Created => TypedResults.Created($"/v1/tables/{table}", response),
+            TableCreateOutcome.Identical => TypedResults.Ok(response),
+            _ => TypedResults.Problem(
+                statusCode: StatusCodes.Status409Conflict,
+                type: ProblemTypes.Conflict,
+                title: "Table exists with a different definition",
+                detail: $"Table '{table}' exists with transactional={result.Table.Transactional}, shards={result.Table.Shards}. Drop it first to change it."),
+        };
+    }
+
+    public static async Task<Results<Ok<TableResponse>, ValidationProblem, ProblemHttpResult>> DescribeAsync(
+        string table, HttpContext http, IGrainFactory grains, CancellationToken cancellationToken)
+    {
+        if (!TableNames.IsValid(table))
+        {
+            return Invalid(NameError(table));
+        }
+
+        var info = await Table(grains, http, table).DescribeAsync(cancellationToken);
+        return info is null ? NotFound(table) : TypedResults.Ok(TableResponse.From(info));
+    }
+
+    public static async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> DropAsync(
+        string table, HttpContext http, IGrainFactory grains, CancellationToken cancellationToken)
+    {
+        if (!TableNames.IsValid(table))
+        {
+            return Invalid(NameError(table));
+        }
+
+        return await Table(grains, http, table).DropAsync(cancellationToken)
+            ? TypedResults.NoContent()
+            : NotFound(table);
+    }
+
+    public static async Task<Results<Ok<PageResponse<TableResponse>>, ValidationProblem>> ListAsync(
+        int? limit, string? after, HttpContext http, IGrainFactory grains, CancellationToken cancellationToken)
+    {
+        var (pageSize, position, errors) = Paging.Parse(limit, after);
+        if (errors is not null)
+        {
+            return Invalid(errors);
+        }
+
+        var tenant = http.Tenant();
+        var page = await grains.GetGrain<ITableCatalogGrain>(tenant).ListAsync(position, pageSize, cancellationToken);
+        // A page holds at most MaxLimit names, so this fan-out is bounded.
+        var described = await Task.WhenAll(page.Items.Select(name =>
+            grains.GetGrain<ITableGrain>(TenantKey.For(tenant, name)).DescribeAsync(cancellationToken)));
+        var items = described.OfType<TableInfo>().Select(TableResponse.From).ToList();
+        return TypedResults.Ok(new PageResponse<TableResponse>(items, Paging.Encode(page.Next)));
+    }
+
+    private static ITableGrain Table(IGrainFactory grains, HttpContext http, string table) =>
+        grains.GetGrain<ITableGrain>(TenantKey.For(http.Tenant(), table));
+
+    private static ValidationProblem Invalid(Dictionary<string, string[]> errors) =>
+        TypedResults.ValidationProblem(errors, title: "Invalid request", type: ProblemTypes.Validation);
+
+    private static ProblemHttpResult NotFound(string table) => TypedResults.Problem(
+        statusCode: StatusCodes.Status404NotFound,
+        type: ProblemTypes.NotFound,
+        title: "Table not found",
+        detail: $"There is no table '{table}'.");
+
+    private static Dictionary<string, string[]> NameError(string table)
+    {
+        var errors = new Dictionary<string, string[]>();
+        AddNameError(errors, table);
+        return errors;
+    }
+
+    private static void AddNameError(Dictionary<string, string[]> errors, string table)
+    {
+        if (!TableNames.IsValid(table))
+        {
+            errors["table"] = [$"'{table}' is not a valid table name: {TableNames.Rule}."];
+        }
+    }
+}
+
+/// <summary>The body of <c>PUT /v1/tables/{table}</c>. Both fields are optional; unknown fields are rejected.</summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+public sealed record CreateTableRequest(bool? Transactional, int? Shards);
+
+/// <summary>A table as the Api shows it.</summary>
+public sealed record TableResponse(string Name, bool Transactional, int Shards, DateTimeOffset CreatedAt)
+{
+    public static TableResponse From(TableInfo info) => new(info.Name, info.Transactional, info.Shards, info.CreatedAt);
+}

@@ -1,0 +1,73 @@
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Mvc;
+
+namespace OrleansCompute.Api.Errors;
+
+/// <summary>
+/// The one place where exceptions become answers. Bad input becomes a 4xx problem that says what
+/// is wrong; an unreachable cluster a 503 with Retry-After; anything else a 500 that carries the
+/// trace id and is logged here, with the stack trace kept on the server.
+/// </summary>
+public sealed partial class ProblemExceptionHandler(
+    IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
+    {
+        var problem = exception switch
+        {
+            BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => new ProblemDetails
+            {
+                Status = StatusCodes.Status413PayloadTooLarge,
+                Type = ProblemTypes.BodyTooLarge,
+                Title = "Request body too large",
+                Detail = exception.Message,
+            },
+            BadHttpRequestException bad => new ProblemDetails
+            {
+                Status = bad.StatusCode,
+                Type = ProblemTypes.BadRequest,
+                Title = "Malformed request",
+                // The inner exception names the JSON path and the problem; the outer one only the parameter.
+                Detail = bad.InnerException?.Message ?? bad.Message,
+            },
+            _ when ClusterFaults.IsUnavailable(exception) => new ProblemDetails
+            {
+                Status = StatusCodes.Status503ServiceUnavailable,
+                Type = ProblemTypes.ClusterUnavailable,
+                Title = "Cluster unavailable",
+                Detail = "The cluster could not be reached. Retry after the time in the Retry-After header.",
+            },
+            _ => new ProblemDetails
+            {
+                Status = StatusCodes.Status500InternalServerError,
+                Type = ProblemTypes.Internal,
+                Title = "Unexpected error",
+                Detail = "The server failed to handle the request. Quote the traceId when reporting it.",
+            },
+        };
+
+        if (problem.Status == StatusCodes.Status503ServiceUnavailable)
+        {
+            httpContext.Response.Headers.RetryAfter = ClusterFaults.RetryAfterSeconds.ToString();
+            LogClusterUnavailable(httpContext.Request.Path, exception.GetType().Name, exception.Message);
+        }
+        else if (problem.Status >= StatusCodes.Status500InternalServerError)
+        {
+            LogUnexpected(exception, httpContext.Request.Method, httpContext.Request.Path);
+        }
+
+        httpContext.Response.StatusCode = problem.Status!.Value;
+        return await problems.TryWriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = httpContext,
+            ProblemDetails = problem,
+            Exception = exception,
+        });
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled error in {Method} {Path}")]
+    private partial void LogUnexpected(Exception exception, string method, string path);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Cluster unavailable for {Path}: {Error}: {Message}")]
+    private partial void LogClusterUnavailable(string path, string error, string message);
+}

@@ -1,0 +1,15 @@
+namespace OrleansCompute.Api.Errors;
+
+/// <summary>The <c>type</c> URIs of the Api's problem answers (RFC 9457), one per kind of failure.</summary>
+public static class ProblemTypes
+{
+    private const string Prefix = "urn:orleans-compute:problem:";
+
+    public const string Validation = Prefix + "validation";
+    public const string NotFound = Prefix + "not-found";
+    public const string Conflict = Prefix + "conflict";
+    public const string BodyTooLarge = Prefix + "body-too-large";
+    public const string BadRequest = Prefix + "bad-request";
+    public const string ClusterUnavailable = Prefix + "cluster-unavailable";
+    public const string Internal = Prefix + "internal";
+}

@@ -1,0 +1,81 @@
+using System.Diagnostics;
+using System.Text.Json.Serialization;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+using OrleansCompute.Api.Cluster;
+using OrleansCompute.Api.Data;
+using OrleansCompute.Api.Errors;
+
+// appsettings.json ships beside the binary; the working directory may be anywhere.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+{
+    Args = args,
+    ContentRootPath = AppContext.BaseDirectory,
+});
+
+// Kestrel starts serving (health, 503s) while the Orleans client is still looking for silos.
+builder.Services.Configure<HostOptions>(o => o.ServicesStartConcurrently = true);
+builder.WebHost.ConfigureKestrel(kestrel =>
+    kestrel.Limits.MaxRequestBodySize = builder.Configuration.GetValue("Api:MaxRequestBodyBytes", 2L * 1024 * 1024));
+
+builder.Services.AddSingleton<ClusterConnection>();
+builder.Services.AddSingleton<ClusterClientHost>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<ClusterClientHost>());
+builder.Services.AddSingleton<IClusterClient>(sp => sp.GetRequiredService<ClusterClientHost>().Client);
+builder.Services.AddSingleton<IGrainFactory>(sp => sp.GetRequiredService<ClusterClientHost>().Client);
+builder.Services.AddHostedService<ClusterProbe>();
+
+builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = context =>
+    context.ProblemDetails.Extensions["traceId"] = Activity.Current?.Id ?? context.HttpContext.TraceIdentifier);
+builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
+// Malformed bodies throw, so the exception handler can say what was wrong with them.
+builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
+
+builder.Services.AddEndpointsApiExplorer();
+builder.Services.AddSwaggerGen(o => o.SwaggerDoc("v1", new()
+{
+    Title = "OrleansCompute",
+    Version = "v1",
+    Description = "Distributed jobs and sharded data on Microsoft Orleans.",
+}));
+
+builder.Services.AddOpenTelemetry()
+    .WithMetrics(metrics => metrics
+        .AddAspNetCoreInstrumentation()
+        .AddMeter("Microsoft.Orleans")
+        .AddPrometheusExporter())
+    .WithTracing(tracing =>
+    {
+        tracing.AddAspNetCoreInstrumentation().AddSource("Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application");
+        if (!string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        {
+            tracing.AddOtlpExporter();
+        }
+    });
+
+var app = builder.Build();
+
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+app.UseSwagger();
+app.UseSwaggerUI();
+
+app.MapGet("/health/live", () => TypedResults.Ok(new { status = "live" })).ExcludeFromDescription();
+app.MapGet("/health/ready", (ClusterConnection connection) => connection.IsConnected
+        ? Results.Ok(new { status = "ready" })
+        : Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, type: ProblemTypes.ClusterUnavailable, title: "Not connected to the cluster"))
+    .ExcludeFromDescription();
+app.MapPrometheusScrapingEndpoint("/metrics");
+
+var v1 = app.MapGroup("/v1")
+    .AddEndpointFilter<ClusterAvailabilityFilter>()
+    .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
+    .ProducesProblem(StatusCodes.Status500InternalServerError);
+v1.MapClusterEndpoints();
+v1.MapTableEndpoints();
+
+app.Run();
+
+/// <summary>The Api's entry point; public so tests can host it with WebApplicationFactory.</summary>
+public partial class Program;

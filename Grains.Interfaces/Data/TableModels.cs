@@ -1,0 +1,38 @@
+namespace OrleansCompute.Data;
+
+/// <summary>What a caller asks for when creating a table.</summary>
+[GenerateSerializer, Immutable, Alias("oc.TableSpec")]
+public sealed record TableSpec(bool Transactional, int Shards)
+{
+    /// <summary>Shards a table gets when the request does not say.</summary>
+    public const int DefaultShards = 16;
+
+    /// <summary>Upper bound on shards per table: each shard is a grain, and scans visit all of them.</summary>
+    public const int MaxShards = 256;
+}
+
+/// <summary>A table as it exists in the cluster.</summary>
+[GenerateSerializer, Immutable, Alias("oc.TableInfo")]
+public sealed record TableInfo(string Name, bool Transactional, int Shards, DateTimeOffset CreatedAt);
+
+/// <summary>How a create request relates to what already exists.</summary>
+[GenerateSerializer, Alias("oc.TableCreateOutcome")]
+public enum TableCreateOutcome
+{
+    /// <summary>The table did not exist and now does.</summary>
+    Created,
+
+    /// <summary>The table existed with the same spec; nothing changed.</summary>
+    Identical,
+
+    /// <summary>The table exists with a different spec; nothing changed.</summary>
+    Conflict,
+}
+
+/// <summary>The answer to a create request: the outcome and the table as it now is.</summary>
+[GenerateSerializer, Immutable, Alias("oc.TableCreateResult")]
+public sealed record TableCreateResult(TableCreateOutcome Outcome, TableInfo Table);
+
+/// <summary>One page of a listing; <see cref="Next"/> is the cursor for the following page, or null at the end.</summary>
+[GenerateSerializer, Immutable, Alias("oc.Page`1")]
+public sealed record Page<T>(IReadOnlyList<T> Items, string? Next);

@@ -1,0 +1,58 @@
+using OrleansCompute.Data;
+using OrleansCompute.Tenancy;
+
+namespace OrleansCompute.Grains.Data;
+
+/// <summary>Owns one table's spec. The state row is written before the catalog is told, so a
+/// table listed by the catalog always has its spec; a crash in between is repaired by the next
+/// create, which re-registers an identical table.</summary>
+public sealed class TableGrain(
+    [PersistentState("table", StorageNames.Default)] IPersistentState<TableGrain.State> state,
+    TimeProvider clock) : Grain, ITableGrain
+{
+    public async Task<TableCreateResult> CreateAsync(TableSpec spec, CancellationToken cancellationToken = default)
+    {
+        var (tenant, name) = TenantKey.Parse(this.GetPrimaryKeyString());
+        if (state.State.Table is { } existing)
+        {
+            var identical = existing.Transactional == spec.Transactional && existing.Shards == spec.Shards;
+            if (identical)
+            {
+                await Catalog(tenant).AddAsync(name, cancellationToken);
+            }
+
+            return new(identical ? TableCreateOutcome.Identical : TableCreateOutcome.Conflict, existing);
+        }
+
+        var table = new TableInfo(name, spec.Transactional, spec.Shards, clock.GetUtcNow());
+        state.State.Table = table;
+        await state.WriteStateAsync(cancellationToken);
+        await Catalog(tenant).AddAsync(name, cancellationToken);
+        return new(TableCreateOutcome.Created, table);
+    }
+
+    public Task<TableInfo?> DescribeAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult(state.State.Table);
+
+    public async Task<bool> DropAsync(CancellationToken cancellationToken = default)
+    {
+        if (state.State.Table is null)
+        {
+            return false;
+        }
+
+        var (tenant, name) = TenantKey.Parse(this.GetPrimaryKeyString());
+        await Catalog(tenant).RemoveAsync(name, cancellationToken);
+        await state.ClearStateAsync(cancellationToken);
+        DeactivateOnIdle();
+        return true;
+    }
+
+    private ITableCatalogGrain Catalog(string tenant) => GrainFactory.GetGrain<ITableCatalogGrain>(tenant);
+
+    [GenerateSerializer, Alias("oc.TableGrain.State")]
+    public sealed class State
+    {
+        [Id(0)] public TableInfo? Table { get; set; }
+    }
+}

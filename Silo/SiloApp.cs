@@ -1,0 +1,122 @@
+using Orleans.Configuration;
+using Orleans.Dashboard;
+using OrleansCompute.Grains;
+using OrleansCompute.Silo.Health;
+using OrleansCompute.Silo.Storage;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+
+namespace OrleansCompute.Silo;
+
+/// <summary>
+/// Builds a silo process: the Orleans silo plus a small web server on Silo__HealthPort for
+/// health, metrics and the dashboard. Tests start silos through this same method, so they run
+/// exactly the configuration users run.
+/// </summary>
+public static class SiloApp
+{
+    private const string PostgresInvariant = "Npgsql";
+
+    // Orleans.AdoNet maps this invariant name to Microsoft.Data.Sqlite's factory.
+    private const string SqliteInvariant = "System.Data.SQLite";
+
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        // appsettings.json ships beside the binary; the working directory may be anywhere.
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = args,
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        configure?.Invoke(builder);
+        var settings = SiloSettings.From(builder.Configuration);
+
+        builder.Services.AddSingleton(settings);
+        builder.Services.AddSingleton<SchemaMigrator>();
+        builder.Services.AddSingleton<SiloReadiness>();
+        builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SiloReadiness>());
+        builder.Services.AddSingleton(TimeProvider.System);
+        // Registered before UseOrleans: hosted services start in order, and the Orleans providers
+        // read their queries from the schema while the silo starts.
+        builder.Services.AddHostedService<SchemaMigrationService>();
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
+
+        builder.UseOrleans(silo => ConfigureSilo(silo, settings, builder.Configuration));
+
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.ListenAnyIP(settings.HealthPort));
+        builder.Services.AddOpenTelemetry()
+            .WithMetrics(metrics => metrics
+                .AddMeter("Microsoft.Orleans")
+                .AddPrometheusExporter())
+            .WithTracing(tracing =>
+            {
+                tracing.AddSource("Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application");
+                if (!string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+                {
+                    tracing.AddOtlpExporter();
+                }
+            });
+
+        var app = builder.Build();
+        app.MapGet("/health/live", () => Results.Ok(new { status = "live" }));
+        app.MapGet("/health/ready", (SiloReadiness readiness) => readiness.IsReady
+            ? Results.Ok(new { status = "ready" })
+            : Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Silo is not active"));
+        app.MapPrometheusScrapingEndpoint("/metrics");
+        app.MapOrleansDashboard("/dashboard");
+        return app;
+    }
+
+    private static void ConfigureSilo(ISiloBuilder silo, SiloSettings settings, IConfiguration configuration)
+    {
+        silo.Configure<ClusterOptions>(o =>
+        {
+            o.ClusterId = settings.ClusterId;
+            o.ServiceId = settings.ServiceId;
+        });
+        silo.Configure<SiloOptions>(o => o.SiloName = settings.Name);
+        silo.Configure<ClusterMembershipOptions>(configuration.GetSection("Orleans:Membership"));
+        silo.AddActivityPropagation();
+        silo.AddDashboard();
+
+        if (settings.PostgresConnectionString is { } postgres)
+        {
+            silo.ConfigureEndpoints(settings.AdvertisedAddress, settings.SiloPort, settings.GatewayPort, listenOnAnyHostAddress: true);
+            silo.UseAdoNetClustering(o =>
+            {
+                o.Invariant = PostgresInvariant;
+                o.ConnectionString = postgres;
+            });
+            AddGrainStorage(silo, PostgresInvariant, postgres);
+            silo.UseAdoNetReminderService(o =>
+            {
+                o.Invariant = PostgresInvariant;
+                o.ConnectionString = postgres;
+            });
+        }
+        else
+        {
+            silo.UseLocalhostClustering(
+                settings.SiloPort,
+                settings.GatewayPort,
+                new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, settings.PrimarySiloPort),
+                settings.ServiceId,
+                settings.ClusterId);
+            AddGrainStorage(silo, SqliteInvariant, settings.SqliteConnectionString);
+            silo.UseAdoNetReminderService(o =>
+            {
+                o.Invariant = SqliteInvariant;
+                o.ConnectionString = settings.SqliteConnectionString;
+            });
+        }
+    }
+
+    private static void AddGrainStorage(ISiloBuilder silo, string invariant, string connectionString) =>
+        silo.AddAdoNetGrainStorage(StorageNames.Default, o =>
+        {
+            o.Invariant = invariant;
+            o.ConnectionString = connectionString;
+            // Dropped resources leave no rows behind.
+            o.DeleteStateOnClear = true;
+        });
+}

@@ -15,8 +15,8 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions
 
 // Kestrel starts serving (health, 503s) while the Orleans client is still looking for silos.
 builder.Services.Configure<HostOptions>(o => o.ServicesStartConcurrently = true);
-builder.WebHost.ConfigureKestrel(kestrel =>
-    kestrel.Limits.MaxRequestBodySize = builder.Configuration.GetValue("Api:MaxRequestBodyBytes", 2L * 1024 * 1024));
+var maxBodyBytes = RequestBodyLimit.Bytes(builder.Configuration);
+builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = maxBodyBytes);
 
 builder.Services.AddSingleton<ClusterConnection>();
 builder.Services.AddSingleton<ClusterClientHost>();
@@ -58,6 +58,7 @@ var app = builder.Build();
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseRequestBodyLimit(maxBodyBytes);
 app.UseSwagger();
 app.UseSwaggerUI();
 

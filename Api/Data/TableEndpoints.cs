@@ -14,10 +14,14 @@ public static class TableEndpoints
     {
         var tables = v1.MapGroup("/tables").WithTags("Tables");
         tables.MapPut("/{table}", CreateAsync)
-            .WithSummary("Create a table: 201 when created, 200 when an identical table exists, 409 when a different one does.");
+            .WithSummary("Create a table: 201 when created, 200 when an identical table exists, 409 when a different one does.")
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
         tables.MapGet("/", ListAsync).WithSummary("List tables in name order.");
-        tables.MapGet("/{table}", DescribeAsync).WithSummary("Describe a table.");
-        tables.MapDelete("/{table}", DropAsync).WithSummary("Drop a table with all its keys.");
+        tables.MapGet("/{table}", DescribeAsync).WithSummary("Describe a table.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        tables.MapDelete("/{table}", DropAsync).WithSummary("Drop a table with all its keys.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return v1;
     }
 

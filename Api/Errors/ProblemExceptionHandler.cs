@@ -28,7 +28,9 @@ public sealed partial class ProblemExceptionHandler(
                 Type = ProblemTypes.BadRequest,
                 Title = "Malformed request",
                 // The inner exception names the JSON path and the problem; the outer one only the parameter.
-                Detail = bad.InnerException?.Message ?? bad.Message,
+                Detail = bad.InnerException is System.Text.Json.JsonException json
+                    ? $"The body is not valid JSON for this request: {json.Message}"
+                    : bad.InnerException?.Message ?? bad.Message,
             },
             _ when ClusterFaults.IsUnavailable(exception) => new ProblemDetails
             {

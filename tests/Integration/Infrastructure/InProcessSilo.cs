@@ -32,10 +32,10 @@ public sealed class InProcessSilo : IAsyncDisposable
     public bool IsReady => Services.GetRequiredService<SiloReadiness>().IsReady;
 
     /// <summary>Starts a silo; <paramref name="settings"/> override the environment (keys in "Section:Key" form).</summary>
-    public static async Task<InProcessSilo> StartAsync(IReadOnlyDictionary<string, string?> settings, int? siloPort = null)
+    public static async Task<InProcessSilo> StartAsync(IReadOnlyDictionary<string, string?> settings, int? siloPort = null, int? gatewayPort = null)
     {
         var port = siloPort ?? Ports.Free();
-        var gatewayPort = Ports.Free();
+        gatewayPort ??= Ports.Free();
         var all = new Dictionary<string, string?>(settings)
         {
             ["Orleans:SiloPort"] = port.ToString(),
@@ -49,7 +49,7 @@ public sealed class InProcessSilo : IAsyncDisposable
         };
         var app = SiloApp.Build([], builder => builder.Configuration.AddInMemoryCollection(all));
         await app.StartAsync();
-        return new InProcessSilo(app, port, gatewayPort);
+        return new InProcessSilo(app, port, gatewayPort.Value);
     }
 
     /// <summary>Graceful stop: the silo leaves the membership and hands its grains over.</summary>

@@ -1,0 +1,111 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using OrleansCompute.Tests.Infrastructure;
+
+namespace OrleansCompute.Tests.Cluster;
+
+/// <summary>Grain state survives a full restart of the cluster, in both storage modes, and the Api follows the silos.</summary>
+public class RestartTests
+{
+    [Fact]
+    public async Task Postgres_mode_state_survives_a_full_cluster_restart()
+    {
+        await using var cluster = await PostgresCluster.StartAsync("restart", silos: 2);
+        var http = await cluster.Api.CreateReadyClientAsync();
+        var before = await CreateTablesAsync(http);
+
+        await cluster.StopSilosAsync();
+        await Eventually.WaitAsync(async () => (await http.GetAsync("/health/ready")).StatusCode == HttpStatusCode.ServiceUnavailable,
+            TimeSpan.FromSeconds(30), "the Api to notice the cluster is gone");
+        await cluster.StartSilosAsync(2);
+
+        await AssertTablesAsync(http, before);
+    }
+
+    [Fact]
+    public async Task Embedded_mode_state_survives_a_full_cluster_restart()
+    {
+        var folder = Directory.CreateTempSubdirectory("oc-embedded-");
+        var primaryPort = Ports.Free();
+        var settings = new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Postgres"] = "",
+            ["Storage:Path"] = folder.FullName,
+            ["Orleans:ClusterId"] = $"embedded-{Guid.NewGuid():N}",
+            ["Orleans:PrimarySiloPort"] = primaryPort.ToString(),
+        };
+        var silos = await StartEmbeddedAsync(settings, primaryPort);
+        await using var api = new ApiFactory(new Dictionary<string, string?>(settings)
+        {
+            ["Orleans:Gateways"] = string.Join(",", silos.Select(s => $"127.0.0.1:{s.GatewayPort}")),
+        });
+        var http = await api.CreateReadyClientAsync();
+        var before = await CreateTablesAsync(http);
+
+        foreach (var silo in silos.AsEnumerable().Reverse())
+        {
+            await silo.DisposeAsync();
+        }
+
+        await Eventually.WaitAsync(async () => (await http.GetAsync("/health/ready")).StatusCode == HttpStatusCode.ServiceUnavailable,
+            TimeSpan.FromSeconds(30), "the Api to notice the cluster is gone");
+        // The same ports as before: in embedded mode the Api has a static gateway list.
+        var restarted = await StartEmbeddedAsync(settings, silos);
+        try
+        {
+            await AssertTablesAsync(http, before);
+        }
+        finally
+        {
+            foreach (var silo in restarted.AsEnumerable().Reverse())
+            {
+                await silo.DisposeAsync();
+            }
+        }
+    }
+
+    // The primary first: in embedded mode the others join the cluster through it.
+    private static async Task<List<InProcessSilo>> StartEmbeddedAsync(Dictionary<string, string?> settings, int primaryPort)
+    {
+        var primary = await InProcessSilo.StartAsync(settings, primaryPort);
+        var second = await InProcessSilo.StartAsync(settings);
+        return [primary, second];
+    }
+
+    private static async Task<List<InProcessSilo>> StartEmbeddedAsync(Dictionary<string, string?> settings, List<InProcessSilo> sameEndpointsAs)
+    {
+        var primary = await InProcessSilo.StartAsync(settings, sameEndpointsAs[0].SiloPort, sameEndpointsAs[0].GatewayPort);
+        var second = await InProcessSilo.StartAsync(settings, sameEndpointsAs[1].SiloPort, sameEndpointsAs[1].GatewayPort);
+        return [primary, second];
+    }
+
+    private static async Task<Dictionary<string, JsonElement>> CreateTablesAsync(HttpClient http)
+    {
+        var tables = new Dictionary<string, JsonElement>();
+        for (var i = 0; i < 6; i++)
+        {
+            var name = Names.Table("restart");
+            var response = await http.PutAsync($"/v1/tables/{name}", JsonContent.Create(new { shards = i + 1 }));
+            Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+            tables[name] = await response.Content.ReadFromJsonAsync<JsonElement>();
+        }
+
+        return tables;
+    }
+
+    private static async Task AssertTablesAsync(HttpClient http, Dictionary<string, JsonElement> before)
+    {
+        await Eventually.WaitAsync(async () => (await http.GetAsync("/health/ready")).IsSuccessStatusCode,
+            TimeSpan.FromSeconds(60), "the Api to reconnect to the restarted cluster");
+        foreach (var (name, table) in before)
+        {
+            var after = await http.GetFromJsonAsync<JsonElement>($"/v1/tables/{name}");
+            Assert.Equal(table.GetRawText(), after.GetRawText());
+        }
+
+        var listed = await http.GetFromJsonAsync<JsonElement>("/v1/tables?limit=1000");
+        var names = listed.GetProperty("items").EnumerateArray().Select(t => t.GetProperty("name").GetString()).ToHashSet();
+        Assert.Superset(before.Keys.ToHashSet(), names!);
+    }
+}

@@ -24,6 +24,9 @@ builder.Services.AddHostedService(sp => sp.GetRequiredService<ClusterClientHost>
 builder.Services.AddSingleton<IClusterClient>(sp => sp.GetRequiredService<ClusterClientHost>().Client);
 builder.Services.AddSingleton<IGrainFactory>(sp => sp.GetRequiredService<ClusterClientHost>().Client);
 builder.Services.AddHostedService<ClusterProbe>();
+builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddSingleton<TableDirectory>();
+builder.Services.Configure<KeyValueLimits>(builder.Configuration.GetSection("KeyValue"));
 
 builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = context =>
     context.ProblemDetails.Extensions["traceId"] = Activity.Current?.Id ?? context.HttpContext.TraceIdentifier);
@@ -75,6 +78,7 @@ var v1 = app.MapGroup("/v1")
     .ProducesProblem(StatusCodes.Status500InternalServerError);
 v1.MapClusterEndpoints();
 v1.MapTableEndpoints();
+v1.MapKeyEndpoints();
 
 app.Run();
 

@@ -1,6 +1,10 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Npgsql;
 using Orleans.Configuration;
 using Orleans.Dashboard;
 using OrleansCompute.Grains;
+using OrleansCompute.Grains.Data;
+using OrleansCompute.Grains.Data.Storage;
 using OrleansCompute.Silo.Health;
 using OrleansCompute.Silo.Storage;
 using OpenTelemetry.Metrics;
@@ -35,10 +39,22 @@ public static class SiloApp
         builder.Services.AddSingleton<SchemaMigrator>();
         builder.Services.AddSingleton<SiloReadiness>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SiloReadiness>());
-        builder.Services.AddSingleton(TimeProvider.System);
+        // Tests substitute their own clock before this runs.
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.Configure<KeyValueOptions>(builder.Configuration.GetSection("KeyValue"));
+        if (settings.PostgresConnectionString is { } postgres)
+        {
+            builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(postgres));
+            builder.Services.AddSingleton<IKeyValueStore, PostgresKeyValueStore>();
+        }
+        else
+        {
+            builder.Services.AddSingleton<IKeyValueStore>(new SqliteKeyValueStore(settings.SqliteConnectionString));
+        }
         // Registered before UseOrleans: hosted services start in order, and the Orleans providers
         // read their queries from the schema while the silo starts.
         builder.Services.AddHostedService<SchemaMigrationService>();
+        builder.Services.AddHostedService<DroppedTablePurger>();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
 
         builder.UseOrleans(silo => ConfigureSilo(silo, settings, builder.Configuration));
@@ -78,6 +94,7 @@ public static class SiloApp
         silo.Configure<ClusterMembershipOptions>(configuration.GetSection("Orleans:Membership"));
         silo.AddActivityPropagation();
         silo.AddDashboard();
+        silo.AddPlacementDirector<ShardPlacement, ShardPlacementDirector>();
 
         if (settings.PostgresConnectionString is { } postgres)
         {

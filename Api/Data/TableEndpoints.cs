@@ -26,7 +26,7 @@ public static class TableEndpoints
     }
 
     public static async Task<Results<Created<TableResponse>, Ok<TableResponse>, ValidationProblem, ProblemHttpResult>> CreateAsync(
-        string table, CreateTableRequest? body, HttpContext http, IGrainFactory grains, CancellationToken cancellationToken)
+        string table, CreateTableRequest? body, HttpContext http, IGrainFactory grains, TableDirectory directory, CancellationToken cancellationToken)
     {
         var request = body ?? new CreateTableRequest(null, null);
         var errors = new Dictionary<string, string[]>();
@@ -44,6 +44,7 @@ public static class TableEndpoints
 
         var result = await Table(grains, http, table)
             .CreateAsync(new TableSpec(request.Transactional ?? false, shards), cancellationToken);
+        directory.Forget(http.Tenant(), table);
         var response = TableResponse.From(result.Table);
         return result.Outcome switch
         {
@@ -66,17 +67,24 @@ public static class TableEndpoints
         }
 
         var info = await Table(grains, http, table).DescribeAsync(cancellationToken);
-        return info is null ? NotFound(table) : TypedResults.Ok(TableResponse.From(info));
+        if (info is null)
+        {
+            return NotFound(table);
+        }
+
+        var shards = await KeyEndpoints.DescribeShardsAsync(grains, http.Tenant(), info, cancellationToken);
+        return TypedResults.Ok(TableResponse.From(info) with { KeyCount = shards.Sum(s => s.Keys) });
     }
 
     public static async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> DropAsync(
-        string table, HttpContext http, IGrainFactory grains, CancellationToken cancellationToken)
+        string table, HttpContext http, IGrainFactory grains, TableDirectory directory, CancellationToken cancellationToken)
     {
         if (!TableNames.IsValid(table))
         {
             return Invalid(NameError(table));
         }
 
+        directory.Forget(http.Tenant(), table);
         return await Table(grains, http, table).DropAsync(cancellationToken)
             ? TypedResults.NoContent()
             : NotFound(table);
@@ -132,8 +140,13 @@ public static class TableEndpoints
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record CreateTableRequest(bool? Transactional, int? Shards);
 
-/// <summary>A table as the Api shows it.</summary>
-public sealed record TableResponse(string Name, bool Transactional, int Shards, DateTimeOffset CreatedAt)
+/// <summary>A table as the Api shows it; <see cref="KeyCount"/> only when described on its own (it asks every shard).</summary>
+public sealed record TableResponse(
+    string Name,
+    bool Transactional,
+    int Shards,
+    DateTimeOffset CreatedAt,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? KeyCount = null)
 {
     public static TableResponse From(TableInfo info) => new(info.Name, info.Transactional, info.Shards, info.CreatedAt);
 }

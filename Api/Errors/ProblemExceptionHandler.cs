@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
+using OrleansCompute.Data;
 
 namespace OrleansCompute.Api.Errors;
 
@@ -31,6 +32,20 @@ public sealed partial class ProblemExceptionHandler(
                 Detail = bad.InnerException is System.Text.Json.JsonException json
                     ? $"The body is not valid JSON for this request: {json.Message}"
                     : bad.InnerException?.Message ?? bad.Message,
+            },
+            ShardUnavailableException { OutcomeUnknown: true } => new ProblemDetails
+            {
+                Status = StatusCodes.Status503ServiceUnavailable,
+                Type = ProblemTypes.OutcomeUnknown,
+                Title = "Outcome unknown",
+                Detail = exception.Message + " Read the key to find out before retrying a conditional write.",
+            },
+            ShardUnavailableException => new ProblemDetails
+            {
+                Status = StatusCodes.Status503ServiceUnavailable,
+                Type = ProblemTypes.ClusterUnavailable,
+                Title = "Shard unavailable",
+                Detail = exception.Message,
             },
             _ when ClusterFaults.IsUnavailable(exception) => new ProblemDetails
             {

@@ -11,9 +11,13 @@ public sealed record TableSpec(bool Transactional, int Shards)
     public const int MaxShards = 256;
 }
 
-/// <summary>A table as it exists in the cluster.</summary>
+/// <summary>
+/// A table as it exists in the cluster. <see cref="Id"/> names this incarnation of the table: a
+/// table dropped and created again under the same name gets a new id, so its shards and rows
+/// never meet the old ones, which are purged in the background.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("oc.TableInfo")]
-public sealed record TableInfo(string Name, bool Transactional, int Shards, DateTimeOffset CreatedAt);
+public sealed record TableInfo(string Name, bool Transactional, int Shards, DateTimeOffset CreatedAt, Guid Id);
 
 /// <summary>How a create request relates to what already exists.</summary>
 [GenerateSerializer, Alias("oc.TableCreateOutcome")]

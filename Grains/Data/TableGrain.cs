@@ -1,13 +1,20 @@
 using OrleansCompute.Data;
+using OrleansCompute.Grains.Data.Storage;
 using OrleansCompute.Tenancy;
 
 namespace OrleansCompute.Grains.Data;
 
-/// <summary>Owns one table's spec. The state row is written before the catalog is told, so a
-/// table listed by the catalog always has its spec; a crash in between is repaired by the next
-/// create, which re-registers an identical table.</summary>
+/// <summary>
+/// Owns one table's spec. The state row is written before the catalog is told, so a table listed
+/// by the catalog always has its spec; a crash in between is repaired by the next create, which
+/// re-registers an identical table.
+/// A drop first fences the table's shards in the store (no shard commits to it again, however
+/// stale), then forgets the spec; its rows are purged in the background, so dropping a table of
+/// any size answers at once.
+/// </summary>
 public sealed class TableGrain(
     [PersistentState("table", StorageNames.Default)] IPersistentState<TableGrain.State> state,
+    IKeyValueStore store,
     TimeProvider clock) : Grain, ITableGrain
 {
     public async Task<TableCreateResult> CreateAsync(TableSpec spec, CancellationToken cancellationToken = default)
@@ -24,7 +31,7 @@ public sealed class TableGrain(
             return new(identical ? TableCreateOutcome.Identical : TableCreateOutcome.Conflict, existing);
         }
 
-        var table = new TableInfo(name, spec.Transactional, spec.Shards, clock.GetUtcNow());
+        var table = new TableInfo(name, spec.Transactional, spec.Shards, clock.GetUtcNow(), Guid.NewGuid());
         state.State.Table = table;
         await state.WriteStateAsync(cancellationToken);
         await Catalog(tenant).AddAsync(name, cancellationToken);
@@ -36,12 +43,16 @@ public sealed class TableGrain(
 
     public async Task<bool> DropAsync(CancellationToken cancellationToken = default)
     {
-        if (state.State.Table is null)
+        if (state.State.Table is not { } table)
         {
             return false;
         }
 
         var (tenant, name) = TenantKey.Parse(this.GetPrimaryKeyString());
+        await store.MarkDroppedAsync(table.Id, table.Shards, cancellationToken);
+        // Active shards drop their memory now; inactive ones learn it from the store if ever activated.
+        await Task.WhenAll(Enumerable.Range(0, table.Shards).Select(shard =>
+            GrainFactory.GetGrain<IShardGrain>(ShardMap.ShardKey(tenant, table.Id, shard)).DropAsync(cancellationToken)));
         await Catalog(tenant).RemoveAsync(name, cancellationToken);
         await state.ClearStateAsync(cancellationToken);
         DeactivateOnIdle();

@@ -1,0 +1,488 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+using OrleansCompute.Api.Errors;
+using OrleansCompute.Api.Tenancy;
+using OrleansCompute.Data;
+
+namespace OrleansCompute.Api.Data;
+
+/// <summary>Keys of sharded tables (SPEC §4.1): put, get, delete, prefix scans and batches.</summary>
+public static class KeyEndpoints
+{
+    public static RouteGroupBuilder MapKeyEndpoints(this RouteGroupBuilder v1)
+    {
+        var keys = v1.MapGroup("/tables/{table}").WithTags("Keys");
+        keys.MapGet("/keys", ScanAsync)
+            .WithSummary("Live keys in code point order across all shards, with an optional prefix.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        // The body is read raw (any JSON value, kept byte for byte), so no content type is enforced.
+        keys.MapPut("/keys/{**key}", PutAsync)
+            .WithSummary("Write a key; the body is any JSON value. 201 created or 200 replaced, ETag \"<version>\". If-Match: \"<version>\" or If-None-Match: * make it conditional; ?ttlSeconds=N makes it expire.")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status412PreconditionFailed)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
+        keys.MapGet("/keys/{**key}", GetAsync)
+            .Produces<JsonElement>(StatusCodes.Status200OK, "application/json")
+            .WithSummary("The value exactly as written, with its ETag.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        keys.MapDelete("/keys/{**key}", DeleteAsync)
+            .WithSummary("Delete a key; If-Match makes it conditional.")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status412PreconditionFailed);
+        keys.MapPost("/batch", BatchAsync)
+            .WithSummary("Run get, put and delete operations; each succeeds or fails on its own.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        keys.MapGet("/shards", ShardsAsync)
+            .WithSummary("Each shard: its id, the silo that hosts it, and its key count.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        return v1;
+    }
+
+    public static async Task<Results<Created<KeyVersion>, Ok<KeyVersion>, ValidationProblem, ProblemHttpResult>> PutAsync(
+        string table, string key, int? ttlSeconds, HttpContext http, TableDirectory tables, IGrainFactory grains,
+        IOptions<KeyValueLimits> limits, CancellationToken cancellationToken)
+    {
+        var errors = new Dictionary<string, string[]>();
+        CheckNames(errors, table, key);
+        if (ttlSeconds is { } ttl && (ttl < 1 || ttl > limits.Value.MaxTtlSeconds))
+        {
+            errors["ttlSeconds"] = [$"ttlSeconds must be between 1 and {limits.Value.MaxTtlSeconds}."];
+        }
+
+        var (ifVersion, ifExists, ifAbsent) = Conditions(http.Request, errors);
+        if (errors.Count > 0)
+        {
+            return Invalid(errors);
+        }
+
+        var value = await ReadValueAsync(http.Request, limits.Value.MaxValueBytes, cancellationToken);
+        if (value.Problem is { } problem)
+        {
+            return problem;
+        }
+
+        var info = await tables.FindAsync(http.Tenant(), table, cancellationToken);
+        if (info is null)
+        {
+            return TableNotFound(table);
+        }
+
+        var result = await Shard(grains, http, info, key).ExecuteAsync(
+            new KvOp(KvOpKind.Put, key, value.Bytes, ifVersion, ifAbsent, ifExists, ttlSeconds), cancellationToken);
+        SetETag(http, result);
+        return result.Status switch
+        {
+            KvStatus.Created => TypedResults.Created($"/v1/tables/{table}/keys/{Uri.EscapeDataString(key)}", new KeyVersion(key, result.Version)),
+            KvStatus.Ok => TypedResults.Ok(new KeyVersion(key, result.Version)),
+            _ => Failure(result, tables, http, table, key),
+        };
+    }
+
+    public static async Task<Results<FileContentHttpResult, ValidationProblem, ProblemHttpResult>> GetAsync(
+        string table, string key, HttpContext http, TableDirectory tables, IGrainFactory grains, CancellationToken cancellationToken)
+    {
+        var errors = new Dictionary<string, string[]>();
+        CheckNames(errors, table, key);
+        if (errors.Count > 0)
+        {
+            return Invalid(errors);
+        }
+
+        var info = await tables.FindAsync(http.Tenant(), table, cancellationToken);
+        if (info is null)
+        {
+            return TableNotFound(table);
+        }
+
+        var result = await Shard(grains, http, info, key).ExecuteAsync(new KvOp(KvOpKind.Get, key), cancellationToken);
+        if (result.Status != KvStatus.Ok)
+        {
+            return Failure(result, tables, http, table, key);
+        }
+
+        SetETag(http, result);
+        return TypedResults.Bytes(result.Value!, "application/json");
+    }
+
+    public static async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> DeleteAsync(
+        string table, string key, HttpContext http, TableDirectory tables, IGrainFactory grains, CancellationToken cancellationToken)
+    {
+        var errors = new Dictionary<string, string[]>();
+        CheckNames(errors, table, key);
+        var (ifVersion, ifExists, ifAbsent) = Conditions(http.Request, errors);
+        if (ifAbsent)
+        {
+            errors[HeaderNames.IfNoneMatch] = ["If-None-Match applies to puts only."];
+        }
+
+        if (errors.Count > 0)
+        {
+            return Invalid(errors);
+        }
+
+        var info = await tables.FindAsync(http.Tenant(), table, cancellationToken);
+        if (info is null)
+        {
+            return TableNotFound(table);
+        }
+
+        var result = await Shard(grains, http, info, key).ExecuteAsync(
+            new KvOp(KvOpKind.Delete, key, IfVersion: ifVersion, IfExists: ifExists), cancellationToken);
+        return result.Status == KvStatus.Deleted ? TypedResults.NoContent() : Failure(result, tables, http, table, key);
+    }
+
+    public static async Task<Results<Ok<PageResponse<KeyItem>>, ValidationProblem, ProblemHttpResult>> ScanAsync(
+        string table, string? prefix, int? limit, string? after, HttpContext http, TableDirectory tables, IGrainFactory grains,
+        CancellationToken cancellationToken)
+    {
+        var (pageSize, position, errors) = Paging.Parse(limit, after);
+        errors ??= [];
+        CheckNames(errors, table, key: null);
+        if (errors.Count > 0)
+        {
+            return Invalid(errors);
+        }
+
+        var info = await tables.FindAsync(http.Tenant(), table, cancellationToken);
+        if (info is null)
+        {
+            return TableNotFound(table);
+        }
+
+        // Every shard returns its first matches in order; the page is the smallest of their union.
+        var pages = await Task.WhenAll(Enumerable.Range(0, info.Shards).Select(shard =>
+            grains.GetGrain<IShardGrain>(ShardMap.ShardKey(http.Tenant(), info.Id, shard)).ScanAsync(prefix ?? "", position, pageSize, cancellationToken)));
+        if (pages.Any(p => p.TableNotFound))
+        {
+            tables.Forget(http.Tenant(), table);
+            return TableNotFound(table);
+        }
+
+        var merged = pages.SelectMany(p => p.Items).OrderBy(i => i.Key, KeyOrder.Instance).ToList();
+        var more = merged.Count > pageSize || pages.Any(p => p.More);
+        var items = merged.Take(pageSize).Select(i => new KeyItem(i.Key, Parse(i.Value), i.Version)).ToList();
+        return TypedResults.Ok(new PageResponse<KeyItem>(items, more && items.Count > 0 ? Paging.Encode(items[^1].Key) : null));
+    }
+
+    public static async Task<Results<Ok<BatchResponse>, ValidationProblem, ProblemHttpResult>> BatchAsync(
+        string table, BatchRequest body, HttpContext http, TableDirectory tables, IGrainFactory grains,
+        IOptions<KeyValueLimits> limits, CancellationToken cancellationToken)
+    {
+        var errors = new Dictionary<string, string[]>();
+        CheckNames(errors, table, key: null);
+        var ops = ParseBatch(body, limits.Value, errors);
+        if (errors.Count > 0)
+        {
+            return Invalid(errors);
+        }
+
+        var info = await tables.FindAsync(http.Tenant(), table, cancellationToken);
+        if (info is null)
+        {
+            return TableNotFound(table);
+        }
+
+        // One call per shard, each carrying that shard's operations in request order.
+        var byShard = ops.Select((op, index) => (op, index)).GroupBy(o => ShardMap.ShardOf(o.op.Key, info.Shards)).ToList();
+        var answers = await Task.WhenAll(byShard.Select(group =>
+            grains.GetGrain<IShardGrain>(ShardMap.ShardKey(http.Tenant(), info.Id, group.Key))
+                .ExecuteBatchAsync([.. group.Select(o => o.op)], cancellationToken)));
+        var results = new BatchResult[ops.Count];
+        for (var g = 0; g < byShard.Count; g++)
+        {
+            var group = byShard[g].ToList();
+            for (var i = 0; i < group.Count; i++)
+            {
+                results[group[i].index] = BatchResult.From(group[i].op, answers[g][i]);
+            }
+        }
+
+        if (results.Any(r => r.Status == StatusCodes.Status404NotFound && r.TableGone))
+        {
+            tables.Forget(http.Tenant(), table);
+            return TableNotFound(table);
+        }
+
+        return TypedResults.Ok(new BatchResponse(results));
+    }
+
+    public static async Task<Results<Ok<PageResponse<ShardInfo>>, ValidationProblem, ProblemHttpResult>> ShardsAsync(
+        string table, HttpContext http, TableDirectory tables, IGrainFactory grains, CancellationToken cancellationToken)
+    {
+        var errors = new Dictionary<string, string[]>();
+        CheckNames(errors, table, key: null);
+        if (errors.Count > 0)
+        {
+            return Invalid(errors);
+        }
+
+        var info = await tables.FindAsync(http.Tenant(), table, cancellationToken);
+        if (info is null)
+        {
+            return TableNotFound(table);
+        }
+
+        var shards = await DescribeShardsAsync(grains, http.Tenant(), info, cancellationToken);
+        return TypedResults.Ok(new PageResponse<ShardInfo>(shards, null));
+    }
+
+    internal static Task<ShardInfo[]> DescribeShardsAsync(IGrainFactory grains, string tenant, TableInfo info, CancellationToken cancellationToken) =>
+        Task.WhenAll(Enumerable.Range(0, info.Shards).Select(shard =>
+            grains.GetGrain<IShardGrain>(ShardMap.ShardKey(tenant, info.Id, shard)).DescribeAsync(cancellationToken)));
+
+    private static IShardGrain Shard(IGrainFactory grains, HttpContext http, TableInfo info, string key) =>
+        grains.GetGrain<IShardGrain>(ShardMap.ShardKey(http.Tenant(), info.Id, ShardMap.ShardOf(key, info.Shards)));
+
+    private static List<KvOp> ParseBatch(BatchRequest body, KeyValueLimits limits, Dictionary<string, string[]> errors)
+    {
+        var ops = new List<KvOp>();
+        if (body.Ops is not { Count: > 0 })
+        {
+            errors["ops"] = ["A batch needs at least one operation in \"ops\"."];
+            return ops;
+        }
+
+        if (body.Ops.Count > limits.MaxBatchOps)
+        {
+            errors["ops"] = [$"A batch has at most {limits.MaxBatchOps} operations; this one has {body.Ops.Count}."];
+            return ops;
+        }
+
+        for (var i = 0; i < body.Ops.Count; i++)
+        {
+            var op = body.Ops[i];
+            var field = $"ops[{i}]";
+            if (KeyValueLimits.KeyError(op.Key) is { } keyError)
+            {
+                errors[$"{field}.key"] = [keyError];
+            }
+
+            if (op.TtlSeconds is { } ttl && (ttl < 1 || ttl > limits.MaxTtlSeconds))
+            {
+                errors[$"{field}.ttlSeconds"] = [$"ttlSeconds must be between 1 and {limits.MaxTtlSeconds}."];
+            }
+
+            switch (op.Op)
+            {
+                case "get" or "delete" when op.Value.ValueKind != JsonValueKind.Undefined:
+                    errors[$"{field}.value"] = [$"A {op.Op} takes no value."];
+                    break;
+                case "get":
+                    ops.Add(new KvOp(KvOpKind.Get, op.Key!));
+                    break;
+                case "delete":
+                    ops.Add(new KvOp(KvOpKind.Delete, op.Key!, IfVersion: op.IfVersion));
+                    break;
+                case "put" when op.Value.ValueKind == JsonValueKind.Undefined:
+                    errors[$"{field}.value"] = ["A put needs a value (any JSON value, null included)."];
+                    break;
+                case "put":
+                    var bytes = JsonSerializer.SerializeToUtf8Bytes(op.Value);
+                    if (bytes.Length > limits.MaxValueBytes)
+                    {
+                        errors[$"{field}.value"] = [$"A value is at most {limits.MaxValueBytes} bytes; this one has {bytes.Length}."];
+                    }
+
+                    ops.Add(new KvOp(KvOpKind.Put, op.Key!, bytes, op.IfVersion, TtlSeconds: op.TtlSeconds));
+                    break;
+                default:
+                    errors[$"{field}.op"] = [$"op must be get, put or delete, not '{op.Op}'."];
+                    break;
+            }
+        }
+
+        return ops;
+    }
+
+    private static void CheckNames(Dictionary<string, string[]> errors, string table, string? key)
+    {
+        if (!TableNames.IsValid(table))
+        {
+            errors["table"] = [$"'{table}' is not a valid table name: {TableNames.Rule}."];
+        }
+
+        if (key is not null && KeyValueLimits.KeyError(key) is { } keyError)
+        {
+            errors["key"] = [keyError];
+        }
+    }
+
+    // If-Match: "<version>" or *; If-None-Match: * (create only). Anything else is refused, not ignored.
+    private static (long? IfVersion, bool IfExists, bool IfAbsent) Conditions(HttpRequest request, Dictionary<string, string[]> errors)
+    {
+        long? ifVersion = null;
+        var ifExists = false;
+        var ifAbsent = false;
+        var ifMatch = request.Headers.IfMatch;
+        if (ifMatch.Count > 0)
+        {
+            var text = ifMatch.ToString().Trim();
+            if (text == "*")
+            {
+                ifExists = true;
+            }
+            else if (text.Length > 2 && text[0] == '"' && text[^1] == '"' && long.TryParse(text[1..^1], out var version) && version > 0)
+            {
+                ifVersion = version;
+            }
+            else
+            {
+                errors[HeaderNames.IfMatch] = ["If-Match must be a single version ETag such as \"3\", or *."];
+            }
+        }
+
+        var ifNoneMatch = request.Headers.IfNoneMatch;
+        if (ifNoneMatch.Count > 0)
+        {
+            if (ifNoneMatch.ToString().Trim() == "*")
+            {
+                ifAbsent = true;
+            }
+            else
+            {
+                errors[HeaderNames.IfNoneMatch] = ["If-None-Match supports only * (create if absent)."];
+            }
+        }
+
+        return (ifVersion, ifExists, ifAbsent);
+    }
+
+    private static async Task<(byte[] Bytes, ProblemHttpResult? Problem)> ReadValueAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
+    {
+        if (request.ContentLength > maxBytes)
+        {
+            return ([], ValueTooLarge(request.ContentLength.Value, maxBytes));
+        }
+
+        using var buffer = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        int read;
+        while ((read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
+        {
+            buffer.Write(chunk, 0, read);
+            if (buffer.Length > maxBytes)
+            {
+                return ([], ValueTooLarge(buffer.Length, maxBytes));
+            }
+        }
+
+        var bytes = buffer.ToArray();
+        try
+        {
+            using var document = JsonDocument.Parse(bytes);
+        }
+        catch (JsonException ex)
+        {
+            return ([], TypedResults.Problem(
+                statusCode: StatusCodes.Status400BadRequest,
+                type: ProblemTypes.BadRequest,
+                title: "Value is not JSON",
+                detail: bytes.Length == 0 ? "The body must be a JSON value." : $"The body must be a JSON value: {ex.Message}"));
+        }
+
+        return (bytes, null);
+    }
+
+    private static ProblemHttpResult ValueTooLarge(long size, int maxBytes) => TypedResults.Problem(
+        statusCode: StatusCodes.Status413PayloadTooLarge,
+        type: ProblemTypes.BodyTooLarge,
+        title: "Value too large",
+        detail: $"A value is at most {maxBytes} bytes; this one has {size}.");
+
+    private static ProblemHttpResult Failure(KvResult result, TableDirectory tables, HttpContext http, string table, string key)
+    {
+        switch (result.Status)
+        {
+            case KvStatus.TableNotFound:
+                tables.Forget(http.Tenant(), table);
+                return TableNotFound(table);
+            case KvStatus.PreconditionFailed:
+                return TypedResults.Problem(
+                    statusCode: StatusCodes.Status412PreconditionFailed,
+                    type: ProblemTypes.PreconditionFailed,
+                    title: "Precondition failed",
+                    detail: result.Version == 0
+                        ? $"Key '{key}' does not exist, so the condition does not hold. Nothing was changed."
+                        : $"Key '{key}' is at version {result.Version}, so the condition does not hold. Nothing was changed.",
+                    extensions: new Dictionary<string, object?> { ["currentVersion"] = result.Version });
+            default:
+                return TypedResults.Problem(
+                    statusCode: StatusCodes.Status404NotFound,
+                    type: ProblemTypes.NotFound,
+                    title: "Key not found",
+                    detail: $"Table '{table}' has no key '{key}' (or it has expired).");
+        }
+    }
+
+    private static ProblemHttpResult TableNotFound(string table) => TypedResults.Problem(
+        statusCode: StatusCodes.Status404NotFound,
+        type: ProblemTypes.NotFound,
+        title: "Table not found",
+        detail: $"There is no table '{table}'.");
+
+    private static ValidationProblem Invalid(Dictionary<string, string[]> errors) =>
+        TypedResults.ValidationProblem(errors, title: "Invalid request", type: ProblemTypes.Validation);
+
+    private static void SetETag(HttpContext http, KvResult result)
+    {
+        if (result.Version > 0 && result.Status is KvStatus.Ok or KvStatus.Created)
+        {
+            http.Response.Headers.ETag = $"\"{result.Version}\"";
+        }
+    }
+
+    internal static JsonElement Parse(byte[] json)
+    {
+        using var document = JsonDocument.Parse(json);
+        return document.RootElement.Clone();
+    }
+}
+
+/// <summary>A key's version after a write.</summary>
+public sealed record KeyVersion(string Key, long Version);
+
+/// <summary>A key as a scan lists it.</summary>
+public sealed record KeyItem(string Key, JsonElement Value, long Version);
+
+/// <summary>The body of a batch: operations run in order, each on its own.</summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+public sealed record BatchRequest(List<BatchOp>? Ops);
+
+/// <summary>One batch operation; <see cref="Value"/> is required for puts (JSON null is a value).</summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+public sealed record BatchOp(string? Op, string? Key, JsonElement Value, long? IfVersion, int? TtlSeconds);
+
+/// <summary>The results of a batch, one per operation, in request order.</summary>
+public sealed record BatchResponse(IReadOnlyList<BatchResult> Results);
+
+/// <summary>
+/// The outcome of one batch operation as the HTTP status it would have had on its own: 200, 201,
+/// 204, 404 or 412, with the key's version and, for gets, its value.
+/// </summary>
+public sealed record BatchResult(
+    string Op,
+    string Key,
+    int Status,
+    long? Version,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] JsonElement Value,
+    [property: JsonIgnore] bool TableGone = false)
+{
+    public static BatchResult From(KvOp op, KvResult result)
+    {
+        var name = op.Kind.ToString().ToLowerInvariant();
+        var version = result.Version > 0 ? result.Version : (long?)null;
+        return result.Status switch
+        {
+            KvStatus.Ok when op.Kind == KvOpKind.Get => new(name, op.Key, StatusCodes.Status200OK, version, KeyEndpoints.Parse(result.Value!)),
+            KvStatus.Ok => new(name, op.Key, StatusCodes.Status200OK, version, default),
+            KvStatus.Created => new(name, op.Key, StatusCodes.Status201Created, version, default),
+            KvStatus.Deleted => new(name, op.Key, StatusCodes.Status204NoContent, version, default),
+            KvStatus.PreconditionFailed => new(name, op.Key, StatusCodes.Status412PreconditionFailed, version, default),
+            KvStatus.TableNotFound => new(name, op.Key, StatusCodes.Status404NotFound, null, default, TableGone: true),
+            _ => new(name, op.Key, StatusCodes.Status404NotFound, null, default),
+        };
+    }
+}

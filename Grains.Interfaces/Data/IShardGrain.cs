@@ -1,0 +1,34 @@
+namespace OrleansCompute.Data;
+
+/// <summary>
+/// One shard of one table: owns its keys' rows in the store and a copy of them in memory.
+/// Keyed by <see cref="ShardMap.ShardKey"/>. Writes are acknowledged only once durable; reads are
+/// served from memory and see every acknowledged write.
+/// </summary>
+[Alias("oc.IShardGrain")]
+public interface IShardGrain : IGrainWithStringKey
+{
+    /// <summary>Runs one operation.</summary>
+    [Alias("Execute")]
+    Task<KvResult> ExecuteAsync(KvOp op, CancellationToken cancellationToken = default);
+
+    /// <summary>Runs operations in order, each on its own (not atomically), committing their writes together.</summary>
+    [Alias("ExecuteBatch")]
+    Task<KvResult[]> ExecuteBatchAsync(KvOp[] ops, CancellationToken cancellationToken = default);
+
+    /// <summary>Up to <paramref name="limit"/> live keys starting with <paramref name="prefix"/> and after <paramref name="after"/>.</summary>
+    [Alias("Scan"), ReadOnly]
+    Task<KvScanPage> ScanAsync(string prefix, string? after, int limit, CancellationToken cancellationToken = default);
+
+    /// <summary>Where this shard lives and how many live keys it has.</summary>
+    [Alias("Describe"), ReadOnly]
+    Task<ShardInfo> DescribeAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Removes expired keys from memory and from the store.</summary>
+    [Alias("SweepExpired")]
+    Task<int> SweepExpiredAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Forgets the shard: the table was dropped and its rows are purged in the background.</summary>
+    [Alias("Drop"), AlwaysInterleave]
+    Task DropAsync(CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,64 @@
+namespace OrleansCompute.Data;
+
+/// <summary>What an operation on one key does.</summary>
+[GenerateSerializer, Alias("oc.KvOpKind")]
+public enum KvOpKind
+{
+    Get,
+    Put,
+    Delete,
+}
+
+/// <summary>
+/// One operation on one key. <see cref="IfVersion"/> makes a write conditional on the current
+/// version; <see cref="IfAbsent"/> makes a put create-only; <see cref="IfExists"/> makes a write
+/// require the key. <see cref="Value"/> is the exact JSON text of a put, as UTF-8.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("oc.KvOp")]
+public sealed record KvOp(
+    KvOpKind Kind,
+    string Key,
+    byte[]? Value = null,
+    long? IfVersion = null,
+    bool IfAbsent = false,
+    bool IfExists = false,
+    int? TtlSeconds = null);
+
+/// <summary>How an operation ended.</summary>
+[GenerateSerializer, Alias("oc.KvStatus")]
+public enum KvStatus
+{
+    /// <summary>A get found the key, or a put replaced it.</summary>
+    Ok,
+
+    /// <summary>A put created the key.</summary>
+    Created,
+
+    /// <summary>A delete removed the key.</summary>
+    Deleted,
+
+    /// <summary>The key does not exist (or has expired).</summary>
+    NotFound,
+
+    /// <summary>A condition did not hold; nothing changed.</summary>
+    PreconditionFailed,
+
+    /// <summary>The table was dropped; nothing changed.</summary>
+    TableNotFound,
+}
+
+/// <summary>The outcome of one operation: the key's version and value after it (value only for gets).</summary>
+[GenerateSerializer, Immutable, Alias("oc.KvResult")]
+public sealed record KvResult(KvStatus Status, long Version = 0, byte[]? Value = null, DateTimeOffset? ExpiresAt = null);
+
+/// <summary>A live key as a scan shows it.</summary>
+[GenerateSerializer, Immutable, Alias("oc.KvItem")]
+public sealed record KvItem(string Key, byte[] Value, long Version);
+
+/// <summary>Keys of one shard in <see cref="KeyOrder"/>; <see cref="More"/> when the shard has further matches.</summary>
+[GenerateSerializer, Immutable, Alias("oc.KvScanPage")]
+public sealed record KvScanPage(IReadOnlyList<KvItem> Items, bool More, bool TableNotFound = false);
+
+/// <summary>Where a shard lives and how many live keys it holds.</summary>
+[GenerateSerializer, Immutable, Alias("oc.ShardInfo")]
+public sealed record ShardInfo(int Shard, string Silo, long Keys);

@@ -1,0 +1,392 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Runtime;
+using OrleansCompute.Data;
+using OrleansCompute.Grains.Data.Storage;
+
+namespace OrleansCompute.Grains.Data;
+
+/// <summary>
+/// One shard of a table: the keys in memory, their rows in the store.
+///
+/// Writes are group-committed. A write is checked against the shard's latest state (committed
+/// plus staged), staged, and acknowledged only when the commit that carries it is durable; while a
+/// commit is in flight the next writes gather into the next one, so a busy shard pays one commit
+/// for many writes. Reads of single keys are served from the committed state in memory.
+///
+/// The grain is reentrant so that writes can stage while a commit is in flight. That is safe
+/// because every change to the in-memory state happens synchronously between awaits, on the
+/// grain's own scheduler: staging (a check and an insert), and applying a finished commit.
+///
+/// The store fences every commit with the epoch this activation took when it opened the shard,
+/// so if Orleans briefly runs a second activation, only the newest can commit; the stale one
+/// fails its writes (nothing applied) and deactivates.
+/// </summary>
+[Reentrant]
+[ShardPlacement]
+public sealed partial class ShardGrain(
+    IKeyValueStore store,
+    TimeProvider clock,
+    ILocalSiloDetails silo,
+    IOptions<KeyValueOptions> options,
+    ILogger<ShardGrain> logger) : Grain, IShardGrain
+{
+    private readonly Dictionary<string, Entry> _committed = new(StringComparer.Ordinal);
+    private readonly SortedSet<string> _keys = new(KeyOrder.Instance);
+    private readonly Dictionary<string, Staged> _staged = new(StringComparer.Ordinal);
+
+    private Guid _tableId;
+    private int _shard;
+    private long _epoch;
+    private bool _dropped;
+    private Exception? _broken;
+    private Task? _opening;
+
+    private List<RowWrite> _nextWrites = [];
+    private long _nextGroup = 1;
+    private TaskCompletionSource<bool> _nextCommitted = NewCompletion();
+    private long _inFlightGroup;
+    private TaskCompletionSource<bool>? _inFlightCommitted;
+    private Task? _flushing;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        (_, _tableId, _shard) = ShardMap.Parse(this.GetPrimaryKeyString());
+        var period = options.Value.SweepPeriod;
+        this.RegisterGrainTimer(ct => SweepExpiredAsync(ct), new GrainTimerCreationOptions(period, period) { Interleave = true });
+        return Task.CompletedTask;
+    }
+
+    public async Task<KvResult> ExecuteAsync(KvOp op, CancellationToken cancellationToken = default)
+    {
+        await EnsureOpenAsync();
+        if (_dropped)
+        {
+            return new KvResult(KvStatus.TableNotFound);
+        }
+
+        if (op.Kind == KvOpKind.Get)
+        {
+            // The hot path: committed state only, no waiting, no store.
+            return _committed.TryGetValue(op.Key, out var entry) && IsLive(entry, clock.GetUtcNow())
+                ? new KvResult(KvStatus.Ok, entry.Version, entry.Value, entry.ExpiresAt)
+                : new KvResult(KvStatus.NotFound);
+        }
+
+        return (await ExecuteBatchAsync([op], cancellationToken))[0];
+    }
+
+    public async Task<KvResult[]> ExecuteBatchAsync(KvOp[] ops, CancellationToken cancellationToken = default)
+    {
+        await EnsureOpenAsync();
+        if (_dropped)
+        {
+            return [.. ops.Select(_ => new KvResult(KvStatus.TableNotFound))];
+        }
+
+        ThrowIfBroken();
+        var now = clock.GetUtcNow();
+        var results = new KvResult[ops.Length];
+        var waitFor = 0L;
+        for (var i = 0; i < ops.Length; i++)
+        {
+            results[i] = Stage(ops[i], now, ref waitFor);
+        }
+
+        if (waitFor == 0)
+        {
+            return results;
+        }
+
+        // Answers that depend on staged writes stand only once those writes are durable.
+        if (!await CommitOf(waitFor))
+        {
+            return [.. ops.Select(_ => new KvResult(KvStatus.TableNotFound))];
+        }
+
+        return results;
+    }
+
+    public async Task<KvScanPage> ScanAsync(string prefix, string? after, int limit, CancellationToken cancellationToken = default)
+    {
+        await EnsureOpenAsync();
+        if (_dropped)
+        {
+            return new KvScanPage([], More: false, TableNotFound: true);
+        }
+
+        var now = clock.GetUtcNow();
+        var items = new List<KvItem>(Math.Min(limit, 64));
+        var more = false;
+        foreach (var key in KeysFrom(after is not null && KeyOrder.Instance.Compare(after, prefix) >= 0 ? after : prefix))
+        {
+            if (!key.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                break;
+            }
+
+            if (key == after || !IsLive(_committed[key], now))
+            {
+                continue;
+            }
+
+            if (items.Count == limit)
+            {
+                more = true;
+                break;
+            }
+
+            var entry = _committed[key];
+            items.Add(new KvItem(key, entry.Value, entry.Version));
+        }
+
+        return new KvScanPage(items, more);
+    }
+
+    public async Task<ShardInfo> DescribeAsync(CancellationToken cancellationToken = default)
+    {
+        await EnsureOpenAsync();
+        var now = clock.GetUtcNow();
+        return new ShardInfo(_shard, silo.SiloAddress.ToParsableString(), _committed.Values.LongCount(e => IsLive(e, now)));
+    }
+
+    public async Task<int> SweepExpiredAsync(CancellationToken cancellationToken = default)
+    {
+        if (_opening is null || _dropped || _broken is not null)
+        {
+            return 0;
+        }
+
+        await EnsureOpenAsync();
+        var now = clock.GetUtcNow();
+        var expired = _committed
+            .Where(pair => !IsLive(pair.Value, now) && !_staged.ContainsKey(pair.Key))
+            .Select(pair => new KvOp(KvOpKind.Delete, pair.Key, IfVersion: pair.Value.Version))
+            .ToArray();
+        if (expired.Length == 0)
+        {
+            return 0;
+        }
+
+        var waitFor = 0L;
+        foreach (var op in expired)
+        {
+            StageDelete(op.Key, current: _committed[op.Key], ref waitFor);
+        }
+
+        await CommitOf(waitFor);
+        LogSwept(expired.Length, _tableId, _shard);
+        return expired.Length;
+    }
+
+    public Task DropAsync(CancellationToken cancellationToken = default)
+    {
+        _dropped = true;
+        _committed.Clear();
+        _keys.Clear();
+        DeactivateOnIdle();
+        return Task.CompletedTask;
+    }
+
+    private KvResult Stage(KvOp op, DateTimeOffset now, ref long waitFor)
+    {
+        var current = Current(op.Key, now, ref waitFor);
+        if (op.Kind == KvOpKind.Get)
+        {
+            return current is null
+                ? new KvResult(KvStatus.NotFound)
+                : new KvResult(KvStatus.Ok, current.Version, current.Value, current.ExpiresAt);
+        }
+
+        var conditionHolds = (!op.IfAbsent || current is null)
+            && (!op.IfExists || current is not null)
+            && (op.IfVersion is not { } expected || current?.Version == expected);
+        if (!conditionHolds)
+        {
+            return new KvResult(KvStatus.PreconditionFailed, current?.Version ?? 0);
+        }
+
+        if (op.Kind == KvOpKind.Delete)
+        {
+            if (current is null)
+            {
+                return new KvResult(KvStatus.NotFound);
+            }
+
+            StageDelete(op.Key, current, ref waitFor);
+            return new KvResult(KvStatus.Deleted, current.Version);
+        }
+
+        var entry = new Entry(op.Value!, (current?.Version ?? 0) + 1, op.TtlSeconds is { } ttl ? now.AddSeconds(ttl) : null);
+        StageWrite(op.Key, entry, new RowWrite(op.Key, entry.Value, entry.Version, entry.ExpiresAt), ref waitFor);
+        return new KvResult(current is null ? KvStatus.Created : KvStatus.Ok, entry.Version, ExpiresAt: entry.ExpiresAt);
+    }
+
+    private void StageDelete(string key, Entry current, ref long waitFor) =>
+        StageWrite(key, null, new RowWrite(key, null, current.Version, null), ref waitFor);
+
+    private void StageWrite(string key, Entry? entry, RowWrite write, ref long waitFor)
+    {
+        _staged[key] = new Staged(entry, _nextGroup);
+        _nextWrites.Add(write);
+        waitFor = _nextGroup;
+        _flushing ??= FlushAsync();
+    }
+
+    // The key's latest state, staged writes included; notes the commit an answer built on it must wait for.
+    private Entry? Current(string key, DateTimeOffset now, ref long waitFor)
+    {
+        if (_staged.TryGetValue(key, out var staged))
+        {
+            waitFor = Math.Max(waitFor, staged.Group);
+            return staged.Entry is { } entry && IsLive(entry, now) ? entry : null;
+        }
+
+        return _committed.TryGetValue(key, out var committed) && IsLive(committed, now) ? committed : null;
+    }
+
+    private async Task FlushAsync()
+    {
+        // Let the current turn finish staging, so its writes share this commit.
+        await Task.Yield();
+        try
+        {
+            while (_nextWrites.Count > 0)
+            {
+                var writes = _nextWrites;
+                _inFlightGroup = _nextGroup;
+                _inFlightCommitted = _nextCommitted;
+                _nextWrites = [];
+                _nextGroup++;
+                _nextCommitted = NewCompletion();
+
+                // Several writes to one key in one commit: the row ends as the last one left it.
+                var rows = writes.GroupBy(w => w.Key, StringComparer.Ordinal).Select(g => g.Last()).ToList();
+                try
+                {
+                    await store.CommitAsync(_tableId, _shard, _epoch, rows, CancellationToken.None);
+                }
+                catch (ShardFencedException fenced) when (fenced.TableDropped)
+                {
+                    _dropped = true;
+                    _inFlightCommitted.SetResult(false);
+                    _nextCommitted.SetResult(false);
+                    DeactivateOnIdle();
+                    return;
+                }
+                catch (Exception ex)
+                {
+                    Break(ex);
+                    return;
+                }
+
+                Apply(rows, _inFlightGroup);
+                _inFlightCommitted.SetResult(true);
+            }
+        }
+        finally
+        {
+            _flushing = null;
+        }
+    }
+
+    private void Apply(List<RowWrite> rows, long group)
+    {
+        foreach (var row in rows)
+        {
+            if (row.Value is null)
+            {
+                _committed.Remove(row.Key);
+                _keys.Remove(row.Key);
+            }
+            else
+            {
+                _committed[row.Key] = new Entry(row.Value, row.Version, row.ExpiresAt);
+                _keys.Add(row.Key);
+            }
+
+            if (_staged.TryGetValue(row.Key, out var staged) && staged.Group == group)
+            {
+                _staged.Remove(row.Key);
+            }
+        }
+    }
+
+    // A failed commit leaves the in-memory state ahead of the store: fail everything staged and
+    // let a fresh activation reload from the store.
+    private void Break(Exception ex)
+    {
+        var fenced = ex is ShardFencedException;
+        _broken = ex;
+        var failure = new ShardUnavailableException(
+            fenced
+                ? "The shard moved to another activation; nothing was written. Retry."
+                : "The store failed while committing; the write may or may not have been applied.",
+            outcomeUnknown: !fenced);
+        _inFlightCommitted?.TrySetException(failure);
+        _nextCommitted.TrySetException(failure);
+        LogCommitFailed(ex, _tableId, _shard, _epoch);
+        DeactivateOnIdle();
+    }
+
+    private Task<bool> CommitOf(long group) =>
+        group == _inFlightGroup && _inFlightCommitted is { } inFlight ? inFlight.Task : _nextCommitted.Task;
+
+    private Task EnsureOpenAsync()
+    {
+        ThrowIfBroken();
+        return _opening ??= OpenAsync();
+    }
+
+    private async Task OpenAsync()
+    {
+        try
+        {
+            var snapshot = await store.OpenShardAsync(_tableId, _shard, CancellationToken.None);
+            _epoch = snapshot.Epoch;
+            _dropped = snapshot.Dropped;
+            foreach (var row in snapshot.Rows)
+            {
+                _committed[row.Key] = new Entry(row.Value, row.Version, row.ExpiresAt);
+                _keys.Add(row.Key);
+            }
+        }
+        catch (Exception ex)
+        {
+            _opening = null;
+            throw new ShardUnavailableException("The shard could not be loaded from the store; nothing was changed. Retry.", outcomeUnknown: false, ex);
+        }
+    }
+
+    private IEnumerable<string> KeysFrom(string lower)
+    {
+        if (_keys.Count == 0 || KeyOrder.Instance.Compare(lower, _keys.Max) > 0)
+        {
+            return [];
+        }
+
+        return _keys.GetViewBetween(lower, _keys.Max!);
+    }
+
+    private void ThrowIfBroken()
+    {
+        if (_broken is not null)
+        {
+            throw new ShardUnavailableException("The shard is restarting after a failed commit; nothing was changed. Retry.", outcomeUnknown: false);
+        }
+    }
+
+    private static bool IsLive(Entry entry, DateTimeOffset now) => entry.ExpiresAt is not { } at || at > now;
+
+    private static TaskCompletionSource<bool> NewCompletion() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Swept {Count} expired keys from {TableId}/{Shard}")]
+    private partial void LogSwept(int count, Guid tableId, int shard);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Commit failed on {TableId}/{Shard} (epoch {Epoch}); the shard steps down")]
+    private partial void LogCommitFailed(Exception exception, Guid tableId, int shard, long epoch);
+
+    private sealed record Entry(byte[] Value, long Version, DateTimeOffset? ExpiresAt);
+
+    private sealed record Staged(Entry? Entry, long Group);
+}

@@ -39,8 +39,9 @@ public static class SiloApp
         builder.Services.AddSingleton<SchemaMigrator>();
         builder.Services.AddSingleton<SiloReadiness>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SiloReadiness>());
-        // Tests substitute their own clock before this runs.
-        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(TimeProvider.System);
+        // Tests substitute their own data clock before this runs.
+        builder.Services.TryAddKeyedSingleton(KeyValueOptions.ClockKey, TimeProvider.System);
         builder.Services.Configure<KeyValueOptions>(builder.Configuration.GetSection("KeyValue"));
         if (settings.PostgresConnectionString is { } postgres)
         {

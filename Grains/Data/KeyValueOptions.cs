@@ -3,6 +3,12 @@ namespace OrleansCompute.Grains.Data;
 /// <summary>Tunables of the key-value store (configuration section <c>KeyValue</c>).</summary>
 public sealed class KeyValueOptions
 {
+    /// <summary>
+    /// The DI key of the clock that decides expiry. It is separate from the silo's own
+    /// <see cref="TimeProvider"/> so tests can move data time without moving Orleans' time.
+    /// </summary>
+    public const string ClockKey = "key-value";
+
     /// <summary>How often each active shard removes expired keys from memory and the store.</summary>
     public TimeSpan SweepPeriod { get; set; } = TimeSpan.FromSeconds(30);
 

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Runtime;
@@ -26,7 +27,7 @@ namespace OrleansCompute.Grains.Data;
 [ShardPlacement]
 public sealed partial class ShardGrain(
     IKeyValueStore store,
-    TimeProvider clock,
+    [FromKeyedServices(KeyValueOptions.ClockKey)] TimeProvider clock,
     ILocalSiloDetails silo,
     IOptions<KeyValueOptions> options,
     ILogger<ShardGrain> logger) : Grain, IShardGrain

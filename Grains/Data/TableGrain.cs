@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using OrleansCompute.Data;
 using OrleansCompute.Grains.Data.Storage;
 using OrleansCompute.Tenancy;
@@ -15,7 +16,7 @@ namespace OrleansCompute.Grains.Data;
 public sealed class TableGrain(
     [PersistentState("table", StorageNames.Default)] IPersistentState<TableGrain.State> state,
     IKeyValueStore store,
-    TimeProvider clock) : Grain, ITableGrain
+    [FromKeyedServices(KeyValueOptions.ClockKey)] TimeProvider clock) : Grain, ITableGrain
 {
     public async Task<TableCreateResult> CreateAsync(TableSpec spec, CancellationToken cancellationToken = default)
     {

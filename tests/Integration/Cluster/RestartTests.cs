@@ -5,7 +5,7 @@ using OrleansCompute.Tests.Infrastructure;
 
 namespace OrleansCompute.Tests.Cluster;
 
-/// <summary>Grain state survives a full restart of the cluster, in both storage modes, and the Api follows the silos.</summary>
+/// <summary>Tables, keys and versions survive a full restart of the cluster, in both storage modes, and the Api follows the silos.</summary>
 public class RestartTests
 {
     [Fact]
@@ -89,6 +89,15 @@ public class RestartTests
             var response = await http.PutAsync($"/v1/tables/{name}", JsonContent.Create(new { shards = i + 1 }));
             Assert.Equal(HttpStatusCode.Created, response.StatusCode);
             tables[name] = await response.Content.ReadFromJsonAsync<JsonElement>();
+            // Key k<j> is written j + 1 times, so it must come back at version j + 1 with the last value.
+            for (var j = 0; j < 5; j++)
+            {
+                for (var write = 0; write <= j; write++)
+                {
+                    var put = await http.PutAsync($"/v1/tables/{name}/keys/k{j}", new StringContent($"{{\"write\":{write}}}"));
+                    Assert.True(put.IsSuccessStatusCode);
+                }
+            }
         }
 
         return tables;
@@ -100,6 +109,14 @@ public class RestartTests
             TimeSpan.FromSeconds(60), "the Api to reconnect to the restarted cluster");
         foreach (var (name, table) in before)
         {
+            for (var j = 0; j < 5; j++)
+            {
+                var key = await http.GetAsync($"/v1/tables/{name}/keys/k{j}");
+                Assert.Equal(HttpStatusCode.OK, key.StatusCode);
+                Assert.Equal($"\"{j + 1}\"", key.Headers.ETag?.Tag);
+                Assert.Equal($"{{\"write\":{j}}}", await key.Content.ReadAsStringAsync());
+            }
+
             var after = await http.GetFromJsonAsync<JsonElement>($"/v1/tables/{name}");
             Assert.Equal(
                 (table.GetProperty("shards").GetInt32(), table.GetProperty("createdAt").GetString()),

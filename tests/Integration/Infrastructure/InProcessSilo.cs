@@ -1,6 +1,8 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Orleans;
+using OrleansCompute.Grains.Data;
 using OrleansCompute.Silo;
 using OrleansCompute.Silo.Health;
 
@@ -31,8 +33,11 @@ public sealed class InProcessSilo : IAsyncDisposable
 
     public bool IsReady => Services.GetRequiredService<SiloReadiness>().IsReady;
 
+    public IGrainFactory Grains => Services.GetRequiredService<IGrainFactory>();
+
     /// <summary>Starts a silo; <paramref name="settings"/> override the environment (keys in "Section:Key" form).</summary>
-    public static async Task<InProcessSilo> StartAsync(IReadOnlyDictionary<string, string?> settings, int? siloPort = null, int? gatewayPort = null)
+    public static async Task<InProcessSilo> StartAsync(
+        IReadOnlyDictionary<string, string?> settings, int? siloPort = null, int? gatewayPort = null, TimeProvider? dataClock = null)
     {
         var port = siloPort ?? Ports.Free();
         gatewayPort ??= Ports.Free();
@@ -47,7 +52,14 @@ public sealed class InProcessSilo : IAsyncDisposable
             ["Logging:LogLevel:Orleans.Runtime.MembershipService"] = "Warning",
             ["Logging:LogLevel:Orleans.Runtime.Silo"] = "Warning",
         };
-        var app = SiloApp.Build([], builder => builder.Configuration.AddInMemoryCollection(all));
+        var app = SiloApp.Build([], builder =>
+        {
+            builder.Configuration.AddInMemoryCollection(all);
+            if (dataClock is not null)
+            {
+                builder.Services.AddKeyedSingleton(KeyValueOptions.ClockKey, dataClock);
+            }
+        });
         await app.StartAsync();
         return new InProcessSilo(app, port, gatewayPort.Value);
     }

@@ -15,6 +15,9 @@ public sealed class PostgresCluster : IAsyncDisposable
         Api = new ApiFactory(Settings);
     }
 
+    /// <summary>The silos' data clock (expiry); tests move it to expire keys without touching Orleans' own time.</summary>
+    public ManualClock Clock { get; } = new();
+
     public string ConnectionString { get; }
 
     public string ClusterId { get; }
@@ -30,9 +33,9 @@ public sealed class PostgresCluster : IAsyncDisposable
         ["Orleans:ServiceId"] = "orleans-compute-tests",
     };
 
-    public static async Task<PostgresCluster> StartAsync(string purpose, int silos)
+    public static async Task<PostgresCluster> StartAsync(string purpose, int silos, string? database = null, string? clusterId = null)
     {
-        var cluster = new PostgresCluster(await TestDatabase.CreateAsync(purpose), $"test-{Guid.NewGuid():N}");
+        var cluster = new PostgresCluster(database ?? await TestDatabase.CreateAsync(purpose), clusterId ?? $"test-{Guid.NewGuid():N}");
         await cluster.StartSilosAsync(silos);
         return cluster;
     }
@@ -40,7 +43,7 @@ public sealed class PostgresCluster : IAsyncDisposable
     /// <summary>Starts silos together, the way a deployment rolls them out.</summary>
     public async Task StartSilosAsync(int count)
     {
-        var started = await Task.WhenAll(Enumerable.Range(0, count).Select(_ => InProcessSilo.StartAsync(Settings)));
+        var started = await Task.WhenAll(Enumerable.Range(0, count).Select(_ => InProcessSilo.StartAsync(Settings, dataClock: Clock)));
         _silos.AddRange(started);
     }
 

@@ -16,8 +16,23 @@ public static class SiloProgram
         }
 
         var app = SiloApp.Build(args);
-        await app.RunAsync();
-        return 0;
+        try
+        {
+            await app.RunAsync();
+            return 0;
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopped (SIGTERM, Ctrl-C) before it finished starting, e.g. while waiting for PostgreSQL.
+            Console.Error.WriteLine("Silo stopped before it finished starting.");
+            return 1;
+        }
+        catch (Exception ex)
+        {
+            // The host has logged the failure; exit with a status instead of an unhandled-exception abort.
+            Console.Error.WriteLine($"Silo failed to start: {ex.Message}");
+            return 1;
+        }
     }
 
     private static async Task<int> MigrateAsync(string[] args)
@@ -33,7 +48,15 @@ public static class SiloProgram
             e.Cancel = true;
             cancel.Cancel();
         };
-        await host.Services.GetRequiredService<SchemaMigrationService>().StartAsync(cancel.Token);
-        return 0;
+        try
+        {
+            await host.Services.GetRequiredService<SchemaMigrationService>().StartAsync(cancel.Token);
+            return 0;
+        }
+        catch (Exception ex)
+        {
+            Console.Error.WriteLine($"Schema migration failed: {ex.Message}");
+            return 1;
+        }
     }
 }

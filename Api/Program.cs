@@ -5,6 +5,8 @@ using OpenTelemetry.Trace;
 using OrleansCompute.Api.Cluster;
 using OrleansCompute.Api.Data;
 using OrleansCompute.Api.Errors;
+using OrleansCompute.Api.Security;
+using OrleansCompute.Api.Tenancy;
 
 // appsettings.json ships beside the binary; the working directory may be anywhere.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions
@@ -12,6 +14,16 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions
     Args = args,
     ContentRootPath = AppContext.BaseDirectory,
 });
+
+// PostgreSQL mode is a shared deployment: it must not come up with no way to administer it,
+// nor with a key generated where nobody sees it.
+if (!string.IsNullOrWhiteSpace(builder.Configuration.GetConnectionString("Postgres"))
+    && string.IsNullOrEmpty(builder.Configuration["Auth:AdminKey"]))
+{
+    const string message = "Auth__AdminKey is required in PostgreSQL mode: set it to a long random secret (e.g. `openssl rand -base64 32`). The Api will not start without it.";
+    Console.Error.WriteLine(message);
+    throw new InvalidOperationException(message);
+}
 
 // Kestrel starts serving (health, 503s) while the Orleans client is still looking for silos.
 builder.Services.Configure<HostOptions>(o => o.ServicesStartConcurrently = true);
@@ -28,6 +40,7 @@ builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton<TableDirectory>();
 builder.Services.Configure<KeyValueLimits>(builder.Configuration.GetSection("KeyValue"));
 
+builder.AddApiSecurity();
 builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = context =>
     context.ProblemDetails.Extensions["traceId"] = Activity.Current?.Id ?? context.HttpContext.TraceIdentifier);
 builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
@@ -36,12 +49,25 @@ builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true)
 builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
 
 builder.Services.AddEndpointsApiExplorer();
-builder.Services.AddSwaggerGen(o => o.SwaggerDoc("v1", new()
+builder.Services.AddSwaggerGen(o =>
 {
-    Title = "OrleansCompute",
-    Version = "v1",
-    Description = "Distributed jobs and sharded data on Microsoft Orleans.",
-}));
+    o.SwaggerDoc("v1", new()
+    {
+        Title = "OrleansCompute",
+        Version = "v1",
+        Description = "Distributed jobs and sharded data on Microsoft Orleans. Every /v1 call needs 'Authorization: Bearer <API key>'.",
+    });
+    o.AddSecurityDefinition("bearer", new Microsoft.OpenApi.OpenApiSecurityScheme
+    {
+        Type = Microsoft.OpenApi.SecuritySchemeType.Http,
+        Scheme = "bearer",
+        Description = "An API key: the bootstrap admin key (Auth__AdminKey) or one issued by /v1/admin.",
+    });
+    o.AddSecurityRequirement(document => new Microsoft.OpenApi.OpenApiSecurityRequirement
+    {
+        [new Microsoft.OpenApi.OpenApiSecuritySchemeReference("bearer", document)] = [],
+    });
+});
 
 builder.Services.AddOpenTelemetry()
     .WithMetrics(metrics => metrics
@@ -62,6 +88,9 @@ var app = builder.Build();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseRequestBodyLimit(maxBodyBytes);
+app.UseAuthentication();
+app.UseRateLimiter();
+app.UseAuthorization();
 app.UseSwagger();
 app.UseSwaggerUI();
 
@@ -72,13 +101,20 @@ app.MapGet("/health/ready", (ClusterConnection connection) => connection.IsConne
     .ExcludeFromDescription();
 app.MapPrometheusScrapingEndpoint("/metrics");
 
+// Every /v1 endpoint needs an authenticated caller; each also names the scope it requires.
 var v1 = app.MapGroup("/v1")
+    .RequireAuthorization()
+    .RequireRateLimiting(SecuritySetup.PerKeyRateLimit)
     .AddEndpointFilter<ClusterAvailabilityFilter>()
+    .ProducesProblem(StatusCodes.Status401Unauthorized)
+    .ProducesProblem(StatusCodes.Status403Forbidden)
+    .ProducesProblem(StatusCodes.Status429TooManyRequests)
     .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
     .ProducesProblem(StatusCodes.Status500InternalServerError);
 v1.MapClusterEndpoints();
 v1.MapTableEndpoints();
 v1.MapKeyEndpoints();
+v1.MapAdminEndpoints();
 
 app.Run();
 

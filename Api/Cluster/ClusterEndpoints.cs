@@ -1,5 +1,7 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Orleans.Runtime;
+using OrleansCompute.Api.Security;
+using OrleansCompute.Tenancy;
 
 namespace OrleansCompute.Api.Cluster;
 
@@ -13,6 +15,7 @@ public static class ClusterEndpoints
     {
         v1.MapGet("/cluster", GetClusterAsync)
             .WithTags("Cluster")
+            .RequireScope(Scopes.Admin)
             .WithSummary("The silos of the cluster with their status and activation counts.");
         return v1;
     }

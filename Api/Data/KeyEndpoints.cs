@@ -4,8 +4,10 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 using OrleansCompute.Api.Errors;
+using OrleansCompute.Api.Security;
 using OrleansCompute.Api.Tenancy;
 using OrleansCompute.Data;
+using OrleansCompute.Tenancy;
 
 namespace OrleansCompute.Api.Data;
 
@@ -15,27 +17,27 @@ public static class KeyEndpoints
     public static RouteGroupBuilder MapKeyEndpoints(this RouteGroupBuilder v1)
     {
         var keys = v1.MapGroup("/tables/{table}").WithTags("Keys");
-        keys.MapGet("/keys", ScanAsync)
+        keys.MapGet("/keys", ScanAsync).RequireScope(Scopes.DataRead)
             .WithSummary("Live keys in code point order across all shards, with an optional prefix.")
             .ProducesProblem(StatusCodes.Status404NotFound);
         // The body is read raw (any JSON value, kept byte for byte), so no content type is enforced.
-        keys.MapPut("/keys/{**key}", PutAsync)
+        keys.MapPut("/keys/{**key}", PutAsync).RequireScope(Scopes.DataWrite)
             .WithSummary("Write a key; the body is any JSON value. 201 created or 200 replaced, ETag \"<version>\". If-Match: \"<version>\" or If-None-Match: * make it conditional; ?ttlSeconds=N makes it expire.")
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status412PreconditionFailed)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
-        keys.MapGet("/keys/{**key}", GetAsync)
+        keys.MapGet("/keys/{**key}", GetAsync).RequireScope(Scopes.DataRead)
             .Produces<JsonElement>(StatusCodes.Status200OK, "application/json")
             .WithSummary("The value exactly as written, with its ETag.")
             .ProducesProblem(StatusCodes.Status404NotFound);
-        keys.MapDelete("/keys/{**key}", DeleteAsync)
+        keys.MapDelete("/keys/{**key}", DeleteAsync).RequireScope(Scopes.DataWrite)
             .WithSummary("Delete a key; If-Match makes it conditional.")
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status412PreconditionFailed);
-        keys.MapPost("/batch", BatchAsync)
+        keys.MapPost("/batch", BatchAsync).RequireScope(Scopes.DataWrite)
             .WithSummary("Run get, put and delete operations; each succeeds or fails on its own.")
             .ProducesProblem(StatusCodes.Status404NotFound);
-        keys.MapGet("/shards", ShardsAsync)
+        keys.MapGet("/shards", ShardsAsync).RequireScope(Scopes.DataRead)
             .WithSummary("Each shard: its id, the silo that hosts it, and its key count.")
             .ProducesProblem(StatusCodes.Status404NotFound);
         return v1;

@@ -1,6 +1,7 @@
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using OrleansCompute.Api.Errors;
+using OrleansCompute.Api.Security;
 using OrleansCompute.Api.Tenancy;
 using OrleansCompute.Data;
 using OrleansCompute.Tenancy;
@@ -13,14 +14,14 @@ public static class TableEndpoints
     public static RouteGroupBuilder MapTableEndpoints(this RouteGroupBuilder v1)
     {
         var tables = v1.MapGroup("/tables").WithTags("Tables");
-        tables.MapPut("/{table}", CreateAsync)
+        tables.MapPut("/{table}", CreateAsync).RequireScope(Scopes.DataWrite)
             .WithSummary("Create a table: 201 when created, 200 when an identical table exists, 409 when a different one does.")
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
-        tables.MapGet("/", ListAsync).WithSummary("List tables in name order.");
-        tables.MapGet("/{table}", DescribeAsync).WithSummary("Describe a table.")
+        tables.MapGet("/", ListAsync).RequireScope(Scopes.DataRead).WithSummary("List tables in name order.");
+        tables.MapGet("/{table}", DescribeAsync).RequireScope(Scopes.DataRead).WithSummary("Describe a table.")
             .ProducesProblem(StatusCodes.Status404NotFound);
-        tables.MapDelete("/{table}", DropAsync).WithSummary("Drop a table with all its keys.")
+        tables.MapDelete("/{table}", DropAsync).RequireScope(Scopes.DataWrite).WithSummary("Drop a table with all its keys.")
             .ProducesProblem(StatusCodes.Status404NotFound);
         return v1;
     }

@@ -11,7 +11,7 @@ public static class ClusterFaults
 
     public static bool IsUnavailable(Exception exception) => exception switch
     {
-        SiloUnavailableException or OrleansMessageRejectionException or ConnectionFailedException or GatewayTooBusyException => true,
+        ClusterUnavailableException or SiloUnavailableException or OrleansMessageRejectionException or ConnectionFailedException or GatewayTooBusyException => true,
         // Orleans' own response timeout.
         TimeoutException => true,
         AggregateException aggregate => aggregate.InnerExceptions.All(IsUnavailable),

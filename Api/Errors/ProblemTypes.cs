@@ -14,4 +14,7 @@ public static class ProblemTypes
     public const string BadRequest = Prefix + "bad-request";
     public const string ClusterUnavailable = Prefix + "cluster-unavailable";
     public const string Internal = Prefix + "internal";
+    public const string Unauthorized = Prefix + "unauthorized";
+    public const string Forbidden = Prefix + "forbidden";
+    public const string TooManyRequests = Prefix + "too-many-requests";
 }

@@ -10,10 +10,26 @@ public sealed class ApiFactory(IReadOnlyDictionary<string, string?> settings) : 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.ConfigureAppConfiguration(configuration => configuration.AddInMemoryCollection(
-            new Dictionary<string, string?>(settings)
+            new Dictionary<string, string?>
             {
+                ["Auth:AdminKey"] = TestKeys.Admin,
                 ["Logging:LogLevel:Default"] = "Warning",
-            }));
+            }.Concat(settings).GroupBy(p => p.Key).Select(g => g.Last())));
+    }
+
+    // Every client the tests make acts with the bootstrap admin key unless the test says otherwise.
+    protected override void ConfigureClient(HttpClient client)
+    {
+        base.ConfigureClient(client);
+        client.DefaultRequestHeaders.Authorization = new("Bearer", TestKeys.Admin);
+    }
+
+    /// <summary>A client that sends <paramref name="key"/>, or no key at all when null.</summary>
+    public HttpClient CreateClientWithKey(string? key)
+    {
+        var client = CreateClient();
+        client.DefaultRequestHeaders.Authorization = key is null ? null : new("Bearer", key);
+        return client;
     }
 
     /// <summary>Waits until the Api says it is connected to the cluster.</summary>

@@ -32,10 +32,11 @@ public class MultiProcessClusterTests(ITestOutputHelper output)
         var silos = Enumerable.Range(0, 3).Select(_ => SiloNode.Start(common)).ToList();
         var apiPort = Ports.Free();
         await using var api = NodeProcess.Start("api", Repository.Binary("Api", "OrleansCompute.Api.dll"),
-            new Dictionary<string, string>(common) { ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{apiPort}" });
+            new Dictionary<string, string>(common) { ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{apiPort}", ["Auth__AdminKey"] = TestKeys.Admin });
         try
         {
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{apiPort}"), Timeout = TimeSpan.FromSeconds(40) };
+            http.DefaultRequestHeaders.Authorization = new("Bearer", TestKeys.Admin);
             var ready = await Task.WhenAll(silos.Select(s => s.WaitReadyAsync()));
             output.WriteLine($"time to ready, 3 silos started together: {string.Join(", ", ready.Select(r => $"{r.TotalSeconds:F1}s"))}");
             await Eventually.WaitAsync(async () => (await http.GetAsync("/health/ready")).IsSuccessStatusCode, ReadyTimeout, "Api ready");

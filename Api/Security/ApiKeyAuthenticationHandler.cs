@@ -1,0 +1,89 @@
+using System.Diagnostics;
+using System.Text.Encodings.Web;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
+using OrleansCompute.Api.Errors;
+
+namespace OrleansCompute.Api.Security;
+
+/// <summary>
+/// <c>Authorization: Bearer &lt;key&gt;</c>. A missing key is a 401 challenge; a bad, unknown or
+/// revoked key is a 401 with the reason, and an audit log line with the key id (never the key).
+/// A missing scope is a 403.
+/// </summary>
+public sealed partial class ApiKeyAuthenticationHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> options,
+    ILoggerFactory loggerFactory,
+    UrlEncoder encoder,
+    ApiKeyVerifier verifier,
+    IProblemDetailsService problems) : AuthenticationHandler<AuthenticationSchemeOptions>(options, loggerFactory, encoder)
+{
+    public const string SchemeName = "ApiKey";
+
+    private const string FailureItem = "oc:auth-failure";
+
+    private readonly ILogger _audit = loggerFactory.CreateLogger("OrleansCompute.Audit");
+
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var header = Request.Headers.Authorization.ToString();
+        if (string.IsNullOrEmpty(header))
+        {
+            return AuthenticateResult.NoResult();
+        }
+
+        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) || header.Length <= "Bearer ".Length)
+        {
+            return Fail(null, "The Authorization header must be 'Bearer <API key>'.");
+        }
+
+        var (caller, keyId, failure) = await verifier.VerifyAsync(header["Bearer ".Length..].Trim(), Context.RequestAborted);
+        return caller is null
+            ? Fail(keyId, failure!)
+            : AuthenticateResult.Success(new AuthenticationTicket(caller.ToPrincipal(SchemeName), SchemeName));
+    }
+
+    protected override Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        Response.Headers.WWWAuthenticate = "Bearer";
+        var detail = Context.Items[FailureItem] as string ?? "This endpoint needs an API key: send 'Authorization: Bearer <API key>'.";
+        return WriteProblemAsync(StatusCodes.Status401Unauthorized, "Unauthorized", detail);
+    }
+
+    protected override Task HandleForbiddenAsync(AuthenticationProperties properties)
+    {
+        var caller = Context.User.FindFirst(CallerIdentity.KeyIdClaim)?.Value;
+        LogForbidden(_audit, caller, Request.Method, Request.Path, Activity.Current?.TraceId.ToString());
+        return WriteProblemAsync(StatusCodes.Status403Forbidden, "Forbidden", "The API key does not have the scope this endpoint requires.");
+    }
+
+    private AuthenticateResult Fail(string? keyId, string reason)
+    {
+        Context.Items[FailureItem] = reason;
+        LogAuthenticationFailed(_audit, keyId, reason, Request.Method, Request.Path, Activity.Current?.TraceId.ToString());
+        return AuthenticateResult.Fail(reason);
+    }
+
+    private async Task WriteProblemAsync(int status, string title, string detail)
+    {
+        Response.StatusCode = status;
+        await problems.WriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = Context,
+            ProblemDetails = new ProblemDetails
+            {
+                Status = status,
+                Title = title,
+                Detail = detail,
+                Type = status == StatusCodes.Status401Unauthorized ? ProblemTypes.Unauthorized : ProblemTypes.Forbidden,
+            },
+        });
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Authentication failed: key {KeyId}: {Reason} ({Method} {Path}, trace {TraceId})")]
+    private static partial void LogAuthenticationFailed(ILogger logger, string? keyId, string reason, string method, string path, string? traceId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Forbidden: key {KeyId} lacks the scope for {Method} {Path} (trace {TraceId})")]
+    private static partial void LogForbidden(ILogger logger, string? keyId, string method, string path, string? traceId);
+}

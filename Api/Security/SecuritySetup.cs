@@ -1,0 +1,78 @@
+using System.Globalization;
+using System.Security.Claims;
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.RateLimiting;
+using OrleansCompute.Api.Errors;
+using OrleansCompute.Tenancy;
+
+namespace OrleansCompute.Api.Security;
+
+/// <summary>
+/// Authentication, one authorization policy per scope, and the per-key rate limit. Every /v1
+/// endpoint requires a scope (the group demands an authenticated caller, and each endpoint adds
+/// its scope); health and Swagger need no key.
+/// </summary>
+public static class SecuritySetup
+{
+    public const string PerKeyRateLimit = "per-key";
+
+    public static void AddApiSecurity(this WebApplicationBuilder builder)
+    {
+        var configuration = builder.Configuration;
+        builder.Services.Configure<AuthOptions>(configuration.GetSection("Auth"));
+        builder.Services.AddSingleton<ApiKeyVerifier>();
+        builder.Services.AddHostedService<BootstrapAdminKeyService>();
+        builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+        builder.Services.AddAuthorizationBuilder().AddScopePolicies();
+
+        var perSecond = configuration.GetValue("RateLimit:RequestsPerSecond", 1000);
+        builder.Services.AddRateLimiter(limiter =>
+        {
+            limiter.AddPolicy(PerKeyRateLimit, http => RateLimitPartition.GetTokenBucketLimiter(
+                // One bucket per key: one key's traffic never drains another's.
+                http.User.FindFirstValue(CallerIdentity.KeyIdClaim) ?? $"anonymous:{http.Connection.RemoteIpAddress}",
+                _ => new TokenBucketRateLimiterOptions
+                {
+                    TokenLimit = perSecond,
+                    TokensPerPeriod = Math.Max(1, perSecond / 10),
+                    ReplenishmentPeriod = TimeSpan.FromMilliseconds(100),
+                    QueueLimit = 0,
+                    AutoReplenishment = true,
+                }));
+            limiter.OnRejected = async (context, cancellationToken) =>
+            {
+                var retryAfter = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)) : 1;
+                context.HttpContext.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+                context.HttpContext.Response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);
+                await context.HttpContext.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+                {
+                    HttpContext = context.HttpContext,
+                    ProblemDetails =
+                    {
+                        Status = StatusCodes.Status429TooManyRequests,
+                        Type = ProblemTypes.TooManyRequests,
+                        Title = "Too many requests",
+                        Detail = $"This API key may make {perSecond} requests per second. Retry after {retryAfter} s.",
+                    },
+                });
+            };
+        });
+    }
+
+    /// <summary>Requires <paramref name="scope"/> of the caller.</summary>
+    public static TBuilder RequireScope<TBuilder>(this TBuilder builder, string scope)
+        where TBuilder : IEndpointConventionBuilder => builder.RequireAuthorization(scope);
+
+    private static AuthorizationBuilder AddScopePolicies(this AuthorizationBuilder authorization)
+    {
+        foreach (var scope in Scopes.All)
+        {
+            authorization.AddPolicy(scope, policy => policy.RequireAuthenticatedUser().RequireClaim(CallerIdentity.ScopeClaim, scope));
+        }
+
+        return authorization;
+    }
+}

@@ -15,20 +15,10 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions
     ContentRootPath = AppContext.BaseDirectory,
 });
 
-// PostgreSQL mode is a shared deployment: it must not come up with no way to administer it,
-// nor with a key generated where nobody sees it.
-if (!string.IsNullOrWhiteSpace(builder.Configuration.GetConnectionString("Postgres"))
-    && string.IsNullOrEmpty(builder.Configuration["Auth:AdminKey"]))
-{
-    const string message = "Auth__AdminKey is required in PostgreSQL mode: set it to a long random secret (e.g. `openssl rand -base64 32`). The Api will not start without it.";
-    Console.Error.WriteLine(message);
-    throw new InvalidOperationException(message);
-}
-
 // Kestrel starts serving (health, 503s) while the Orleans client is still looking for silos.
 builder.Services.Configure<HostOptions>(o => o.ServicesStartConcurrently = true);
-var maxBodyBytes = RequestBodyLimit.Bytes(builder.Configuration);
-builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = maxBodyBytes);
+builder.WebHost.ConfigureKestrel((context, kestrel) =>
+    kestrel.Limits.MaxRequestBodySize = RequestBodyLimit.Bytes(context.Configuration));
 
 builder.Services.AddSingleton<ClusterConnection>();
 builder.Services.AddSingleton<ClusterClientHost>();
@@ -85,9 +75,20 @@ builder.Services.AddOpenTelemetry()
 
 var app = builder.Build();
 
+// PostgreSQL mode is a shared deployment: it must not come up with no way to administer it,
+// nor with a key generated where nobody sees it.
+if (!string.IsNullOrWhiteSpace(app.Configuration.GetConnectionString("Postgres"))
+    && string.IsNullOrEmpty(app.Configuration["Auth:AdminKey"]))
+{
+    const string message = "Auth__AdminKey is required in PostgreSQL mode: set it to a long random secret (e.g. `openssl rand -base64 32`). The Api will not start without it.";
+    Console.Error.WriteLine(message);
+    throw new InvalidOperationException(message);
+}
+
+
 app.UseExceptionHandler();
 app.UseStatusCodePages();
-app.UseRequestBodyLimit(maxBodyBytes);
+app.UseRequestBodyLimit(RequestBodyLimit.Bytes(app.Configuration));
 app.UseAuthentication();
 app.UseRateLimiter();
 app.UseAuthorization();

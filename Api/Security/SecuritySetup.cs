@@ -4,6 +4,7 @@ using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.Options;
 using OrleansCompute.Api.Errors;
 using OrleansCompute.Tenancy;
 
@@ -28,7 +29,7 @@ public static class SecuritySetup
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
         builder.Services.AddAuthorizationBuilder().AddScopePolicies();
 
-        var perSecond = configuration.GetValue("RateLimit:RequestsPerSecond", 1000);
+        builder.Services.Configure<RateLimitOptions>(configuration.GetSection("RateLimit"));
         builder.Services.AddRateLimiter(limiter =>
         {
             limiter.AddPolicy(PerKeyRateLimit, http => RateLimitPartition.GetTokenBucketLimiter(
@@ -36,8 +37,8 @@ public static class SecuritySetup
                 http.User.FindFirstValue(CallerIdentity.KeyIdClaim) ?? $"anonymous:{http.Connection.RemoteIpAddress}",
                 _ => new TokenBucketRateLimiterOptions
                 {
-                    TokenLimit = perSecond,
-                    TokensPerPeriod = Math.Max(1, perSecond / 10),
+                    TokenLimit = PerSecond(http),
+                    TokensPerPeriod = Math.Max(1, PerSecond(http) / 10),
                     ReplenishmentPeriod = TimeSpan.FromMilliseconds(100),
                     QueueLimit = 0,
                     AutoReplenishment = true,
@@ -55,12 +56,15 @@ public static class SecuritySetup
                         Status = StatusCodes.Status429TooManyRequests,
                         Type = ProblemTypes.TooManyRequests,
                         Title = "Too many requests",
-                        Detail = $"This API key may make {perSecond} requests per second. Retry after {retryAfter} s.",
+                        Detail = $"This API key may make {PerSecond(context.HttpContext)} requests per second. Retry after {retryAfter} s.",
                     },
                 });
             };
         });
     }
+
+    private static int PerSecond(HttpContext http) =>
+        Math.Max(1, http.RequestServices.GetRequiredService<IOptions<RateLimitOptions>>().Value.RequestsPerSecond);
 
     /// <summary>Requires <paramref name="scope"/> of the caller.</summary>
     public static TBuilder RequireScope<TBuilder>(this TBuilder builder, string scope)
@@ -75,4 +79,10 @@ public static class SecuritySetup
 
         return authorization;
     }
+}
+
+/// <summary>The per-key request rate (configuration section <c>RateLimit</c>).</summary>
+public sealed class RateLimitOptions
+{
+    public int RequestsPerSecond { get; set; } = 1000;
 }

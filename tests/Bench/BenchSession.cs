@@ -1,0 +1,221 @@
+using System.Globalization;
+using OrleansCompute.Bench.Baselines;
+using OrleansCompute.Bench.Workloads;
+
+namespace OrleansCompute.Bench;
+
+/// <summary>
+/// One run of the harness: every selected target, one after the other, with the same load
+/// settings. A target that cannot run is recorded as skipped with the reason and the others go on.
+/// </summary>
+public sealed class BenchSession(Options options, ProgressDisplay progress)
+{
+    private readonly List<RunResult> _results = [];
+    private readonly List<Skipped> _skipped = [];
+    private readonly LoadRunner _runner = new(new LoadSettings(options.Concurrency, options.Warmup, options.Duration), progress);
+
+    public IReadOnlyList<RunResult> Results => _results;
+
+    public IReadOnlyList<Skipped> SkippedRuns => _skipped;
+
+    /// <summary>"orleans on 15.18" when --pg answered.</summary>
+    public string? PostgresDescription { get; private set; }
+
+    public LoadSettings Settings => new(options.Concurrency, options.Warmup, options.Duration);
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var pg = await ConnectPostgresAsync(cancellationToken);
+
+        if (options.Workloads.Count > 0)
+        {
+            await RunHttpTargetAsync(
+                "kv",
+                async () => options.Api is null
+                    ? throw new BenchSkipException("kv: no --api given")
+                    : await KvApiTarget.StartAsync(options.Api, options.ApiKey, options.Concurrency, options.Workloads, new ProgressWriter(progress), cancellationToken),
+                pg,
+                cancellationToken);
+        }
+
+        if (options.Baselines.Contains("kestrel"))
+        {
+            await RunHttpTargetAsync("kestrel", async () => await KestrelBaseline.StartAsync(options.Concurrency, cancellationToken), pg, cancellationToken);
+        }
+
+        if (options.Baselines.Contains("etcd"))
+        {
+            await RunHttpTargetAsync(
+                "etcd",
+                async () => await EtcdBaseline.StartAsync(options.Concurrency, new ProgressWriter(progress), cancellationToken),
+                pg,
+                cancellationToken);
+        }
+
+        if (options.Baselines.Contains("pgbench"))
+        {
+            await RunPgBenchAsync(pg, cancellationToken);
+        }
+    }
+
+    private async Task<PgStats?> ConnectPostgresAsync(CancellationToken cancellationToken)
+    {
+        if (options.Postgres is null)
+        {
+            progress.WriteLine("PostgreSQL: no --pg given: commits/op not measured, pgbench skipped");
+            return null;
+        }
+
+        var stats = new PgStats(options.Postgres);
+        try
+        {
+            PostgresDescription = await stats.DescribeAsync(cancellationToken);
+            progress.WriteLine($"PostgreSQL: {PostgresDescription}");
+            return stats;
+        }
+        catch (Exception e) when (e is Npgsql.NpgsqlException or ArgumentException or InvalidOperationException)
+        {
+            progress.WriteLine($"PostgreSQL: cannot connect with --pg ({e.Message}): commits/op not measured, pgbench skipped");
+            return null;
+        }
+    }
+
+    private async Task RunHttpTargetAsync(string name, Func<Task<IHttpTarget>> start, PgStats? pg, CancellationToken cancellationToken)
+    {
+        IHttpTarget target;
+        try
+        {
+            target = await start();
+        }
+        catch (BenchSkipException e)
+        {
+            Skip(name, null, e.Message);
+            return;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            Skip(name, null, $"{name}: could not start: {e.GetType().Name}: {e.Message}");
+            return;
+        }
+
+        await using (target)
+        {
+            foreach (var workload in target.Workloads)
+            {
+                try
+                {
+                    await workload.SetupAsync(target.Client, cancellationToken);
+                    if (options.Prime > TimeSpan.Zero)
+                    {
+                        await _runner.PrimeAsync(target, workload, options.Prime, cancellationToken);
+                    }
+
+                    await MeasureAsync(
+                        (mode, rate) => _runner.RunAsync(target, workload, mode, rate, target.UsesPostgres ? pg : null, cancellationToken));
+                }
+                catch (BenchSkipException e)
+                {
+                    Skip(name, workload.Name, e.Message);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    Skip(name, workload.Name, $"{name} {workload.Name}: failed: {e.GetType().Name}: {e.Message}");
+                }
+                finally
+                {
+                    await workload.TeardownAsync(target.Client, CancellationToken.None);
+                }
+            }
+        }
+    }
+
+    private async Task RunPgBenchAsync(PgStats? pg, CancellationToken cancellationToken)
+    {
+        if (pg is null)
+        {
+            Skip(PgBenchBaseline.TargetName, null, options.Postgres is null ? "pgbench: no --pg given" : "pgbench: PostgreSQL not reachable with --pg");
+            return;
+        }
+
+        PgBenchBaseline pgbench;
+        try
+        {
+            pgbench = await PgBenchBaseline.StartAsync(pg, progress, cancellationToken);
+            progress.WriteLine($"pgbench: {pgbench.Binary}, table bench_kv");
+        }
+        catch (BenchSkipException e)
+        {
+            Skip(PgBenchBaseline.TargetName, null, e.Message);
+            return;
+        }
+
+        try
+        {
+            await MeasureAsync((mode, rate) => pgbench.RunAsync(Settings, mode, rate, cancellationToken));
+        }
+        catch (BenchSkipException e)
+        {
+            Skip(PgBenchBaseline.TargetName, PgBenchBaseline.WorkloadName, e.Message);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            Skip(PgBenchBaseline.TargetName, PgBenchBaseline.WorkloadName, $"pgbench: failed: {e.GetType().Name}: {e.Message}");
+        }
+        finally
+        {
+            try
+            {
+                await pgbench.StopAsync(CancellationToken.None);
+            }
+            catch (Npgsql.NpgsqlException e)
+            {
+                progress.WriteLine($"pgbench: could not drop bench_kv: {e.Message}");
+            }
+        }
+    }
+
+    /// <summary>Peak (closed loop), or the fixed --rate; with --half-peak also a run at 50% of the peak.</summary>
+    private async Task MeasureAsync(Func<string, double?, Task<RunResult>> run)
+    {
+        if (options.Rate is { } rate)
+        {
+            Add(await run(RunModes.Rate, rate));
+            return;
+        }
+
+        var peak = await run(RunModes.Closed, null);
+        Add(peak);
+        if (options.HalfPeak)
+        {
+            if (peak.OpsPerSecond <= 0)
+            {
+                Skip(peak.Target, peak.Workload, $"{peak.Target} {peak.Workload}: no half-peak run: the peak run completed nothing");
+                return;
+            }
+
+            Add(await run(RunModes.HalfPeak, Math.Round(peak.OpsPerSecond / 2)));
+        }
+    }
+
+    private void Add(RunResult result)
+    {
+        _results.Add(result);
+        var latency = result.Latency?.P99Ms is { } p99 ? string.Create(CultureInfo.InvariantCulture, $", p99 {p99:0.00} ms") : "";
+        var commits = result.CommitsPerOp is { } c ? string.Create(CultureInfo.InvariantCulture, $", {c:0.000} commits/op") : "";
+        progress.WriteLine(string.Create(
+            CultureInfo.InvariantCulture,
+            $"  {result.Target} {result.Workload} [{Report.ModeText(result)}]: {result.OpsPerSecond:N0} ops/s{latency}, {result.Errors:N0} errors{commits}"));
+    }
+
+    private void Skip(string target, string? workload, string reason)
+    {
+        _skipped.Add(new Skipped(target, workload, reason));
+        progress.WriteLine($"SKIPPED {reason}");
+    }
+
+    /// <summary>Lets targets log through the progress display without tearing its line.</summary>
+    private sealed class ProgressWriter(ProgressDisplay display) : StringWriter(CultureInfo.InvariantCulture)
+    {
+        public override void WriteLine(string? value) => display.WriteLine(value ?? "");
+    }
+}

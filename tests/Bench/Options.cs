@@ -1,0 +1,169 @@
+using System.Globalization;
+
+namespace OrleansCompute.Bench;
+
+/// <summary>Command-line options of the harness.</summary>
+public sealed record Options
+{
+    public static readonly IReadOnlyList<string> AllWorkloads = ["kv-get-hot", "kv-get-random", "kv-put-random"];
+
+    public static readonly IReadOnlyList<string> AllBaselines = ["kestrel", "pgbench", "etcd"];
+
+    public const string Usage = """
+        usage: dotnet run -c Release --project tests/Bench -- [options]
+
+          --api URL           the OrleansCompute Api (e.g. http://127.0.0.1:5000); without it the
+                              KV workloads are skipped
+          --pg CONNSTR        PostgreSQL of the cluster (Npgsql connection string): commits/op and
+                              the pgbench baseline; without it both are skipped
+          --api-key KEY       sent as "Authorization: Bearer KEY" on every Api request
+          --concurrency N     concurrent requests (closed loop), or the cap in --rate mode (64)
+          --duration S        measured seconds per run (10)
+          --warmup S          seconds of load before measuring, every run (2)
+          --prime S           seconds of unmeasured load per HTTP workload, once before its
+                              first run, so freshly started processes are past JIT tiering (3)
+          --workloads LIST    comma list of kv-get-hot,kv-get-random,kv-put-random, or none (all)
+          --baselines LIST    comma list of kestrel,pgbench,etcd, or none (all)
+          --rate R            open loop: R requests/s in total instead of as fast as possible
+          --half-peak         measure peak, then rerun each workload at 50% of it and report p99
+          --json FILE         also write every figure and ratio as JSON
+          -h, --help          this text
+        """;
+
+    public Uri? Api { get; init; }
+
+    public string? Postgres { get; init; }
+
+    public string? ApiKey { get; init; }
+
+    public int Concurrency { get; init; } = 64;
+
+    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(10);
+
+    public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(2);
+
+    public TimeSpan Prime { get; init; } = TimeSpan.FromSeconds(3);
+
+    public IReadOnlyList<string> Workloads { get; init; } = AllWorkloads;
+
+    public IReadOnlyList<string> Baselines { get; init; } = AllBaselines;
+
+    public double? Rate { get; init; }
+
+    public bool HalfPeak { get; init; }
+
+    public string? JsonPath { get; init; }
+
+    public bool Help { get; init; }
+
+    /// <summary>Parses the command line; throws <see cref="OptionsException"/> with a message for the user.</summary>
+    public static Options Parse(IReadOnlyList<string> args)
+    {
+        var options = new Options();
+        for (var i = 0; i < args.Count; i++)
+        {
+            var arg = args[i];
+            string? inlineValue = null;
+            var eq = arg.IndexOf('=', StringComparison.Ordinal);
+            if (arg.StartsWith("--", StringComparison.Ordinal) && eq > 0)
+            {
+                inlineValue = arg[(eq + 1)..];
+                arg = arg[..eq];
+            }
+
+            string Value()
+            {
+                if (inlineValue is not null)
+                {
+                    return inlineValue;
+                }
+
+                if (i + 1 >= args.Count)
+                {
+                    throw new OptionsException($"{arg} needs a value");
+                }
+
+                return args[++i];
+            }
+
+            options = arg switch
+            {
+                "-h" or "--help" => options with { Help = true },
+                "--api" => options with { Api = ParseUri(arg, Value()) },
+                "--pg" => options with { Postgres = NonEmpty(arg, Value()) },
+                "--api-key" => options with { ApiKey = NonEmpty(arg, Value()) },
+                "--concurrency" => options with { Concurrency = ParseInt(arg, Value(), 1, 10_000) },
+                "--duration" => options with { Duration = ParseSeconds(arg, Value(), allowZero: false) },
+                "--warmup" => options with { Warmup = ParseSeconds(arg, Value(), allowZero: true) },
+                "--prime" => options with { Prime = ParseSeconds(arg, Value(), allowZero: true) },
+                "--workloads" => options with { Workloads = ParseList(arg, Value(), AllWorkloads) },
+                "--baselines" => options with { Baselines = ParseList(arg, Value(), AllBaselines) },
+                "--rate" => options with { Rate = ParseDouble(arg, Value()) },
+                "--half-peak" => options with { HalfPeak = true },
+                "--json" => options with { JsonPath = NonEmpty(arg, Value()) },
+                _ => throw new OptionsException($"unknown option '{args[i]}'"),
+            };
+        }
+
+        if (options.Rate is not null && options.HalfPeak)
+        {
+            throw new OptionsException("--rate and --half-peak exclude each other: --half-peak picks its own rate (50% of the measured peak)");
+        }
+
+        return options;
+    }
+
+    private static string NonEmpty(string name, string value) =>
+        string.IsNullOrWhiteSpace(value) ? throw new OptionsException($"{name} needs a non-empty value") : value;
+
+    private static Uri ParseUri(string name, string value)
+    {
+        if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+        {
+            throw new OptionsException($"{name}: '{value}' is not an http(s) URL");
+        }
+
+        return uri;
+    }
+
+    private static int ParseInt(string name, string value, int min, int max) =>
+        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n >= min && n <= max
+            ? n
+            : throw new OptionsException($"{name}: '{value}' is not a whole number between {min} and {max}");
+
+    private static double ParseDouble(string name, string value) =>
+        double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && d > 0 && double.IsFinite(d)
+            ? d
+            : throw new OptionsException($"{name}: '{value}' is not a positive number");
+
+    private static TimeSpan ParseSeconds(string name, string value, bool allowZero)
+    {
+        if (!double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds)
+            || !double.IsFinite(seconds) || seconds < 0 || (seconds == 0 && !allowZero) || seconds > 86_400)
+        {
+            throw new OptionsException($"{name}: '{value}' is not a valid number of seconds");
+        }
+
+        return TimeSpan.FromSeconds(seconds);
+    }
+
+    private static IReadOnlyList<string> ParseList(string name, string value, IReadOnlyList<string> known)
+    {
+        var items = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (items is ["none"] || items.Length == 0)
+        {
+            return [];
+        }
+
+        var unknown = items.Where(item => !known.Contains(item, StringComparer.Ordinal)).ToList();
+        if (unknown.Count > 0)
+        {
+            throw new OptionsException($"{name}: unknown {string.Join(", ", unknown)} (known: {string.Join(",", known)}, or none)");
+        }
+
+        return items.Distinct(StringComparer.Ordinal).ToList();
+    }
+}
+
+/// <summary>A command line the harness cannot run; the message says why.</summary>
+public sealed class OptionsException(string message) : Exception(message);

@@ -1,0 +1,269 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using OrleansCompute.Bench.Baselines;
+
+namespace OrleansCompute.Bench;
+
+/// <summary>A SPEC §6 target checked against this run's figures.</summary>
+/// <param name="Status"><c>MET</c>, <c>MISSED</c> or <c>n/a</c> (with <paramref name="Detail"/> saying why).</param>
+public sealed record TargetCheck(string Name, string Comparison, double Target, string Unit, double? Value, string Status, string? Detail);
+
+/// <summary>The results table, the SPEC §6 targets side by side, and the JSON file.</summary>
+public sealed class Report(Options options, BenchSession session, DateTimeOffset startedAt, DateTimeOffset finishedAt)
+{
+    // Throughput ratios: numerator / denominator, both from the closed-loop (peak) runs of this session.
+    private static readonly (string Name, string NumTarget, string NumWorkload, string DenTarget, string DenWorkload, double Min)[] RatioTargets =
+    [
+        ("KV GET hot / Kestrel GET hot", "kv", "kv-get-hot", "kestrel", "get-hot", 0.5),
+        ("KV GET hot / etcd range", "kv", "kv-get-hot", "etcd", "range-hot", 4.0),
+        ("KV PUT / pgbench upsert", "kv", "kv-put-random", PgBenchBaseline.TargetName, PgBenchBaseline.WorkloadName, 1.0),
+        ("KV PUT / etcd put", "kv", "kv-put-random", "etcd", "put-random", 1.5),
+    ];
+
+    // p99 latency at half of peak throughput (the --half-peak runs).
+    private static readonly (string Name, string Target, string Workload, double MaxMs)[] LatencyTargets =
+    [
+        ("KV GET hot p99 at 50% of peak", "kv", "kv-get-hot", 5.0),
+        ("KV GET random p99 at 50% of peak", "kv", "kv-get-random", 5.0),
+        ("KV PUT p99 at 50% of peak", "kv", "kv-put-random", 20.0),
+    ];
+
+    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+
+    public static string ModeText(RunResult result) => result.Mode switch
+    {
+        RunModes.Closed => "closed",
+        _ when result.TargetRate is { } rate => string.Create(CultureInfo.InvariantCulture, $"{result.Mode} {rate:N0}/s"),
+        _ => result.Mode,
+    };
+
+    public static string Header(Options options)
+    {
+        var mode = options.Rate is { } rate
+            ? string.Create(CultureInfo.InvariantCulture, $"open loop at {rate:N0} req/s")
+            : options.HalfPeak ? "closed loop, then open loop at 50% of peak" : "closed loop";
+        return string.Create(
+            CultureInfo.InvariantCulture,
+            $"OrleansCompute bench: {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}\n"
+            + $"concurrency {options.Concurrency}, prime {options.Prime.TotalSeconds:0.#} s, warmup {options.Warmup.TotalSeconds:0.#} s, duration {options.Duration.TotalSeconds:0.#} s, {mode}");
+    }
+
+    public IReadOnlyList<TargetCheck> Checks()
+    {
+        var checks = new List<TargetCheck>();
+        foreach (var ratio in RatioTargets)
+        {
+            var num = Find(ratio.NumTarget, ratio.NumWorkload, RunModes.Closed);
+            var den = Find(ratio.DenTarget, ratio.DenWorkload, RunModes.Closed);
+            string? missing = num is null ? WhyMissing(ratio.NumTarget, ratio.NumWorkload, RunModes.Closed)
+                : den is null ? WhyMissing(ratio.DenTarget, ratio.DenWorkload, RunModes.Closed)
+                : null;
+            if (missing is not null || num is null || den is null || den.OpsPerSecond <= 0)
+            {
+                checks.Add(new TargetCheck(ratio.Name, ">=", ratio.Min, "x", null, "n/a", missing ?? "no throughput to compare with"));
+                continue;
+            }
+
+            var value = num.OpsPerSecond / den.OpsPerSecond;
+            checks.Add(new TargetCheck(ratio.Name, ">=", ratio.Min, "x", value, value >= ratio.Min ? "MET" : "MISSED", ErrorsNote(num, den)));
+        }
+
+        foreach (var latency in LatencyTargets)
+        {
+            var run = Find(latency.Target, latency.Workload, RunModes.HalfPeak);
+            if (run?.Latency?.P99Ms is not { } p99)
+            {
+                var why = options.HalfPeak ? WhyMissing(latency.Target, latency.Workload, RunModes.HalfPeak) : "run with --half-peak";
+                checks.Add(new TargetCheck(latency.Name, "<", latency.MaxMs, "ms", null, "n/a", why));
+                continue;
+            }
+
+            checks.Add(new TargetCheck(latency.Name, "<", latency.MaxMs, "ms", p99, p99 < latency.MaxMs ? "MET" : "MISSED", ErrorsNote(run)));
+        }
+
+        return checks;
+    }
+
+    public void Print(TextWriter output)
+    {
+        output.WriteLine();
+        output.WriteLine(Header(options));
+        output.WriteLine();
+        if (session.Results.Count == 0)
+        {
+            output.WriteLine("No results.");
+        }
+        else
+        {
+            PrintTable(output);
+        }
+
+        var notes = session.Results.Where(r => r.Note is not null || r.ErrorKinds.Count > 0).ToList();
+        if (notes.Count > 0)
+        {
+            output.WriteLine();
+            foreach (var result in notes)
+            {
+                var errors = result.ErrorKinds.Count > 0
+                    ? "errors: " + string.Join(", ", result.ErrorKinds.OrderByDescending(e => e.Value).Select(e => $"{e.Key} x{e.Value:N0}"))
+                    : null;
+                output.WriteLine($"  {result.Target} {result.Workload} [{ModeText(result)}]: {string.Join("; ", new[] { errors, result.Note }.OfType<string>())}");
+            }
+        }
+
+        if (session.SkippedRuns.Count > 0)
+        {
+            output.WriteLine();
+            output.WriteLine("Skipped:");
+            foreach (var skipped in session.SkippedRuns)
+            {
+                output.WriteLine($"  {skipped.Reason}");
+            }
+        }
+
+        output.WriteLine();
+        output.WriteLine("SPEC §6 targets (this run, same load generator and concurrency for every HTTP target):");
+        var checks = Checks();
+        var nameWidth = checks.Max(c => c.Name.Length);
+        foreach (var check in checks)
+        {
+            var value = check.Value is not { } v ? "-"
+                : check.Unit == "x" ? v.ToString("0.00", CultureInfo.InvariantCulture)
+                : v.ToString("0.00", CultureInfo.InvariantCulture) + " ms";
+            var target = check.Unit == "x"
+                ? string.Create(CultureInfo.InvariantCulture, $"target {check.Comparison} {check.Target:0.0#}")
+                : string.Create(CultureInfo.InvariantCulture, $"target {check.Comparison} {check.Target:0.#} ms");
+            var detail = check.Detail is null ? "" : check.Value is null ? $": {check.Detail}" : $"  ({check.Detail})";
+            output.WriteLine($"  {check.Name.PadRight(nameWidth)} = {value,9}  ({target})  {check.Status}{detail}");
+        }
+
+        output.WriteLine();
+        output.WriteLine("ops/s: successful answers per second in the measured window (errors excluded); latency of successful requests.");
+        output.WriteLine("commits/op: pg_stat_database.xact_commit delta / ops; wtx/op: transaction ids assigned / ops (transactions that wrote).");
+        if (session.Results.Any(r => r.Target == PgBenchBaseline.TargetName))
+        {
+            output.WriteLine("pgbench runs its own clients (one connection each): raw PostgreSQL, no HTTP; see tests/Bench/README.md.");
+        }
+    }
+
+    public async Task WriteJsonAsync(string path, CancellationToken cancellationToken)
+    {
+        var document = new
+        {
+            Tool = "OrleansCompute.Bench",
+            StartedAt = startedAt,
+            FinishedAt = finishedAt,
+            Machine = new
+            {
+                Processors = Environment.ProcessorCount,
+                Os = RuntimeInformation.OSDescription,
+                Runtime = RuntimeInformation.FrameworkDescription,
+            },
+            Settings = new
+            {
+                Api = options.Api?.ToString(),
+                Postgres = session.PostgresDescription,
+                options.Concurrency,
+                PrimeSeconds = options.Prime.TotalSeconds,
+                WarmupSeconds = options.Warmup.TotalSeconds,
+                DurationSeconds = options.Duration.TotalSeconds,
+                options.Rate,
+                options.HalfPeak,
+                options.Workloads,
+                options.Baselines,
+            },
+            session.Results,
+            Skipped = session.SkippedRuns,
+            Targets = Checks(),
+        };
+        var directory = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (directory is not null)
+        {
+            Directory.CreateDirectory(directory);
+        }
+
+        await using var file = File.Create(path);
+        await JsonSerializer.SerializeAsync(file, document, JsonOptions, cancellationToken);
+    }
+
+    private void PrintTable(TextWriter output)
+    {
+        string[] headers = ["target", "workload", "mode", "conc", "ops/s", "p50 ms", "p99 ms", "p99.9 ms", "errors", "commits/op", "wtx/op"];
+        var rows = session.Results.Select(r => new[]
+        {
+            r.Target,
+            r.Workload,
+            ModeText(r),
+            r.Concurrency.ToString(CultureInfo.InvariantCulture),
+            r.OpsPerSecond.ToString("N0", CultureInfo.InvariantCulture),
+            Ms(r.Latency?.P50Ms),
+            Ms(r.Latency?.P99Ms),
+            Ms(r.Latency?.P999Ms),
+            r.Errors.ToString("N0", CultureInfo.InvariantCulture),
+            r.CommitsPerOp?.ToString("0.000", CultureInfo.InvariantCulture) ?? "-",
+            r.WriteTransactionsPerOp?.ToString("0.000", CultureInfo.InvariantCulture) ?? "-",
+        }).ToList();
+
+        var widths = headers.Select((h, i) => Math.Max(h.Length, rows.Count == 0 ? 0 : rows.Max(row => row[i].Length))).ToArray();
+        const int TextColumns = 3;
+        string Line(string[] cells)
+        {
+            var line = new StringBuilder("  ");
+            for (var i = 0; i < cells.Length; i++)
+            {
+                line.Append(i < TextColumns ? cells[i].PadRight(widths[i]) : cells[i].PadLeft(widths[i]));
+                line.Append(i == cells.Length - 1 ? "" : "  ");
+            }
+
+            return line.ToString().TrimEnd();
+        }
+
+        output.WriteLine(Line(headers));
+        output.WriteLine("  " + new string('-', widths.Sum() + (2 * (widths.Length - 1))));
+        foreach (var row in rows)
+        {
+            output.WriteLine(Line(row));
+        }
+    }
+
+    private static string Ms(double? value) => value?.ToString("0.00", CultureInfo.InvariantCulture) ?? "-";
+
+    private RunResult? Find(string target, string workload, string mode) =>
+        session.Results.LastOrDefault(r => r.Target == target && r.Workload == workload && r.Mode == mode && r.Ops > 0);
+
+    private string WhyMissing(string target, string workload, string mode)
+    {
+        var skipped = session.SkippedRuns.LastOrDefault(s => s.Target == target && (s.Workload is null || s.Workload == workload));
+        if (skipped is not null)
+        {
+            return skipped.Reason.Length <= 70 ? skipped.Reason : $"{target} {skipped.Workload ?? ""} skipped, see above".Replace("  ", " ", StringComparison.Ordinal);
+        }
+
+        if (target == "kv" && !options.Workloads.Contains(workload))
+        {
+            return $"{workload} not selected (--workloads)";
+        }
+
+        if (target != "kv" && !options.Baselines.Contains(target))
+        {
+            return $"{target} not selected (--baselines)";
+        }
+
+        if (mode == RunModes.Closed && options.Rate is not null)
+        {
+            return "no peak run in --rate mode";
+        }
+
+        return session.Results.Any(r => r.Target == target && r.Workload == workload && r.Mode == mode)
+            ? $"{target} {workload}: no successful operation"
+            : $"{target} {workload}: not run";
+    }
+
+    private static string? ErrorsNote(params RunResult[] runs)
+    {
+        var withErrors = runs.Where(r => r.Errors > 0).Select(r => $"{r.Target} {r.Workload}: {r.Errors:N0} errors").ToList();
+        return withErrors.Count == 0 ? null : string.Join("; ", withErrors);
+    }
+}

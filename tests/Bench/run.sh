@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# Run the benchmark end to end on this machine (SPEC §6): a throwaway PostgreSQL (fsync on),
+# 2 silos and the Api in PostgreSQL mode, then the harness with every workload and baseline.
+#
+# usage: tests/Bench/run.sh [bench args...]
+#   e.g. tests/Bench/run.sh
+#        tests/Bench/run.sh --duration 30 --half-peak
+#        tests/Bench/run.sh --workloads kv-put-random --baselines pgbench --concurrency 16
+#   -h | --help   print this text and the harness's options
+#
+# What it does:
+#   1. builds OrleansCompute.sln and tests/Bench in Release (skip with OC_BENCH_NO_BUILD=1);
+#   2. starts PostgreSQL through deploy/local/pg.sh (pg_start; exports ConnectionStrings__Postgres);
+#   3. starts OC_BENCH_SILOS silos (default 2) and the Api from their Release builds, each with
+#        ConnectionStrings__Postgres, Orleans__SiloPort=11111+i, Orleans__GatewayPort=30000+i,
+#        Silo__HealthPort=8081+i; the Api on ASPNETCORE_URLS=http://127.0.0.1:5000 with
+#        Auth__AdminKey=bench-admin-key and no practical rate limit;
+#   4. waits (deadline OC_BENCH_READY_TIMEOUT, default 180 s) for /health/ready on all of them;
+#   5. runs OrleansCompute.Bench.dll --api ... --pg "$ConnectionStrings__Postgres"
+#        --api-key bench-admin-key [--json .tmp/bench/results.json] "$@";
+#   6. on exit, also on failure or Ctrl-C: stops the Api and silos (SIGTERM, then SIGKILL
+#      after 15 s) and PostgreSQL.
+# Logs: .tmp/bench/{silo-N,api,build}.log; results: .tmp/bench/results.json unless --json is given.
+#
+# Ports (change them when another cluster uses the defaults): OC_BENCH_API_PORT (5000),
+# OC_BENCH_SILO_PORT (11111), OC_BENCH_GATEWAY_PORT (30000), OC_BENCH_HEALTH_PORT (8081).
+set -euo pipefail
+
+if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
+    sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"
+    echo
+    echo "Harness options (passed through):"
+    REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+    dll=$REPO_ROOT/tests/Bench/bin/Release/net10.0/OrleansCompute.Bench.dll
+    if [[ -f "$dll" ]]; then dotnet "$dll" --help; else echo "  (build first: dotnet build tests/Bench -c Release)"; fi
+    exit 0
+fi
+
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$REPO_ROOT"
+
+SILOS=${OC_BENCH_SILOS:-2}
+API_PORT=${OC_BENCH_API_PORT:-5000}
+SILO_PORT=${OC_BENCH_SILO_PORT:-11111}
+GATEWAY_PORT=${OC_BENCH_GATEWAY_PORT:-30000}
+HEALTH_PORT=${OC_BENCH_HEALTH_PORT:-8081}
+READY_TIMEOUT=${OC_BENCH_READY_TIMEOUT:-180}
+API_KEY=bench-admin-key
+API_URL=http://127.0.0.1:$API_PORT
+LOG_DIR=$REPO_ROOT/.tmp/bench
+SILO_DLL=Silo/bin/Release/net10.0/OrleansCompute.Silo.dll
+API_DLL=Api/bin/Release/net10.0/OrleansCompute.Api.dll
+BENCH_DLL=tests/Bench/bin/Release/net10.0/OrleansCompute.Bench.dll
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+mkdir -p "$LOG_DIR"
+
+# shellcheck source=SCRIPTDIR/../../deploy/local/pg.sh
+source "$REPO_ROOT/deploy/local/pg.sh"
+
+# ---------------------------------------------------------------- cleanup
+NODE_PIDS=()
+NODE_NAMES=()
+
+stop_nodes() {
+    local i pid alive
+    ((${#NODE_PIDS[@]})) || return 0
+    # The Api first (it is the last one started), so it stops sending to silos that are leaving.
+    for ((i = ${#NODE_PIDS[@]} - 1; i >= 0; i--)); do
+        kill -TERM "${NODE_PIDS[$i]}" 2>/dev/null || true
+    done
+    for _ in $(seq 150); do
+        alive=0
+        for pid in "${NODE_PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+        ((alive)) || break
+        sleep 0.1
+    done
+    for i in "${!NODE_PIDS[@]}"; do
+        if kill -0 "${NODE_PIDS[$i]}" 2>/dev/null; then
+            log "${NODE_NAMES[$i]} did not stop within 15 s of SIGTERM; SIGKILL"
+            kill -KILL "${NODE_PIDS[$i]}" 2>/dev/null || true
+        fi
+    done
+    for pid in "${NODE_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    NODE_PIDS=()
+    NODE_NAMES=()
+}
+
+CLEANED=""
+cleanup() {
+    [[ -z "$CLEANED" ]] || return 0
+    CLEANED=1
+    stop_nodes
+    pg_stop || true
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT
+trap 'log "terminated"; exit 143' TERM
+trap 'exit 129' HUP
+
+# ---------------------------------------------------------------- helpers
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+http_ok() {
+    curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null
+}
+
+# start_node NAME VAR=value... -- command...
+# `setsid` keeps the node out of our process group, so a Ctrl-C reaches the harness (which
+# then drops its table and reports) while the cluster is still up; cleanup stops the nodes.
+start_node() {
+    local name=$1; shift
+    local vars=()
+    while [[ $1 != -- ]]; do vars+=("$1"); shift; done
+    shift
+    setsid env "${vars[@]}" "$@" </dev/null >"$LOG_DIR/$name.log" 2>&1 &
+    NODE_PIDS+=($!)
+    NODE_NAMES+=("$name")
+    log "started $name (pid $!, log ${LOG_DIR#"$REPO_ROOT"/}/$name.log)"
+}
+
+# ---------------------------------------------------------------- build
+command -v dotnet >/dev/null 2>&1 || die "dotnet not found: install the .NET 10 SDK (dotnet-sdk-10.0)"
+command -v curl >/dev/null 2>&1 || die "curl not found: apt-get install -y curl"
+if [[ "${OC_BENCH_NO_BUILD:-}" != 1 ]]; then
+    log "building OrleansCompute.sln and tests/Bench (Release; log ${LOG_DIR#"$REPO_ROOT"/}/build.log)"
+    {
+        dotnet build OrleansCompute.sln -c Release -nologo -v minimal --disable-build-servers &&
+        # The harness may not be in the solution yet; building it again is a no-op when it is.
+        dotnet build tests/Bench/Bench.csproj -c Release -nologo -v minimal --disable-build-servers
+    } >"$LOG_DIR/build.log" 2>&1 || { tail -n 30 "$LOG_DIR/build.log" >&2; die "build failed"; }
+fi
+for f in "$SILO_DLL" "$API_DLL" "$BENCH_DLL"; do
+    [[ -f "$f" ]] || die "$f is missing: build in Release first (or unset OC_BENCH_NO_BUILD)"
+done
+
+# ---------------------------------------------------------------- ports
+ports=("$API_PORT")
+for ((i = 0; i < SILOS; i++)); do
+    ports+=($((SILO_PORT + i)) $((GATEWAY_PORT + i)) $((HEALTH_PORT + i)))
+done
+for p in "${ports[@]}"; do
+    if port_busy "$p"; then
+        die "port $p is in use (another cluster running?); choose others with OC_BENCH_API_PORT / OC_BENCH_SILO_PORT / OC_BENCH_GATEWAY_PORT / OC_BENCH_HEALTH_PORT"
+    fi
+done
+
+# ---------------------------------------------------------------- PostgreSQL
+pg_start || die "could not start PostgreSQL (see the messages above)"
+log "PostgreSQL: $ConnectionStrings__Postgres"
+
+# ---------------------------------------------------------------- cluster
+for ((i = 0; i < SILOS; i++)); do
+    start_node "silo-$i" \
+        "ConnectionStrings__Postgres=$ConnectionStrings__Postgres" \
+        "Orleans__ClusterId=bench" \
+        "Orleans__SiloPort=$((SILO_PORT + i))" \
+        "Orleans__GatewayPort=$((GATEWAY_PORT + i))" \
+        "Orleans__PrimarySiloPort=$SILO_PORT" \
+        "Silo__HealthPort=$((HEALTH_PORT + i))" \
+        "Silo__Name=bench-silo-$i" \
+        -- dotnet "$SILO_DLL"
+done
+start_node api \
+    "ConnectionStrings__Postgres=$ConnectionStrings__Postgres" \
+    "Orleans__ClusterId=bench" \
+    "ASPNETCORE_URLS=$API_URL" \
+    "Auth__AdminKey=$API_KEY" \
+    "RateLimit__RequestsPerSecond=100000000" \
+    -- dotnet "$API_DLL"
+
+ready_urls=()
+for ((i = 0; i < SILOS; i++)); do ready_urls+=("http://127.0.0.1:$((HEALTH_PORT + i))/health/ready"); done
+ready_urls+=("$API_URL/health/ready")
+
+log "waiting for /health/ready on ${#ready_urls[@]} endpoints (deadline ${READY_TIMEOUT}s)"
+deadline=$((SECONDS + READY_TIMEOUT))
+for url in "${ready_urls[@]}"; do
+    until http_ok "$url"; do
+        for i in "${!NODE_PIDS[@]}"; do
+            if ! kill -0 "${NODE_PIDS[$i]}" 2>/dev/null; then
+                tail -n 30 "$LOG_DIR/${NODE_NAMES[$i]}.log" >&2
+                die "${NODE_NAMES[$i]} exited during start (log above: ${LOG_DIR#"$REPO_ROOT"/}/${NODE_NAMES[$i]}.log)"
+            fi
+        done
+        if ((SECONDS >= deadline)); then
+            die "$url not ready after ${READY_TIMEOUT}s (logs in ${LOG_DIR#"$REPO_ROOT"/}/)"
+        fi
+        sleep 0.5
+    done
+done
+log "cluster ready: $SILOS silos, Api at $API_URL"
+
+# ---------------------------------------------------------------- benchmark
+bench_args=(--api "$API_URL" --pg "$ConnectionStrings__Postgres" --api-key "$API_KEY")
+json_given=""
+for a in "$@"; do [[ "$a" == --json || "$a" == --json=* ]] && json_given=1; done
+[[ -n "$json_given" ]] || bench_args+=(--json "$LOG_DIR/results.json")
+
+rc=0
+dotnet "$BENCH_DLL" "${bench_args[@]}" "$@" || rc=$?
+log "harness exited with code $rc; stopping the cluster and PostgreSQL"
+cleanup
+exit "$rc"

@@ -59,19 +59,19 @@ builder.Services.AddSwaggerGen(o =>
     });
 });
 
-builder.Services.AddOpenTelemetry()
+var telemetry = builder.Services.AddOpenTelemetry()
     .WithMetrics(metrics => metrics
         .AddAspNetCoreInstrumentation()
         .AddMeter("Microsoft.Orleans")
-        .AddPrometheusExporter())
-    .WithTracing(tracing =>
-    {
-        tracing.AddAspNetCoreInstrumentation().AddSource("Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application");
-        if (!string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
-        {
-            tracing.AddOtlpExporter();
-        }
-    });
+        .AddPrometheusExporter());
+// Traces cost an Activity per request and per grain call: record them only when they go somewhere.
+if (!string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+{
+    telemetry.WithTracing(tracing => tracing
+        .AddAspNetCoreInstrumentation()
+        .AddSource("Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application")
+        .AddOtlpExporter());
+}
 
 var app = builder.Build();
 

@@ -43,6 +43,8 @@ public static class SiloApp
         // Tests substitute their own data clock before this runs.
         builder.Services.TryAddKeyedSingleton(KeyValueOptions.ClockKey, TimeProvider.System);
         builder.Services.Configure<KeyValueOptions>(builder.Configuration.GetSection("KeyValue"));
+        builder.Services.Configure<EncryptionOptions>(builder.Configuration.GetSection("Encryption"));
+        builder.Services.AddSingleton<ValueProtector>();
         if (settings.PostgresConnectionString is { } postgres)
         {
             // Shard commits use no session state, so pooled connections need no DISCARD ALL on reuse:

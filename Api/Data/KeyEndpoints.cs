@@ -156,7 +156,7 @@ public static class KeyEndpoints
 
         // Every shard returns its first matches in order; the page is the smallest of their union.
         var pages = await Task.WhenAll(Enumerable.Range(0, info.Shards).Select(shard =>
-            grains.GetGrain<IShardGrain>(ShardMap.ShardKey(http.Tenant(), info.Id, shard)).ScanAsync(prefix ?? "", position, pageSize, cancellationToken)));
+            grains.GetGrain<IShardGrain>(ShardMap.ShardKey(http.Tenant(), info, shard)).ScanAsync(prefix ?? "", position, pageSize, cancellationToken)));
         if (pages.Any(p => p.TableNotFound))
         {
             tables.Forget(http.Tenant(), table);
@@ -190,7 +190,7 @@ public static class KeyEndpoints
         // One call per shard, each carrying that shard's operations in request order.
         var byShard = ops.Select((op, index) => (op, index)).GroupBy(o => ShardMap.ShardOf(o.op.Key, info.Shards)).ToList();
         var answers = await Task.WhenAll(byShard.Select(group =>
-            grains.GetGrain<IShardGrain>(ShardMap.ShardKey(http.Tenant(), info.Id, group.Key))
+            grains.GetGrain<IShardGrain>(ShardMap.ShardKey(http.Tenant(), info, group.Key))
                 .ExecuteBatchAsync([.. group.Select(o => o.op)], cancellationToken)));
         var results = new BatchResult[ops.Count];
         for (var g = 0; g < byShard.Count; g++)
@@ -233,10 +233,10 @@ public static class KeyEndpoints
 
     internal static Task<ShardInfo[]> DescribeShardsAsync(IGrainFactory grains, string tenant, TableInfo info, CancellationToken cancellationToken) =>
         Task.WhenAll(Enumerable.Range(0, info.Shards).Select(shard =>
-            grains.GetGrain<IShardGrain>(ShardMap.ShardKey(tenant, info.Id, shard)).DescribeAsync(cancellationToken)));
+            grains.GetGrain<IShardGrain>(ShardMap.ShardKey(tenant, info, shard)).DescribeAsync(cancellationToken)));
 
     private static IShardGrain Shard(IGrainFactory grains, HttpContext http, TableInfo info, string key) =>
-        grains.GetGrain<IShardGrain>(ShardMap.ShardKey(http.Tenant(), info.Id, ShardMap.ShardOf(key, info.Shards)));
+        grains.GetGrain<IShardGrain>(ShardMap.ShardKey(http.Tenant(), info, ShardMap.ShardOf(key, info.Shards)));
 
     private static List<KvOp> ParseBatch(BatchRequest body, KeyValueLimits limits, Dictionary<string, string[]> errors)
     {

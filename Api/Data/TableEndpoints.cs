@@ -29,7 +29,7 @@ public static class TableEndpoints
     public static async Task<Results<Created<TableResponse>, Ok<TableResponse>, ValidationProblem, ProblemHttpResult>> CreateAsync(
         string table, CreateTableRequest? body, HttpContext http, IGrainFactory grains, TableDirectory directory, CancellationToken cancellationToken)
     {
-        var request = body ?? new CreateTableRequest(null, null);
+        var request = body ?? new CreateTableRequest(null, null, null);
         var errors = new Dictionary<string, string[]>();
         AddNameError(errors, table);
         var shards = request.Shards ?? TableSpec.DefaultShards;
@@ -44,18 +44,22 @@ public static class TableEndpoints
         }
 
         var result = await Table(grains, http, table)
-            .CreateAsync(new TableSpec(request.Transactional ?? false, shards), cancellationToken);
+            .CreateAsync(new TableSpec(request.Transactional ?? false, shards, request.Encrypted ?? false), cancellationToken);
         directory.Forget(http.Tenant(), table);
         var response = TableResponse.From(result.Table);
         return result.Outcome switch
         {
             TableCreateOutcome.Created => TypedResults.Created($"/v1/tables/{table}", response),
             TableCreateOutcome.Identical => TypedResults.Ok(response),
+            TableCreateOutcome.EncryptionNotConfigured => Invalid(new Dictionary<string, string[]>
+            {
+                ["encrypted"] = ["Encryption at rest is not configured on the silos (Encryption__ActiveKey and Encryption__Keys__<id>)."],
+            }),
             _ => TypedResults.Problem(
                 statusCode: StatusCodes.Status409Conflict,
                 type: ProblemTypes.Conflict,
                 title: "Table exists with a different definition",
-                detail: $"Table '{table}' exists with transactional={result.Table.Transactional}, shards={result.Table.Shards}. Drop it first to change it."),
+                detail: $"Table '{table}' exists with transactional={result.Table.Transactional}, shards={result.Table.Shards}, encrypted={result.Table.Encrypted}. Drop it first to change it."),
         };
     }
 
@@ -137,17 +141,18 @@ public static class TableEndpoints
     }
 }
 
-/// <summary>The body of <c>PUT /v1/tables/{table}</c>. Both fields are optional; unknown fields are rejected.</summary>
+/// <summary>The body of <c>PUT /v1/tables/{table}</c>. Every field is optional; unknown fields are rejected.</summary>
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
-public sealed record CreateTableRequest(bool? Transactional, int? Shards);
+public sealed record CreateTableRequest(bool? Transactional, int? Shards, bool? Encrypted);
 
 /// <summary>A table as the Api shows it; <see cref="KeyCount"/> only when described on its own (it asks every shard).</summary>
 public sealed record TableResponse(
     string Name,
     bool Transactional,
     int Shards,
+    bool Encrypted,
     DateTimeOffset CreatedAt,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? KeyCount = null)
 {
-    public static TableResponse From(TableInfo info) => new(info.Name, info.Transactional, info.Shards, info.CreatedAt);
+    public static TableResponse From(TableInfo info) => new(info.Name, info.Transactional, info.Shards, info.Encrypted, info.CreatedAt);
 }

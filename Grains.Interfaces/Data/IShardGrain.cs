@@ -2,7 +2,7 @@ namespace OrleansCompute.Data;
 
 /// <summary>
 /// One shard of one table: owns its keys' rows in the store and a copy of them in memory.
-/// Keyed by <see cref="ShardMap.ShardKey"/>. Writes are acknowledged only once durable; reads are
+/// Keyed by <see cref="ShardMap.ShardKey(string, TableInfo, int)"/>. Writes are acknowledged only once durable; reads are
 /// served from memory and see every acknowledged write.
 /// </summary>
 [Alias("oc.IShardGrain")]

@@ -24,14 +24,29 @@ public static class ShardMap
         return (int)(hash % (ulong)shards);
     }
 
-    /// <summary>The grain key of one shard of one table incarnation.</summary>
-    public static string ShardKey(string tenant, Guid tableId, int shard) => TenantKey.For(tenant, $"{tableId:N}/{shard}");
+    private const string EncryptedSuffix = "/e";
 
-    /// <summary>Reads a key made by <see cref="ShardKey"/>.</summary>
-    public static (string Tenant, Guid TableId, int Shard) Parse(string shardKey)
+    /// <summary>
+    /// The grain key of one shard of one table incarnation. Whether the table is encrypted at rest
+    /// is part of the key: it is fixed for the incarnation, and the shard needs it before it loads.
+    /// </summary>
+    public static string ShardKey(string tenant, Guid tableId, int shard, bool encrypted = false) =>
+        TenantKey.For(tenant, $"{tableId:N}/{shard}{(encrypted ? EncryptedSuffix : "")}");
+
+    /// <summary>The grain key of one shard of <paramref name="table"/>.</summary>
+    public static string ShardKey(string tenant, TableInfo table, int shard) => ShardKey(tenant, table.Id, shard, table.Encrypted);
+
+    /// <summary>Reads a key made by <see cref="ShardKey(string, Guid, int, bool)"/>.</summary>
+    public static (string Tenant, Guid TableId, int Shard, bool Encrypted) Parse(string shardKey)
     {
         var (tenant, rest) = TenantKey.Parse(shardKey);
+        var encrypted = rest.EndsWith(EncryptedSuffix, StringComparison.Ordinal);
+        if (encrypted)
+        {
+            rest = rest[..^EncryptedSuffix.Length];
+        }
+
         var slash = rest.IndexOf('/');
-        return (tenant, Guid.ParseExact(rest[..slash], "N"), int.Parse(rest[(slash + 1)..]));
+        return (tenant, Guid.ParseExact(rest[..slash], "N"), int.Parse(rest[(slash + 1)..]), encrypted);
     }
 }

@@ -1,8 +1,8 @@
 namespace OrleansCompute.Data;
 
-/// <summary>What a caller asks for when creating a table.</summary>
+/// <summary>What a caller asks for when creating a table. <see cref="Encrypted"/> stores its values encrypted at rest.</summary>
 [GenerateSerializer, Immutable, Alias("oc.TableSpec")]
-public sealed record TableSpec(bool Transactional, int Shards)
+public sealed record TableSpec(bool Transactional, int Shards, bool Encrypted = false)
 {
     /// <summary>Shards a table gets when the request does not say.</summary>
     public const int DefaultShards = 16;
@@ -17,7 +17,7 @@ public sealed record TableSpec(bool Transactional, int Shards)
 /// never meet the old ones, which are purged in the background.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("oc.TableInfo")]
-public sealed record TableInfo(string Name, bool Transactional, int Shards, DateTimeOffset CreatedAt, Guid Id);
+public sealed record TableInfo(string Name, bool Transactional, int Shards, DateTimeOffset CreatedAt, Guid Id, bool Encrypted = false);
 
 /// <summary>How a create request relates to what already exists.</summary>
 [GenerateSerializer, Alias("oc.TableCreateOutcome")]
@@ -31,6 +31,9 @@ public enum TableCreateOutcome
 
     /// <summary>The table exists with a different spec; nothing changed.</summary>
     Conflict,
+
+    /// <summary>Encryption at rest was asked for, but the silos have no encryption key configured; nothing changed.</summary>
+    EncryptionNotConfigured,
 }
 
 /// <summary>The answer to a create request: the outcome and the table as it now is.</summary>

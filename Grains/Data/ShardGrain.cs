@@ -29,6 +29,7 @@ public sealed partial class ShardGrain(
     IKeyValueStore store,
     [FromKeyedServices(KeyValueOptions.ClockKey)] TimeProvider clock,
     ILocalSiloDetails silo,
+    ValueProtector protector,
     IOptions<KeyValueOptions> options,
     ILogger<ShardGrain> logger) : Grain, IShardGrain
 {
@@ -38,6 +39,7 @@ public sealed partial class ShardGrain(
 
     private Guid _tableId;
     private int _shard;
+    private bool _encrypted;
     private long _epoch;
     private bool _dropped;
     private Exception? _broken;
@@ -52,7 +54,7 @@ public sealed partial class ShardGrain(
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        (_, _tableId, _shard) = ShardMap.Parse(this.GetPrimaryKeyString());
+        (_, _tableId, _shard, _encrypted) = ShardMap.Parse(this.GetPrimaryKeyString());
         var period = options.Value.SweepPeriod;
         this.RegisterGrainTimer(ct => SweepExpiredAsync(ct), new GrainTimerCreationOptions(period, period) { Interleave = true });
         return Task.CompletedTask;
@@ -265,7 +267,7 @@ public sealed partial class ShardGrain(
                 var rows = writes.GroupBy(w => w.Key, StringComparer.Ordinal).Select(g => g.Last()).ToList();
                 try
                 {
-                    await store.CommitAsync(_tableId, _shard, _epoch, rows, CancellationToken.None);
+                    await store.CommitAsync(_tableId, _shard, _epoch, Sealed(rows), CancellationToken.None);
                 }
                 catch (ShardFencedException fenced) when (fenced.TableDropped)
                 {
@@ -348,7 +350,8 @@ public sealed partial class ShardGrain(
             _dropped = snapshot.Dropped;
             foreach (var row in snapshot.Rows)
             {
-                _committed[row.Key] = new Entry(row.Value, row.Version, row.ExpiresAt);
+                var value = _encrypted ? protector.Unprotect(row.Value, _tableId, row.Key) : row.Value;
+                _committed[row.Key] = new Entry(value, row.Version, row.ExpiresAt);
                 _keys.Add(row.Key);
             }
         }
@@ -358,6 +361,11 @@ public sealed partial class ShardGrain(
             throw new ShardUnavailableException("The shard could not be loaded from the store; nothing was changed. Retry.", outcomeUnknown: false, ex);
         }
     }
+
+    // Values of encrypted tables reach the store only sealed; memory keeps them in the clear.
+    private List<RowWrite> Sealed(List<RowWrite> rows) => _encrypted
+        ? [.. rows.Select(r => r.Value is null ? r : r with { Value = protector.Protect(r.Value, _tableId, r.Key) })]
+        : rows;
 
     private IEnumerable<string> KeysFrom(string lower)
     {

@@ -24,7 +24,7 @@ public sealed class ShardPlacementDirector : IPlacementDirector
     {
         var silos = context.GetCompatibleSilos(target);
         Array.Sort(silos);
-        var (_, tableId, shard) = ShardMap.Parse(target.GrainIdentity.Key.ToString()!);
+        var (_, tableId, shard, _) = ShardMap.Parse(target.GrainIdentity.Key.ToString()!);
         var offset = (int)(BitConverter.ToUInt32(tableId.ToByteArray(), 0) % (uint)silos.Length);
         return Task.FromResult(silos[(offset + shard) % silos.Length]);
     }

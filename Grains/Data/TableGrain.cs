@@ -16,6 +16,7 @@ namespace OrleansCompute.Grains.Data;
 public sealed class TableGrain(
     [PersistentState("table", StorageNames.Default)] IPersistentState<TableGrain.State> state,
     IKeyValueStore store,
+    ValueProtector protector,
     [FromKeyedServices(KeyValueOptions.ClockKey)] TimeProvider clock) : Grain, ITableGrain
 {
     public async Task<TableCreateResult> CreateAsync(TableSpec spec, CancellationToken cancellationToken = default)
@@ -23,7 +24,7 @@ public sealed class TableGrain(
         var (tenant, name) = TenantKey.Parse(this.GetPrimaryKeyString());
         if (state.State.Table is { } existing)
         {
-            var identical = existing.Transactional == spec.Transactional && existing.Shards == spec.Shards;
+            var identical = existing.Transactional == spec.Transactional && existing.Shards == spec.Shards && existing.Encrypted == spec.Encrypted;
             if (identical)
             {
                 await Catalog(tenant).AddAsync(name, cancellationToken);
@@ -32,7 +33,12 @@ public sealed class TableGrain(
             return new(identical ? TableCreateOutcome.Identical : TableCreateOutcome.Conflict, existing);
         }
 
-        var table = new TableInfo(name, spec.Transactional, spec.Shards, clock.GetUtcNow(), Guid.NewGuid());
+        var table = new TableInfo(name, spec.Transactional, spec.Shards, clock.GetUtcNow(), Guid.NewGuid(), spec.Encrypted);
+        if (spec.Encrypted && !protector.IsConfigured)
+        {
+            return new(TableCreateOutcome.EncryptionNotConfigured, table);
+        }
+
         state.State.Table = table;
         await state.WriteStateAsync(cancellationToken);
         await Catalog(tenant).AddAsync(name, cancellationToken);
@@ -53,7 +59,7 @@ public sealed class TableGrain(
         await store.MarkDroppedAsync(table.Id, table.Shards, cancellationToken);
         // Active shards drop their memory now; inactive ones learn it from the store if ever activated.
         await Task.WhenAll(Enumerable.Range(0, table.Shards).Select(shard =>
-            GrainFactory.GetGrain<IShardGrain>(ShardMap.ShardKey(tenant, table.Id, shard)).DropAsync(cancellationToken)));
+            GrainFactory.GetGrain<IShardGrain>(ShardMap.ShardKey(tenant, table, shard)).DropAsync(cancellationToken)));
         await Catalog(tenant).RemoveAsync(name, cancellationToken);
         await state.ClearStateAsync(cancellationToken);
         DeactivateOnIdle();

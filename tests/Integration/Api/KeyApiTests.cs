@@ -209,7 +209,7 @@ public class KeyApiTests(SharedClusterFixture fixture)
         var swept = 0;
         foreach (var shard in Enumerable.Range(0, info.Shards))
         {
-            swept += await fixture.Cluster.Silos[0].Grains.GetGrain<IShardGrain>(ShardMap.ShardKey("default", info.Id, shard)).SweepExpiredAsync();
+            swept += await fixture.Cluster.Silos[0].Grains.GetGrain<IShardGrain>(ShardMap.ShardKey("default", info, shard)).SweepExpiredAsync();
         }
 
         Assert.Equal(1, swept); // "long"; "short" was written again without a TTL

@@ -33,17 +33,19 @@ public sealed class PostgresCluster : IAsyncDisposable
         ["Orleans:ServiceId"] = "orleans-compute-tests",
     };
 
-    public static async Task<PostgresCluster> StartAsync(string purpose, int silos, string? database = null, string? clusterId = null)
+    public static async Task<PostgresCluster> StartAsync(
+        string purpose, int silos, string? database = null, IReadOnlyDictionary<string, string?>? siloSettings = null)
     {
-        var cluster = new PostgresCluster(database ?? await TestDatabase.CreateAsync(purpose), clusterId ?? $"test-{Guid.NewGuid():N}");
-        await cluster.StartSilosAsync(silos);
+        var cluster = new PostgresCluster(database ?? await TestDatabase.CreateAsync(purpose), $"test-{Guid.NewGuid():N}");
+        await cluster.StartSilosAsync(silos, siloSettings);
         return cluster;
     }
 
     /// <summary>Starts silos together, the way a deployment rolls them out.</summary>
-    public async Task StartSilosAsync(int count)
+    public async Task StartSilosAsync(int count, IReadOnlyDictionary<string, string?>? extraSettings = null)
     {
-        var started = await Task.WhenAll(Enumerable.Range(0, count).Select(_ => InProcessSilo.StartAsync(Settings, dataClock: Clock)));
+        var settings = Settings.Concat(extraSettings ?? new Dictionary<string, string?>()).ToDictionary();
+        var started = await Task.WhenAll(Enumerable.Range(0, count).Select(_ => InProcessSilo.StartAsync(settings, dataClock: Clock)));
         _silos.AddRange(started);
     }
 

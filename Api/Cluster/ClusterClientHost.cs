@@ -17,6 +17,7 @@ public sealed partial class ClusterClientHost : IHostedService, IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private Task _connecting = Task.CompletedTask;
     private int _failedAttempts;
+    private int _stopped;
 
     public ClusterClientHost(IConfiguration configuration, ILoggerFactory loggerFactory, ClusterConnection connection)
     {
@@ -38,8 +39,14 @@ public sealed partial class ClusterClientHost : IHostedService, IAsyncDisposable
         return Task.CompletedTask;
     }
 
+    // Idempotent: the host stops it, and disposal (which may come first when a host is torn down) stops it too.
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        if (Interlocked.Exchange(ref _stopped, 1) == 1)
+        {
+            return;
+        }
+
         await _stopping.CancelAsync();
         await _connecting;
         await _host.StopAsync(cancellationToken);
@@ -47,6 +54,7 @@ public sealed partial class ClusterClientHost : IHostedService, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await StopAsync(CancellationToken.None);
         _stopping.Dispose();
         if (_host is IAsyncDisposable disposable)
         {

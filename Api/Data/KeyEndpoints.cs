@@ -57,7 +57,7 @@ public static class KeyEndpoints
         var (ifVersion, ifExists, ifAbsent) = Conditions(http.Request, errors);
         if (errors.Count > 0)
         {
-            return Invalid(errors);
+            return Problems.Invalid(errors);
         }
 
         var value = await ReadValueAsync(http.Request, limits.Value.MaxValueBytes, cancellationToken);
@@ -69,7 +69,7 @@ public static class KeyEndpoints
         var info = await tables.FindAsync(http.Tenant(), table, cancellationToken);
         if (info is null)
         {
-            return TableNotFound(table);
+            return Problems.TableNotFound(table);
         }
 
         var result = await Shard(grains, http, info, key).ExecuteAsync(
@@ -90,13 +90,13 @@ public static class KeyEndpoints
         CheckNames(errors, table, key);
         if (errors.Count > 0)
         {
-            return Invalid(errors);
+            return Problems.Invalid(errors);
         }
 
         var info = await tables.FindAsync(http.Tenant(), table, cancellationToken);
         if (info is null)
         {
-            return TableNotFound(table);
+            return Problems.TableNotFound(table);
         }
 
         var result = await Shard(grains, http, info, key).ExecuteAsync(new KvOp(KvOpKind.Get, key), cancellationToken);
@@ -122,13 +122,13 @@ public static class KeyEndpoints
 
         if (errors.Count > 0)
         {
-            return Invalid(errors);
+            return Problems.Invalid(errors);
         }
 
         var info = await tables.FindAsync(http.Tenant(), table, cancellationToken);
         if (info is null)
         {
-            return TableNotFound(table);
+            return Problems.TableNotFound(table);
         }
 
         var result = await Shard(grains, http, info, key).ExecuteAsync(
@@ -145,13 +145,13 @@ public static class KeyEndpoints
         CheckNames(errors, table, key: null);
         if (errors.Count > 0)
         {
-            return Invalid(errors);
+            return Problems.Invalid(errors);
         }
 
         var info = await tables.FindAsync(http.Tenant(), table, cancellationToken);
         if (info is null)
         {
-            return TableNotFound(table);
+            return Problems.TableNotFound(table);
         }
 
         // Every shard returns its first matches in order; the page is the smallest of their union.
@@ -160,7 +160,7 @@ public static class KeyEndpoints
         if (pages.Any(p => p.TableNotFound))
         {
             tables.Forget(http.Tenant(), table);
-            return TableNotFound(table);
+            return Problems.TableNotFound(table);
         }
 
         var merged = pages.SelectMany(p => p.Items).OrderBy(i => i.Key, KeyOrder.Instance).ToList();
@@ -178,13 +178,13 @@ public static class KeyEndpoints
         var ops = ParseBatch(body, limits.Value, errors);
         if (errors.Count > 0)
         {
-            return Invalid(errors);
+            return Problems.Invalid(errors);
         }
 
         var info = await tables.FindAsync(http.Tenant(), table, cancellationToken);
         if (info is null)
         {
-            return TableNotFound(table);
+            return Problems.TableNotFound(table);
         }
 
         // One call per shard, each carrying that shard's operations in request order.
@@ -205,7 +205,7 @@ public static class KeyEndpoints
         if (results.Any(r => r.Status == StatusCodes.Status404NotFound && r.TableGone))
         {
             tables.Forget(http.Tenant(), table);
-            return TableNotFound(table);
+            return Problems.TableNotFound(table);
         }
 
         return TypedResults.Ok(new BatchResponse(results));
@@ -218,13 +218,13 @@ public static class KeyEndpoints
         CheckNames(errors, table, key: null);
         if (errors.Count > 0)
         {
-            return Invalid(errors);
+            return Problems.Invalid(errors);
         }
 
         var info = await tables.FindAsync(http.Tenant(), table, cancellationToken);
         if (info is null)
         {
-            return TableNotFound(table);
+            return Problems.TableNotFound(table);
         }
 
         var shards = await DescribeShardsAsync(grains, http.Tenant(), info, cancellationToken);
@@ -400,7 +400,7 @@ public static class KeyEndpoints
         {
             case KvStatus.TableNotFound:
                 tables.Forget(http.Tenant(), table);
-                return TableNotFound(table);
+                return Problems.TableNotFound(table);
             case KvStatus.PreconditionFailed:
                 return TypedResults.Problem(
                     statusCode: StatusCodes.Status412PreconditionFailed,
@@ -418,15 +418,6 @@ public static class KeyEndpoints
                     detail: $"Table '{table}' has no key '{key}' (or it has expired).");
         }
     }
-
-    private static ProblemHttpResult TableNotFound(string table) => TypedResults.Problem(
-        statusCode: StatusCodes.Status404NotFound,
-        type: ProblemTypes.NotFound,
-        title: "Table not found",
-        detail: $"There is no table '{table}'.");
-
-    private static ValidationProblem Invalid(Dictionary<string, string[]> errors) =>
-        TypedResults.ValidationProblem(errors, title: "Invalid request", type: ProblemTypes.Validation);
 
     private static void SetETag(HttpContext http, KvResult result)
     {

@@ -40,7 +40,7 @@ public static class TableEndpoints
 
         if (errors.Count > 0)
         {
-            return Invalid(errors);
+            return Problems.Invalid(errors);
         }
 
         var result = await Table(grains, http, table)
@@ -51,7 +51,7 @@ public static class TableEndpoints
         {
             TableCreateOutcome.Created => TypedResults.Created($"/v1/tables/{table}", response),
             TableCreateOutcome.Identical => TypedResults.Ok(response),
-            TableCreateOutcome.EncryptionNotConfigured => Invalid(new Dictionary<string, string[]>
+            TableCreateOutcome.EncryptionNotConfigured => Problems.Invalid(new Dictionary<string, string[]>
             {
                 ["encrypted"] = ["Encryption at rest is not configured on the silos (Encryption__ActiveKey and Encryption__Keys__<id>)."],
             }),
@@ -68,13 +68,13 @@ public static class TableEndpoints
     {
         if (!TableNames.IsValid(table))
         {
-            return Invalid(NameError(table));
+            return Problems.Invalid(NameError(table));
         }
 
         var info = await Table(grains, http, table).DescribeAsync(cancellationToken);
         if (info is null)
         {
-            return NotFound(table);
+            return Problems.TableNotFound(table);
         }
 
         var shards = await KeyEndpoints.DescribeShardsAsync(grains, http.Tenant(), info, cancellationToken);
@@ -86,13 +86,13 @@ public static class TableEndpoints
     {
         if (!TableNames.IsValid(table))
         {
-            return Invalid(NameError(table));
+            return Problems.Invalid(NameError(table));
         }
 
         directory.Forget(http.Tenant(), table);
         return await Table(grains, http, table).DropAsync(cancellationToken)
             ? TypedResults.NoContent()
-            : NotFound(table);
+            : Problems.TableNotFound(table);
     }
 
     public static async Task<Results<Ok<PageResponse<TableResponse>>, ValidationProblem>> ListAsync(
@@ -101,7 +101,7 @@ public static class TableEndpoints
         var (pageSize, position, errors) = Paging.Parse(limit, after);
         if (errors is not null)
         {
-            return Invalid(errors);
+            return Problems.Invalid(errors);
         }
 
         var tenant = http.Tenant();
@@ -115,15 +115,6 @@ public static class TableEndpoints
 
     private static ITableGrain Table(IGrainFactory grains, HttpContext http, string table) =>
         grains.GetGrain<ITableGrain>(TenantKey.For(http.Tenant(), table));
-
-    private static ValidationProblem Invalid(Dictionary<string, string[]> errors) =>
-        TypedResults.ValidationProblem(errors, title: "Invalid request", type: ProblemTypes.Validation);
-
-    private static ProblemHttpResult NotFound(string table) => TypedResults.Problem(
-        statusCode: StatusCodes.Status404NotFound,
-        type: ProblemTypes.NotFound,
-        title: "Table not found",
-        detail: $"There is no table '{table}'.");
 
     private static Dictionary<string, string[]> NameError(string table)
     {

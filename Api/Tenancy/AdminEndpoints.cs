@@ -31,7 +31,7 @@ public static partial class AdminEndpoints
     {
         if (body.Name is not { } name || !TableNames.IsValid(name))
         {
-            return Invalid("name", $"'{body.Name}' is not a valid tenant name: {TableNames.Rule}.");
+            return Problems.Invalid("name", $"'{body.Name}' is not a valid tenant name: {TableNames.Rule}.");
         }
 
         var tenant = grains.GetGrain<ITenantGrain>(name);
@@ -66,17 +66,17 @@ public static partial class AdminEndpoints
         var unknown = scopes.Where(s => !Scopes.All.Contains(s)).ToList();
         if (string.IsNullOrWhiteSpace(body.Name) || body.Name.Length > 200)
         {
-            return Invalid("name", "A key needs a name of 1 to 200 characters.");
+            return Problems.Invalid("name", "A key needs a name of 1 to 200 characters.");
         }
 
         if (scopes.Count == 0 || unknown.Count > 0)
         {
-            return Invalid("scopes", $"scopes must be a non-empty list of: {string.Join(", ", Scopes.All)}.");
+            return Problems.Invalid("scopes", $"scopes must be a non-empty list of: {string.Join(", ", Scopes.All)}.");
         }
 
         if (scopes.Contains(Scopes.Admin) && tenant != TenantKey.DefaultTenant)
         {
-            return Invalid("scopes", "The admin scope acts across tenants; only keys of the default tenant may hold it.");
+            return Problems.Invalid("scopes", "The admin scope acts across tenants; only keys of the default tenant may hold it.");
         }
 
         if (!TableNames.IsValid(tenant))
@@ -134,9 +134,6 @@ public static partial class AdminEndpoints
 
     private static ProblemHttpResult TenantNotFound(string tenant) => TypedResults.Problem(
         statusCode: StatusCodes.Status404NotFound, type: ProblemTypes.NotFound, title: "Tenant not found", detail: $"There is no tenant '{tenant}'.");
-
-    private static ValidationProblem Invalid(string field, string message) =>
-        TypedResults.ValidationProblem(new Dictionary<string, string[]> { [field] = [message] }, title: "Invalid request", type: ProblemTypes.Validation);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Admin {Action}: tenant {Tenant}, key {KeyId}, by key {ActorKeyId} (trace {TraceId})")]
     private static partial void LogAdminAction(ILogger logger, string action, string tenant, string? keyId, string? actorKeyId, string? traceId);

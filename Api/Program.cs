@@ -85,7 +85,6 @@ if (!string.IsNullOrWhiteSpace(app.Configuration.GetConnectionString("Postgres")
     throw new InvalidOperationException(message);
 }
 
-
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseRequestBodyLimit(RequestBodyLimit.Bytes(app.Configuration));
@@ -116,6 +115,7 @@ v1.MapClusterEndpoints();
 v1.MapTableEndpoints();
 v1.MapKeyEndpoints();
 v1.MapAdminEndpoints();
+SecuritySetup.EnsureEveryEndpointNamesAScope(app, "/v1");
 
 app.Run();
 

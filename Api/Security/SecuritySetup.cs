@@ -63,6 +63,25 @@ public static class SecuritySetup
         });
     }
 
+    /// <summary>
+    /// Refuses to start when an endpoint under <paramref name="prefix"/> requires no scope, so an
+    /// endpoint added later cannot be open to every key by omission.
+    /// </summary>
+    public static void EnsureEveryEndpointNamesAScope(IEndpointRouteBuilder endpoints, string prefix)
+    {
+        var open = endpoints.DataSources
+            .SelectMany(source => source.Endpoints)
+            .OfType<RouteEndpoint>()
+            .Where(e => e.RoutePattern.RawText?.StartsWith(prefix, StringComparison.Ordinal) == true)
+            .Where(e => !e.Metadata.GetOrderedMetadata<IAuthorizeData>().Any(a => a.Policy is { } policy && Scopes.All.Contains(policy)))
+            .Select(e => e.DisplayName)
+            .ToList();
+        if (open.Count > 0)
+        {
+            throw new InvalidOperationException($"Every {prefix} endpoint must require a scope; these do not: {string.Join(", ", open)}");
+        }
+    }
+
     private static int PerSecond(HttpContext http) =>
         Math.Max(1, http.RequestServices.GetRequiredService<IOptions<RateLimitOptions>>().Value.RequestsPerSecond);
 

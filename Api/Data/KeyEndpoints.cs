@@ -359,33 +359,61 @@ public static class KeyEndpoints
             return ([], ValueTooLarge(request.ContentLength.Value, maxBytes));
         }
 
-        using var buffer = new MemoryStream();
-        var chunk = new byte[16 * 1024];
-        int read;
-        while ((read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
+        byte[] bytes;
+        if (request.ContentLength is { } length)
         {
-            buffer.Write(chunk, 0, read);
-            if (buffer.Length > maxBytes)
+            // The usual case: read straight into an array of the declared size, nothing to copy or pool.
+            bytes = new byte[length];
+            await request.Body.ReadExactlyAsync(bytes, cancellationToken);
+        }
+        else
+        {
+            using var buffer = new MemoryStream();
+            var chunk = new byte[16 * 1024];
+            int read;
+            while ((read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
             {
-                return ([], ValueTooLarge(buffer.Length, maxBytes));
+                buffer.Write(chunk, 0, read);
+                if (buffer.Length > maxBytes)
+                {
+                    return ([], ValueTooLarge(buffer.Length, maxBytes));
+                }
             }
+
+            bytes = buffer.ToArray();
         }
 
-        var bytes = buffer.ToArray();
-        try
-        {
-            using var document = JsonDocument.Parse(bytes);
-        }
-        catch (JsonException ex)
-        {
-            return ([], TypedResults.Problem(
+        return IsJson(bytes, out var error)
+            ? (bytes, null)
+            : ([], TypedResults.Problem(
                 statusCode: StatusCodes.Status400BadRequest,
                 type: ProblemTypes.BadRequest,
                 title: "Value is not JSON",
-                detail: bytes.Length == 0 ? "The body must be a JSON value." : $"The body must be a JSON value: {ex.Message}"));
-        }
+                detail: bytes.Length == 0 ? "The body must be a JSON value." : $"The body must be a JSON value: {error}"));
+    }
 
-        return (bytes, null);
+    // Validates without building a document: the value is stored as the exact bytes received.
+    private static bool IsJson(byte[] bytes, out string? error)
+    {
+        error = null;
+        try
+        {
+            var reader = new Utf8JsonReader(bytes);
+            reader.Read();
+            reader.Skip();
+            if (reader.Read())
+            {
+                error = "there is more after the first JSON value.";
+                return false;
+            }
+
+            return bytes.Length > 0;
+        }
+        catch (JsonException ex)
+        {
+            error = ex.Message;
+            return false;
+        }
     }
 
     private static ProblemHttpResult ValueTooLarge(long size, int maxBytes) => TypedResults.Problem(

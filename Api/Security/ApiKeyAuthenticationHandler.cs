@@ -35,12 +35,12 @@ public sealed partial class ApiKeyAuthenticationHandler(
 
         if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) || header.Length <= "Bearer ".Length)
         {
-            return Fail(null, "The Authorization header must be 'Bearer <API key>'.");
+            return Fail(null, null, "The Authorization header must be 'Bearer <API key>'.");
         }
 
-        var (caller, keyId, failure) = await verifier.VerifyAsync(header["Bearer ".Length..].Trim(), Context.RequestAborted);
+        var (caller, keyId, tenant, failure) = await verifier.VerifyAsync(header["Bearer ".Length..].Trim(), Context.RequestAborted);
         return caller is null
-            ? Fail(keyId, failure!)
+            ? Fail(keyId, tenant, failure!)
             : AuthenticateResult.Success(new AuthenticationTicket(caller.ToPrincipal(SchemeName), SchemeName));
     }
 
@@ -53,15 +53,15 @@ public sealed partial class ApiKeyAuthenticationHandler(
 
     protected override Task HandleForbiddenAsync(AuthenticationProperties properties)
     {
-        var caller = Context.User.FindFirst(CallerIdentity.KeyIdClaim)?.Value;
-        LogForbidden(_audit, caller, Request.Method, Request.Path, Activity.Current?.TraceId.ToString());
+        LogForbidden(_audit, Context.User.FindFirst(CallerIdentity.KeyIdClaim)?.Value, Context.User.FindFirst(CallerIdentity.TenantClaim)?.Value,
+            Request.Method, Request.Path, Activity.Current?.TraceId.ToString() ?? Context.TraceIdentifier);
         return WriteProblemAsync(StatusCodes.Status403Forbidden, "Forbidden", "The API key does not have the scope this endpoint requires.");
     }
 
-    private AuthenticateResult Fail(string? keyId, string reason)
+    private AuthenticateResult Fail(string? keyId, string? tenant, string reason)
     {
         Context.Items[FailureItem] = reason;
-        LogAuthenticationFailed(_audit, keyId, reason, Request.Method, Request.Path, Activity.Current?.TraceId.ToString());
+        LogAuthenticationFailed(_audit, keyId, tenant, reason, Request.Method, Request.Path, Activity.Current?.TraceId.ToString() ?? Context.TraceIdentifier);
         return AuthenticateResult.Fail(reason);
     }
 
@@ -81,9 +81,9 @@ public sealed partial class ApiKeyAuthenticationHandler(
         });
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Authentication failed: key {KeyId}: {Reason} ({Method} {Path}, trace {TraceId})")]
-    private static partial void LogAuthenticationFailed(ILogger logger, string? keyId, string reason, string method, string path, string? traceId);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Authentication failed: key {KeyId}, tenant {Tenant}: {Reason} ({Method} {Path}, trace {TraceId})")]
+    private static partial void LogAuthenticationFailed(ILogger logger, string? keyId, string? tenant, string reason, string method, string path, string traceId);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Forbidden: key {KeyId} lacks the scope for {Method} {Path} (trace {TraceId})")]
-    private static partial void LogForbidden(ILogger logger, string? keyId, string method, string path, string? traceId);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Forbidden: key {KeyId}, tenant {Tenant}, lacks the scope for {Method} {Path} (trace {TraceId})")]
+    private static partial void LogForbidden(ILogger logger, string? keyId, string? tenant, string method, string path, string traceId);
 }

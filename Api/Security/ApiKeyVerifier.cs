@@ -23,28 +23,31 @@ public sealed class ApiKeyVerifier(IGrainFactory grains, ClusterConnection conne
     /// <summary>The identity of the configured bootstrap admin key.</summary>
     public static readonly CallerIdentity BootstrapAdmin = new("admin", TenantKey.DefaultTenant, Scopes.All);
 
-    /// <summary>The caller, or null with the reason when the key is not valid.</summary>
-    public async ValueTask<(CallerIdentity? Caller, string? KeyId, string? Failure)> VerifyAsync(string presented, CancellationToken cancellationToken)
+    /// <summary>
+    /// The caller, or null with the reason when the key is not valid; the key id and tenant are
+    /// given whenever they are known, for the audit log.
+    /// </summary>
+    public async ValueTask<(CallerIdentity? Caller, string? KeyId, string? Tenant, string? Failure)> VerifyAsync(string presented, CancellationToken cancellationToken)
     {
         if (_adminKeyHash is not null && ApiKeys.Matches(presented, _adminKeyHash))
         {
-            return (BootstrapAdmin, BootstrapAdmin.KeyId, null);
+            return (BootstrapAdmin, BootstrapAdmin.KeyId, BootstrapAdmin.Tenant, null);
         }
 
         if (!ApiKeys.TryParse(presented, out var id, out var secret))
         {
-            return (null, null, "The API key is malformed.");
+            return (null, null, null, "The API key is malformed.");
         }
 
         var record = await FindAsync(id, cancellationToken);
         if (record is null || !ApiKeys.Matches(secret, record.SecretHash))
         {
-            return (null, id, "The API key is not valid.");
+            return (null, id, record?.Tenant, "The API key is not valid.");
         }
 
         return record.RevokedAt is null
-            ? (new CallerIdentity(record.Id, record.Tenant, record.Scopes), id, null)
-            : (null, id, "The API key has been revoked.");
+            ? (new CallerIdentity(record.Id, record.Tenant, record.Scopes), id, record.Tenant, null)
+            : (null, id, record.Tenant, "The API key has been revoked.");
     }
 
     /// <summary>Drops a cached key at once (after a revocation through this instance).</summary>

@@ -130,13 +130,13 @@ public static partial class AdminEndpoints
 
     private static void Audit(ILoggerFactory logs, HttpContext http, string action, string tenant, string? keyId) =>
         LogAdminAction(logs.CreateLogger("OrleansCompute.Audit"), action, tenant, keyId,
-            http.User.FindFirst(CallerIdentity.KeyIdClaim)?.Value, Activity.Current?.TraceId.ToString());
+            http.User.FindFirst(CallerIdentity.KeyIdClaim)?.Value, Activity.Current?.TraceId.ToString() ?? http.TraceIdentifier);
 
     private static ProblemHttpResult TenantNotFound(string tenant) => TypedResults.Problem(
         statusCode: StatusCodes.Status404NotFound, type: ProblemTypes.NotFound, title: "Tenant not found", detail: $"There is no tenant '{tenant}'.");
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Admin {Action}: tenant {Tenant}, key {KeyId}, by key {ActorKeyId} (trace {TraceId})")]
-    private static partial void LogAdminAction(ILogger logger, string action, string tenant, string? keyId, string? actorKeyId, string? traceId);
+    private static partial void LogAdminAction(ILogger logger, string action, string tenant, string? keyId, string? actorKeyId, string traceId);
 }
 
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]

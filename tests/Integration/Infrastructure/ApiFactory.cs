@@ -1,19 +1,26 @@
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
 
 namespace OrleansCompute.Tests.Infrastructure;
 
 /// <summary>The real Api, hosted in-process, configured to find its cluster like a deployed one.</summary>
-public sealed class ApiFactory(IReadOnlyDictionary<string, string?> settings) : WebApplicationFactory<Program>
+public sealed class ApiFactory(IReadOnlyDictionary<string, string?> settings, CapturedLogs? logs = null) : WebApplicationFactory<Program>
 {
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
+        if (logs is not null)
+        {
+            builder.ConfigureLogging(logging => logging.AddProvider(logs));
+        }
+
         builder.ConfigureAppConfiguration(configuration => configuration.AddInMemoryCollection(
             new Dictionary<string, string?>
             {
                 ["Auth:AdminKey"] = TestKeys.Admin,
                 ["Logging:LogLevel:Default"] = "Warning",
+                ["Logging:LogLevel:OrleansCompute.Audit"] = "Information",
             }.Concat(settings).GroupBy(p => p.Key).Select(g => g.Last())));
     }
 

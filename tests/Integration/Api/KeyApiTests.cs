@@ -384,6 +384,26 @@ public class KeyApiTests(SharedClusterFixture fixture)
         await Eventually.WaitAsync(async () => await RowCountAsync(old.Id) == 0, TimeSpan.FromSeconds(60), "the dropped table's rows to be purged");
     }
 
+    [Fact]
+    public async Task Dropping_a_table_of_a_hundred_thousand_keys_answers_at_once_and_purges_in_the_background()
+    {
+        var table = await NewTableAsync(shards: 4);
+        var info = await TableInfoAsync(table);
+        // Rows written straight into the store: this test is about the drop, not about loading.
+        await TestDatabase.ExecuteAsync(fixture.Cluster.ConnectionString, """
+            INSERT INTO oc_kv (table_id, shard, key, value, version)
+            SELECT @table, i % 4, 'k' || i, convert_to('{"n":' || i || '}', 'UTF8'), 1 FROM generate_series(1, 100000) AS i
+            """, ("table", info.Id));
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var dropped = await Http.DeleteAsync($"/v1/tables/{table}");
+        var answeredIn = clock.Elapsed;
+
+        Assert.Equal(HttpStatusCode.NoContent, dropped.StatusCode);
+        Assert.True(answeredIn < TimeSpan.FromSeconds(5), $"drop took {answeredIn}");
+        await Eventually.WaitAsync(async () => await RowCountAsync(info.Id) == 0, TimeSpan.FromSeconds(90), "100,000 rows purged");
+    }
+
     private async Task<string> NewTableAsync(int shards = 16)
     {
         var table = Names.Table("kv");

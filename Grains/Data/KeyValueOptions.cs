@@ -12,6 +12,12 @@ public sealed class KeyValueOptions
     /// <summary>How often each active shard removes expired keys from memory and the store.</summary>
     public TimeSpan SweepPeriod { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How long a shard activation may serve reads without hearing from the store. A shard whose
+    /// silo died is taken over by a new activation at most this long after its last renewal.
+    /// </summary>
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>How often each silo purges rows of dropped tables.</summary>
     public TimeSpan PurgePeriod { get; set; } = TimeSpan.FromSeconds(10);
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -21,7 +22,10 @@ namespace OrleansCompute.Grains.Data;
 ///
 /// The store fences every commit with the epoch this activation took when it opened the shard,
 /// so if Orleans briefly runs a second activation, only the newest can commit; the stale one
-/// fails its writes (nothing applied) and deactivates.
+/// fails its writes (nothing applied) and deactivates. Reads are guarded by a lease: the shard
+/// answers from memory only while it holds the lease (renewed by commits, and in the background
+/// when half spent), and a new activation takes over only once the old lease ran out or was
+/// released, so a read never comes from an activation that can no longer commit.
 /// </summary>
 [Reentrant]
 [ShardPlacement]
@@ -44,6 +48,9 @@ public sealed partial class ShardGrain(
     private bool _dropped;
     private Exception? _broken;
     private Task? _opening;
+    private long _leaseValidUntil;
+    private long _renewAfter;
+    private Task? _renewing;
 
     private List<RowWrite> _nextWrites = [];
     private long _nextGroup = 1;
@@ -62,7 +69,7 @@ public sealed partial class ShardGrain(
 
     public async Task<KvResult> ExecuteAsync(KvOp op, CancellationToken cancellationToken = default)
     {
-        await EnsureOpenAsync();
+        await EnsureReadableAsync();
         if (_dropped)
         {
             return new KvResult(KvStatus.TableNotFound);
@@ -81,7 +88,7 @@ public sealed partial class ShardGrain(
 
     public async Task<KvResult[]> ExecuteBatchAsync(KvOp[] ops, CancellationToken cancellationToken = default)
     {
-        await EnsureOpenAsync();
+        await EnsureReadableAsync();
         if (_dropped)
         {
             return [.. ops.Select(_ => new KvResult(KvStatus.TableNotFound))];
@@ -112,7 +119,7 @@ public sealed partial class ShardGrain(
 
     public async Task<KvScanPage> ScanAsync(string prefix, string? after, int limit, CancellationToken cancellationToken = default)
     {
-        await EnsureOpenAsync();
+        await EnsureReadableAsync();
         if (_dropped)
         {
             return new KvScanPage([], More: false, TableNotFound: true);
@@ -148,7 +155,7 @@ public sealed partial class ShardGrain(
 
     public async Task<ShardInfo> DescribeAsync(CancellationToken cancellationToken = default)
     {
-        await EnsureOpenAsync();
+        await EnsureReadableAsync();
         var now = clock.GetUtcNow();
         return new ShardInfo(_shard, silo.SiloAddress.ToParsableString(), _committed.Values.LongCount(e => IsLive(e, now)));
     }
@@ -180,6 +187,27 @@ public sealed partial class ShardGrain(
         await CommitOf(waitFor);
         LogSwept(expired.Length, _tableId, _shard);
         return expired.Length;
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        // Hand the lease back so the next activation, wherever it lands, need not wait for it to run out.
+        if (_opening is { IsCompletedSuccessfully: true } && _broken is null && !_dropped)
+        {
+            try
+            {
+                if (_flushing is { } flushing)
+                {
+                    await flushing;
+                }
+
+                await store.ReleaseLeaseAsync(_tableId, _shard, _epoch, cancellationToken);
+            }
+            catch (Exception ex)
+            {
+                LogReleaseFailed(ex, _tableId, _shard);
+            }
+        }
     }
 
     public Task DropAsync(CancellationToken cancellationToken = default)
@@ -265,9 +293,10 @@ public sealed partial class ShardGrain(
 
                 // Several writes to one key in one commit: the row ends as the last one left it.
                 var rows = writes.GroupBy(w => w.Key, StringComparer.Ordinal).Select(g => g.Last()).ToList();
+                var started = Stopwatch.GetTimestamp();
                 try
                 {
-                    await store.CommitAsync(_tableId, _shard, _epoch, Sealed(rows), CancellationToken.None);
+                    await store.CommitAsync(_tableId, _shard, _epoch, Lease, Sealed(rows), CancellationToken.None);
                 }
                 catch (ShardFencedException fenced) when (fenced.TableDropped)
                 {
@@ -283,6 +312,7 @@ public sealed partial class ShardGrain(
                     return;
                 }
 
+                HoldLeaseFrom(started);
                 Apply(rows, _inFlightGroup);
                 _inFlightCommitted.SetResult(true);
             }
@@ -345,7 +375,9 @@ public sealed partial class ShardGrain(
     {
         try
         {
-            var snapshot = await store.OpenShardAsync(_tableId, _shard, CancellationToken.None);
+            var started = Stopwatch.GetTimestamp();
+            var snapshot = await store.OpenShardAsync(_tableId, _shard, Lease, CancellationToken.None);
+            HoldLeaseFrom(started);
             _epoch = snapshot.Epoch;
             _dropped = snapshot.Dropped;
             foreach (var row in snapshot.Rows)
@@ -366,6 +398,61 @@ public sealed partial class ShardGrain(
     private List<RowWrite> Sealed(List<RowWrite> rows) => _encrypted
         ? [.. rows.Select(r => r.Value is null ? r : r with { Value = protector.Protect(r.Value, _tableId, r.Key) })]
         : rows;
+
+    private TimeSpan Lease => options.Value.LeaseDuration;
+
+    private async Task EnsureReadableAsync()
+    {
+        await EnsureOpenAsync();
+        var now = Stopwatch.GetTimestamp();
+        if (_dropped || now < _renewAfter)
+        {
+            return;
+        }
+
+        _renewing ??= RenewAsync();
+        if (now >= _leaseValidUntil)
+        {
+            // Spent: no read until the store confirms this activation still owns the shard.
+            await _renewing;
+        }
+    }
+
+    private async Task RenewAsync()
+    {
+        try
+        {
+            var started = Stopwatch.GetTimestamp();
+            if (await store.RenewLeaseAsync(_tableId, _shard, _epoch, Lease, CancellationToken.None))
+            {
+                HoldLeaseFrom(started);
+                return;
+            }
+
+            Break(new ShardFencedException($"shard {_tableId}/{_shard} was taken over by another activation", tableDropped: false));
+            throw new ShardUnavailableException("The shard moved to another activation; nothing was read or written. Retry.", outcomeUnknown: false);
+        }
+        catch (Exception ex) when (ex is not ShardUnavailableException)
+        {
+            throw new ShardUnavailableException("The shard could not confirm its lease with the store; nothing was read or written. Retry.", outcomeUnknown: false, ex);
+        }
+        finally
+        {
+            _renewing = null;
+        }
+    }
+
+    // The lease runs from before the store granted it, less a fifth for clock drift between this
+    // silo and the database; renewal starts at half-life, in the background.
+    private void HoldLeaseFrom(long started)
+    {
+        var validUntil = started + (long)(Lease.TotalSeconds * 0.8 * Stopwatch.Frequency);
+        if (validUntil > _leaseValidUntil)
+        {
+            _leaseValidUntil = validUntil;
+            _renewAfter = started + (long)(Lease.TotalSeconds * 0.5 * Stopwatch.Frequency);
+        }
+    }
 
     private IEnumerable<string> KeysFrom(string lower)
     {
@@ -391,6 +478,9 @@ public sealed partial class ShardGrain(
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Swept {Count} expired keys from {TableId}/{Shard}")]
     private partial void LogSwept(int count, Guid tableId, int shard);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Could not release the lease of {TableId}/{Shard}; the next activation waits for it to run out")]
+    private partial void LogReleaseFailed(Exception exception, Guid tableId, int shard);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Commit failed on {TableId}/{Shard} (epoch {Epoch}); the shard steps down")]
     private partial void LogCommitFailed(Exception exception, Guid tableId, int shard, long epoch);

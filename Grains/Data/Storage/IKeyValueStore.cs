@@ -7,16 +7,24 @@ namespace OrleansCompute.Grains.Data.Storage;
 public interface IKeyValueStore
 {
     /// <summary>
-    /// Takes the shard over for a new activation (the next epoch, which fences off any older
-    /// activation's commits) and loads its rows. Expired rows are left for the sweep.
+    /// Takes the shard over for a new activation and loads its rows: waits until the previous
+    /// activation's lease has run out (or was released), then takes the next epoch, which fences
+    /// off any older activation's commits, and a lease of <paramref name="lease"/>. Expired rows
+    /// are left for the sweep.
     /// </summary>
-    Task<ShardSnapshot> OpenShardAsync(Guid tableId, int shard, CancellationToken cancellationToken);
+    Task<ShardSnapshot> OpenShardAsync(Guid tableId, int shard, TimeSpan lease, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Writes rows in one transaction if <paramref name="epoch"/> still owns the shard.
-    /// Throws <see cref="ShardFencedException"/> when it does not, or the table was dropped.
+    /// Writes rows in one transaction if <paramref name="epoch"/> still owns the shard, extending
+    /// its lease. Throws <see cref="ShardFencedException"/> when it does not, or the table was dropped.
     /// </summary>
-    Task CommitAsync(Guid tableId, int shard, long epoch, IReadOnlyList<RowWrite> writes, CancellationToken cancellationToken);
+    Task CommitAsync(Guid tableId, int shard, long epoch, TimeSpan lease, IReadOnlyList<RowWrite> writes, CancellationToken cancellationToken);
+
+    /// <summary>Extends the lease of <paramref name="epoch"/>; false when another activation owns the shard or the table was dropped.</summary>
+    Task<bool> RenewLeaseAsync(Guid tableId, int shard, long epoch, TimeSpan lease, CancellationToken cancellationToken);
+
+    /// <summary>Gives the lease up (a deactivating shard), so the next activation need not wait for it to run out.</summary>
+    Task ReleaseLeaseAsync(Guid tableId, int shard, long epoch, CancellationToken cancellationToken);
 
     /// <summary>Marks every shard of a table dropped, so no activation commits to it again, and queues its rows for purging.</summary>
     Task MarkDroppedAsync(Guid tableId, int shards, CancellationToken cancellationToken);

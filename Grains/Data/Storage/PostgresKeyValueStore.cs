@@ -4,7 +4,7 @@ using NpgsqlTypes;
 namespace OrleansCompute.Grains.Data.Storage;
 
 /// <summary>
-/// Rows in PostgreSQL (deploy/sql/postgres/005_key_value.sql). A commit is one batch in one
+/// Rows in PostgreSQL (deploy/sql/postgres/005_key_value.sql, 006_key_value_lease.sql). A commit is one batch in one
 /// round trip and one transaction: the fence, then all upserts as one statement over arrays, then
 /// all deletes as one statement, whatever the number of rows.
 /// </summary>
@@ -13,58 +13,86 @@ public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyVal
     private const string FencedState = "OCKV1";
     private const string DroppedState = "OCKV2";
 
-    public async Task<ShardSnapshot> OpenShardAsync(Guid tableId, int shard, CancellationToken cancellationToken)
+    public async Task<ShardSnapshot> OpenShardAsync(Guid tableId, int shard, TimeSpan lease, CancellationToken cancellationToken)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        long epoch;
-        bool dropped;
-        await using (var take = new NpgsqlCommand("""
-            INSERT INTO oc_kv_shard (table_id, shard, epoch) VALUES (@table, @shard, 1)
-            ON CONFLICT (table_id, shard) DO UPDATE SET epoch = oc_kv_shard.epoch + 1
-            RETURNING epoch, dropped
-            """, connection, transaction))
+        // The previous holder renews well within its lease; waiting two leases means it is alive and still serving.
+        var deadline = DateTime.UtcNow + 2 * lease + TimeSpan.FromSeconds(1);
+        while (true)
         {
-            take.Parameters.AddWithValue("table", tableId);
-            take.Parameters.AddWithValue("shard", shard);
-            await using var reader = await take.ExecuteReaderAsync(cancellationToken);
-            await reader.ReadAsync(cancellationToken);
-            (epoch, dropped) = (reader.GetInt64(0), reader.GetBoolean(1));
-        }
-
-        var rows = new List<StoredRow>();
-        if (!dropped)
-        {
-            await using var load = new NpgsqlCommand(
-                "SELECT key, value, version, expires_at FROM oc_kv WHERE table_id = @table AND shard = @shard",
-                connection, transaction);
-            load.Parameters.AddWithValue("table", tableId);
-            load.Parameters.AddWithValue("shard", shard);
-            await using var reader = await load.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
+            await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            (long Epoch, bool Dropped)? taken = null;
+            await using (var take = new NpgsqlCommand("""
+                INSERT INTO oc_kv_shard (table_id, shard, epoch, lease_until) VALUES (@table, @shard, 1, now() + @lease)
+                ON CONFLICT (table_id, shard) DO UPDATE SET epoch = oc_kv_shard.epoch + 1, lease_until = EXCLUDED.lease_until
+                WHERE oc_kv_shard.lease_until <= now() OR oc_kv_shard.dropped
+                RETURNING epoch, dropped
+                """, connection, transaction))
             {
-                rows.Add(new StoredRow(
-                    reader.GetString(0),
-                    reader.GetFieldValue<byte[]>(1),
-                    reader.GetInt64(2),
-                    reader.IsDBNull(3) ? null : reader.GetFieldValue<DateTimeOffset>(3)));
+                take.Parameters.AddWithValue("table", tableId);
+                take.Parameters.AddWithValue("shard", shard);
+                take.Parameters.AddWithValue("lease", lease);
+                await using var reader = await take.ExecuteReaderAsync(cancellationToken);
+                if (await reader.ReadAsync(cancellationToken))
+                {
+                    taken = (reader.GetInt64(0), reader.GetBoolean(1));
+                }
             }
-        }
 
-        await transaction.CommitAsync(cancellationToken);
-        return new ShardSnapshot(epoch, dropped, rows);
+            if (taken is not { } owned)
+            {
+                // Another activation holds the lease: wait for it to run out, then try again.
+                await using var remaining = new NpgsqlCommand(
+                    "SELECT GREATEST(lease_until - now(), interval '0') FROM oc_kv_shard WHERE table_id = @table AND shard = @shard",
+                    connection, transaction);
+                remaining.Parameters.AddWithValue("table", tableId);
+                remaining.Parameters.AddWithValue("shard", shard);
+                var wait = (TimeSpan)(await remaining.ExecuteScalarAsync(cancellationToken))!;
+                await transaction.RollbackAsync(cancellationToken);
+                if (DateTime.UtcNow + wait > deadline)
+                {
+                    throw new ShardFencedException($"shard {tableId}/{shard} is held by another live activation", tableDropped: false);
+                }
+
+                await Task.Delay(wait + TimeSpan.FromMilliseconds(20), cancellationToken);
+                continue;
+            }
+
+            var rows = new List<StoredRow>();
+            if (!owned.Dropped)
+            {
+                await using var load = new NpgsqlCommand(
+                    "SELECT key, value, version, expires_at FROM oc_kv WHERE table_id = @table AND shard = @shard",
+                    connection, transaction);
+                load.Parameters.AddWithValue("table", tableId);
+                load.Parameters.AddWithValue("shard", shard);
+                await using var reader = await load.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    rows.Add(new StoredRow(
+                        reader.GetString(0),
+                        reader.GetFieldValue<byte[]>(1),
+                        reader.GetInt64(2),
+                        reader.IsDBNull(3) ? null : reader.GetFieldValue<DateTimeOffset>(3)));
+                }
+            }
+
+            await transaction.CommitAsync(cancellationToken);
+            return new ShardSnapshot(owned.Epoch, owned.Dropped, rows);
+        }
     }
 
-    public async Task CommitAsync(Guid tableId, int shard, long epoch, IReadOnlyList<RowWrite> writes, CancellationToken cancellationToken)
+    public async Task CommitAsync(Guid tableId, int shard, long epoch, TimeSpan lease, IReadOnlyList<RowWrite> writes, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         // No explicit transaction: a batch runs in one implicit transaction and one round trip.
         await using var batch = new NpgsqlBatch(connection);
 
-        var fence = new NpgsqlBatchCommand("SELECT oc_kv_fence(@table, @shard, @epoch)");
+        var fence = new NpgsqlBatchCommand("SELECT oc_kv_commit_fence(@table, @shard, @epoch, @lease)");
         fence.Parameters.AddWithValue("table", tableId);
         fence.Parameters.AddWithValue("shard", shard);
         fence.Parameters.AddWithValue("epoch", epoch);
+        fence.Parameters.AddWithValue("lease", lease);
         batch.BatchCommands.Add(fence);
 
         var puts = writes.Where(w => w.Value is not null).ToList();
@@ -105,6 +133,31 @@ public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyVal
         {
             throw new ShardFencedException(ex.MessageText, tableDropped: ex.SqlState == DroppedState);
         }
+    }
+
+    public async Task<bool> RenewLeaseAsync(Guid tableId, int shard, long epoch, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var renew = new NpgsqlCommand("""
+            UPDATE oc_kv_shard SET lease_until = now() + @lease
+            WHERE table_id = @table AND shard = @shard AND epoch = @epoch AND NOT dropped
+            """, connection);
+        renew.Parameters.AddWithValue("table", tableId);
+        renew.Parameters.AddWithValue("shard", shard);
+        renew.Parameters.AddWithValue("epoch", epoch);
+        renew.Parameters.AddWithValue("lease", lease);
+        return await renew.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    public async Task ReleaseLeaseAsync(Guid tableId, int shard, long epoch, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var release = new NpgsqlCommand(
+            "UPDATE oc_kv_shard SET lease_until = now() WHERE table_id = @table AND shard = @shard AND epoch = @epoch", connection);
+        release.Parameters.AddWithValue("table", tableId);
+        release.Parameters.AddWithValue("shard", shard);
+        release.Parameters.AddWithValue("epoch", epoch);
+        await release.ExecuteNonQueryAsync(cancellationToken);
     }
 
     public async Task MarkDroppedAsync(Guid tableId, int shards, CancellationToken cancellationToken)

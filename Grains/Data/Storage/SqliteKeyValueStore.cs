@@ -8,44 +8,68 @@ namespace OrleansCompute.Grains.Data.Storage;
 /// </summary>
 public sealed class SqliteKeyValueStore(string connectionString) : IKeyValueStore
 {
-    public async Task<ShardSnapshot> OpenShardAsync(Guid tableId, int shard, CancellationToken cancellationToken)
+    public async Task<ShardSnapshot> OpenShardAsync(Guid tableId, int shard, TimeSpan lease, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
-        long epoch;
-        bool dropped;
-        await using (var take = Command(connection, transaction, """
-            INSERT INTO oc_kv_shard (table_id, shard, epoch) VALUES (@table, @shard, 1)
-            ON CONFLICT (table_id, shard) DO UPDATE SET epoch = epoch + 1
-            RETURNING epoch, dropped
-            """, tableId, shard))
-        await using (var reader = await take.ExecuteReaderAsync(cancellationToken))
+        var deadline = DateTimeOffset.UtcNow + 2 * lease + TimeSpan.FromSeconds(1);
+        while (true)
         {
-            await reader.ReadAsync(cancellationToken);
-            (epoch, dropped) = (reader.GetInt64(0), reader.GetInt64(1) != 0);
-        }
-
-        var rows = new List<StoredRow>();
-        if (!dropped)
-        {
-            await using var load = Command(connection, transaction,
-                "SELECT key, value, version, expires_at FROM oc_kv WHERE table_id = @table AND shard = @shard", tableId, shard);
-            await using var reader = await load.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
+            await using var connection = await OpenAsync(cancellationToken);
+            await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+            var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            (long Epoch, bool Dropped)? taken = null;
+            await using (var take = Command(connection, transaction, """
+                INSERT INTO oc_kv_shard (table_id, shard, epoch, lease_until) VALUES (@table, @shard, 1, @until)
+                ON CONFLICT (table_id, shard) DO UPDATE SET epoch = epoch + 1, lease_until = excluded.lease_until
+                WHERE lease_until <= @now OR dropped <> 0
+                RETURNING epoch, dropped
+                """, tableId, shard))
             {
-                rows.Add(new StoredRow(
-                    reader.GetString(0),
-                    (byte[])reader.GetValue(1),
-                    reader.GetInt64(2),
-                    reader.IsDBNull(3) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(3))));
+                take.Parameters.AddWithValue("@now", now);
+                take.Parameters.AddWithValue("@until", now + (long)lease.TotalMilliseconds);
+                await using var reader = await take.ExecuteReaderAsync(cancellationToken);
+                if (await reader.ReadAsync(cancellationToken))
+                {
+                    taken = (reader.GetInt64(0), reader.GetInt64(1) != 0);
+                }
             }
-        }
 
-        await transaction.CommitAsync(cancellationToken);
-        return new ShardSnapshot(epoch, dropped, rows);
+            if (taken is not { } owned)
+            {
+                await using var remaining = Command(connection, transaction,
+                    "SELECT lease_until FROM oc_kv_shard WHERE table_id = @table AND shard = @shard", tableId, shard);
+                var wait = TimeSpan.FromMilliseconds(Math.Max(0, (long)(await remaining.ExecuteScalarAsync(cancellationToken))! - now));
+                await transaction.RollbackAsync(cancellationToken);
+                if (DateTimeOffset.UtcNow + wait > deadline)
+                {
+                    throw new ShardFencedException($"shard {tableId}/{shard} is held by another live activation", tableDropped: false);
+                }
+
+                await Task.Delay(wait + TimeSpan.FromMilliseconds(20), cancellationToken);
+                continue;
+            }
+
+            var rows = new List<StoredRow>();
+            if (!owned.Dropped)
+            {
+                await using var load = Command(connection, transaction,
+                    "SELECT key, value, version, expires_at FROM oc_kv WHERE table_id = @table AND shard = @shard", tableId, shard);
+                await using var reader = await load.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    rows.Add(new StoredRow(
+                        reader.GetString(0),
+                        (byte[])reader.GetValue(1),
+                        reader.GetInt64(2),
+                        reader.IsDBNull(3) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(3))));
+                }
+            }
+
+            await transaction.CommitAsync(cancellationToken);
+            return new ShardSnapshot(owned.Epoch, owned.Dropped, rows);
+        }
     }
 
-    public async Task CommitAsync(Guid tableId, int shard, long epoch, IReadOnlyList<RowWrite> writes, CancellationToken cancellationToken)
+    public async Task CommitAsync(Guid tableId, int shard, long epoch, TimeSpan lease, IReadOnlyList<RowWrite> writes, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
@@ -63,6 +87,13 @@ public sealed class SqliteKeyValueStore(string connectionString) : IKeyValueStor
             {
                 throw new ShardFencedException($"shard {tableId}/{shard} is no longer owned by epoch {epoch}", tableDropped: false);
             }
+        }
+
+        await using (var extend = Command(connection, transaction,
+            "UPDATE oc_kv_shard SET lease_until = @until WHERE table_id = @table AND shard = @shard", tableId, shard))
+        {
+            extend.Parameters.AddWithValue("@until", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + (long)lease.TotalMilliseconds);
+            await extend.ExecuteNonQueryAsync(cancellationToken);
         }
 
         await using var upsert = Command(connection, transaction, """
@@ -95,6 +126,32 @@ public sealed class SqliteKeyValueStore(string connectionString) : IKeyValueStor
             await upsert.ExecuteNonQueryAsync(cancellationToken);
         }
 
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    public async Task<bool> RenewLeaseAsync(Guid tableId, int shard, long epoch, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+        await using var renew = Command(connection, transaction, """
+            UPDATE oc_kv_shard SET lease_until = @until
+            WHERE table_id = @table AND shard = @shard AND epoch = @epoch AND dropped = 0
+            """, tableId, shard);
+        renew.Parameters.AddWithValue("@epoch", epoch);
+        renew.Parameters.AddWithValue("@until", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + (long)lease.TotalMilliseconds);
+        var renewed = await renew.ExecuteNonQueryAsync(cancellationToken) == 1;
+        await transaction.CommitAsync(cancellationToken);
+        return renewed;
+    }
+
+    public async Task ReleaseLeaseAsync(Guid tableId, int shard, long epoch, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+        await using var release = Command(connection, transaction,
+            "UPDATE oc_kv_shard SET lease_until = 0 WHERE table_id = @table AND shard = @shard AND epoch = @epoch", tableId, shard);
+        release.Parameters.AddWithValue("@epoch", epoch);
+        await release.ExecuteNonQueryAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }
 

@@ -72,8 +72,9 @@ public sealed partial class ClusterClientHost : IHostedService, IAsyncDisposable
         {
             await _host.StartAsync(cancellationToken);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (Exception) when (cancellationToken.IsCancellationRequested)
         {
+            // Stopped before the cluster was ever reached: the retry filter gave up on purpose.
         }
     }
 
@@ -102,6 +103,8 @@ public sealed partial class ClusterClientHost : IHostedService, IAsyncDisposable
             client.UseStaticClustering(ParseGateways(configuration["Orleans:Gateways"] ?? "127.0.0.1:30000"));
         }
 
+        // Retry until connected or until this Api stops; the stop token is ours, so a stop never
+        // waits on Orleans to notice it.
         client.UseConnectionRetryFilter(async (exception, cancellationToken) =>
         {
             // Once every 30 attempts: while no silo is up this fires every second.
@@ -110,8 +113,17 @@ public sealed partial class ClusterClientHost : IHostedService, IAsyncDisposable
                 LogConnectFailed(exception.GetType().Name, exception.Message);
             }
 
-            await Task.Delay(RetryDelay, cancellationToken);
-            return true;
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token);
+            try
+            {
+                await Task.Delay(RetryDelay, wait.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return false;
+            }
+
+            return !_stopping.IsCancellationRequested;
         });
     }
 

@@ -33,6 +33,14 @@ public sealed partial class ProblemExceptionHandler(
                     ? $"The body is not valid JSON for this request: {json.Message}"
                     : bad.InnerException?.Message ?? bad.Message,
             },
+            // A write that timed out may have been applied: say so rather than "unavailable".
+            TimeoutException when !HttpMethods.IsGet(httpContext.Request.Method) => new ProblemDetails
+            {
+                Status = StatusCodes.Status503ServiceUnavailable,
+                Type = ProblemTypes.OutcomeUnknown,
+                Title = "Outcome unknown",
+                Detail = "The cluster did not answer in time; the write may or may not have been applied. Read before retrying a conditional write.",
+            },
             ShardUnavailableException { OutcomeUnknown: true } => new ProblemDetails
             {
                 Status = StatusCodes.Status503ServiceUnavailable,

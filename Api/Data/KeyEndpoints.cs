@@ -66,13 +66,7 @@ public static class KeyEndpoints
             return problem;
         }
 
-        var info = await tables.FindAsync(http.Tenant(), table, cancellationToken);
-        if (info is null)
-        {
-            return Problems.TableNotFound(table);
-        }
-
-        var result = await Shard(grains, http, info, key).ExecuteAsync(
+        var result = await ExecuteOnTableAsync(http, tables, grains, table,
             new KvOp(KvOpKind.Put, key, value.Bytes, ifVersion, ifAbsent, ifExists, ttlSeconds), cancellationToken);
         SetETag(http, result);
         return result.Status switch
@@ -93,13 +87,7 @@ public static class KeyEndpoints
             return Problems.Invalid(errors);
         }
 
-        var info = await tables.FindAsync(http.Tenant(), table, cancellationToken);
-        if (info is null)
-        {
-            return Problems.TableNotFound(table);
-        }
-
-        var result = await Shard(grains, http, info, key).ExecuteAsync(new KvOp(KvOpKind.Get, key), cancellationToken);
+        var result = await ExecuteOnTableAsync(http, tables, grains, table, new KvOp(KvOpKind.Get, key), cancellationToken);
         if (result.Status != KvStatus.Ok)
         {
             return Failure(result, tables, http, table, key);
@@ -125,13 +113,7 @@ public static class KeyEndpoints
             return Problems.Invalid(errors);
         }
 
-        var info = await tables.FindAsync(http.Tenant(), table, cancellationToken);
-        if (info is null)
-        {
-            return Problems.TableNotFound(table);
-        }
-
-        var result = await Shard(grains, http, info, key).ExecuteAsync(
+        var result = await ExecuteOnTableAsync(http, tables, grains, table,
             new KvOp(KvOpKind.Delete, key, IfVersion: ifVersion, IfExists: ifExists), cancellationToken);
         return result.Status == KvStatus.Deleted ? TypedResults.NoContent() : Failure(result, tables, http, table, key);
     }
@@ -235,8 +217,34 @@ public static class KeyEndpoints
         Task.WhenAll(Enumerable.Range(0, info.Shards).Select(shard =>
             grains.GetGrain<IShardGrain>(ShardMap.ShardKey(tenant, info, shard)).DescribeAsync(cancellationToken)));
 
-    private static IShardGrain Shard(IGrainFactory grains, HttpContext http, TableInfo info, string key) =>
-        grains.GetGrain<IShardGrain>(ShardMap.ShardKey(http.Tenant(), info, ShardMap.ShardOf(key, info.Shards)));
+    // One key operation on the table as this Api knows it. A table cached here may have been dropped
+    // and created again through another Api instance: its old shards answer TableNotFound with
+    // nothing applied, so the table is looked up afresh once and the operation goes to the new one.
+    private static async Task<KvResult> ExecuteOnTableAsync(
+        HttpContext http, TableDirectory tables, IGrainFactory grains, string table, KvOp op, CancellationToken cancellationToken)
+    {
+        var tenant = http.Tenant();
+        var info = await tables.FindAsync(tenant, table, cancellationToken);
+        if (info is null)
+        {
+            return new KvResult(KvStatus.TableNotFound);
+        }
+
+        var result = await Shard(grains, tenant, info, op.Key).ExecuteAsync(op, cancellationToken);
+        if (result.Status != KvStatus.TableNotFound)
+        {
+            return result;
+        }
+
+        tables.Forget(tenant, table);
+        var current = await tables.FindAsync(tenant, table, cancellationToken);
+        return current is null || current.Id == info.Id
+            ? result
+            : await Shard(grains, tenant, current, op.Key).ExecuteAsync(op, cancellationToken);
+    }
+
+    private static IShardGrain Shard(IGrainFactory grains, string tenant, TableInfo info, string key) =>
+        grains.GetGrain<IShardGrain>(ShardMap.ShardKey(tenant, info, ShardMap.ShardOf(key, info.Shards)));
 
     private static List<KvOp> ParseBatch(BatchRequest body, KeyValueLimits limits, Dictionary<string, string[]> errors)
     {

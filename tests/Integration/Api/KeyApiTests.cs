@@ -404,6 +404,26 @@ public class KeyApiTests(SharedClusterFixture fixture)
         await Eventually.WaitAsync(async () => await RowCountAsync(info.Id) == 0, TimeSpan.FromSeconds(90), "100,000 rows purged");
     }
 
+    [Fact]
+    public async Task A_table_dropped_and_created_again_through_another_api_instance_is_used_at_once()
+    {
+        var table = await NewTableAsync(shards: 2);
+        await PutAsync(table, "k", "\"old\"");
+        await using var otherApi = new ApiFactory(fixture.Cluster.Settings);
+        var other = otherApi.CreateClient();
+        await Eventually.WaitAsync(async () => (await other.GetAsync($"/v1/tables/{table}/keys/k")).IsSuccessStatusCode,
+            TimeSpan.FromSeconds(30), "the other Api instance to read (and cache) the table");
+
+        Assert.Equal(HttpStatusCode.NoContent, (await Http.DeleteAsync($"/v1/tables/{table}")).StatusCode);
+        Assert.Equal(HttpStatusCode.Created, (await Http.PutAsync($"/v1/tables/{table}", Json("{\"shards\": 3}"))).StatusCode);
+
+        // The other instance may still cache the dropped incarnation: its writes go to the new one all the same.
+        var put = await other.PutAsync($"/v1/tables/{table}/keys/k", Json("\"new\""));
+        Assert.Equal(HttpStatusCode.Created, put.StatusCode);
+        Assert.Equal("\"new\"", await Http.GetStringAsync($"/v1/tables/{table}/keys/k"));
+        Assert.Equal("\"new\"", await other.GetStringAsync($"/v1/tables/{table}/keys/k"));
+    }
+
     private async Task<string> NewTableAsync(int shards = 16)
     {
         var table = Names.Table("kv");

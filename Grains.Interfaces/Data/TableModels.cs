@@ -43,3 +43,20 @@ public sealed record TableCreateResult(TableCreateOutcome Outcome, TableInfo Tab
 /// <summary>One page of a listing; <see cref="Next"/> is the cursor for the following page, or null at the end.</summary>
 [GenerateSerializer, Immutable, Alias("oc.Page`1")]
 public sealed record Page<T>(IReadOnlyList<T> Items, string? Next);
+
+/// <summary>Pages over a set of names in ordinal order, the way every name listing pages.</summary>
+public static class NamePage
+{
+    /// <summary>Up to <paramref name="limit"/> of <paramref name="names"/> after <paramref name="after"/>; the cursor is the last name given.</summary>
+    public static Page<string> Of(IEnumerable<string> names, string? after, int limit)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        var items = names
+            .Where(n => after is null || string.CompareOrdinal(n, after) > 0)
+            .Distinct(StringComparer.Ordinal)
+            .Order(StringComparer.Ordinal)
+            .Take(limit + 1)
+            .ToList();
+        return items.Count > limit ? new Page<string>(items[..limit], items[limit - 1]) : new Page<string>(items, null);
+    }
+}

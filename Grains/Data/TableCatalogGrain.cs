@@ -23,17 +23,8 @@ public sealed class TableCatalogGrain(
         }
     }
 
-    public Task<Page<string>> ListAsync(string? after, int limit, CancellationToken cancellationToken = default)
-    {
-        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
-        var items = state.State.Tables
-            .Where(n => after is null || string.CompareOrdinal(n, after) > 0)
-            .Order(StringComparer.Ordinal)
-            .Take(limit + 1)
-            .ToList();
-        var next = items.Count > limit ? items[limit - 1] : null;
-        return Task.FromResult(new Page<string>(items.Take(limit).ToList(), next));
-    }
+    public Task<Page<string>> ListAsync(string? after, int limit, CancellationToken cancellationToken = default) =>
+        Task.FromResult(NamePage.Of(state.State.Tables, after, limit));
 
     [GenerateSerializer, Alias("oc.TableCatalogGrain.State")]
     public sealed class State

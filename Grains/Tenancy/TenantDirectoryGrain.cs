@@ -15,16 +15,9 @@ public sealed class TenantDirectoryGrain(
         }
     }
 
-    public Task<Page<string>> ListAsync(string? after, int limit, CancellationToken cancellationToken = default)
-    {
-        var names = state.State.Tenants.Append(TenantKey.DefaultTenant)
-            .Where(n => after is null || string.CompareOrdinal(n, after) > 0)
-            .Distinct()
-            .Order(StringComparer.Ordinal)
-            .Take(limit + 1)
-            .ToList();
-        return Task.FromResult(new Page<string>(names.Take(limit).ToList(), names.Count > limit ? names[limit - 1] : null));
-    }
+    // The default tenant exists from the start, so it is always listed.
+    public Task<Page<string>> ListAsync(string? after, int limit, CancellationToken cancellationToken = default) =>
+        Task.FromResult(NamePage.Of(state.State.Tenants.Append(TenantKey.DefaultTenant), after, limit));
 
     [GenerateSerializer, Alias("oc.TenantDirectoryGrain.State")]
     public sealed class State

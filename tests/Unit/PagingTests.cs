@@ -46,3 +46,20 @@ public class PagingTests
         Assert.Contains("after", errors.Keys);
     }
 }
+
+public class NamePageTests
+{
+    [Fact]
+    public void Pages_names_in_ordinal_order_with_the_last_name_as_cursor()
+    {
+        var names = new[] { "b", "a", "B", "c", "a" };
+
+        var first = OrleansCompute.Data.NamePage.Of(names, null, 2);
+        var second = OrleansCompute.Data.NamePage.Of(names, first.Next, 2);
+
+        Assert.Equal(["B", "a"], first.Items);
+        Assert.Equal("a", first.Next);
+        Assert.Equal(["b", "c"], second.Items);
+        Assert.Null(second.Next);
+    }
+}

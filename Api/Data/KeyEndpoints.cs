@@ -66,14 +66,14 @@ public static class KeyEndpoints
             return problem;
         }
 
-        var result = await ExecuteOnTableAsync(http, tables, grains, table,
+        var result = await ExecuteAsync(http, tables, grains, table,
             new KvOp(KvOpKind.Put, key, value.Bytes, ifVersion, ifAbsent, ifExists, ttlSeconds), cancellationToken);
         SetETag(http, result);
         return result.Status switch
         {
             KvStatus.Created => TypedResults.Created($"/v1/tables/{table}/keys/{Uri.EscapeDataString(key)}", new KeyVersion(key, result.Version)),
             KvStatus.Ok => TypedResults.Ok(new KeyVersion(key, result.Version)),
-            _ => Failure(result, tables, http, table, key),
+            _ => Failure(result, table, key),
         };
     }
 
@@ -87,10 +87,10 @@ public static class KeyEndpoints
             return Problems.Invalid(errors);
         }
 
-        var result = await ExecuteOnTableAsync(http, tables, grains, table, new KvOp(KvOpKind.Get, key), cancellationToken);
+        var result = await ExecuteAsync(http, tables, grains, table, new KvOp(KvOpKind.Get, key), cancellationToken);
         if (result.Status != KvStatus.Ok)
         {
-            return Failure(result, tables, http, table, key);
+            return Failure(result, table, key);
         }
 
         SetETag(http, result);
@@ -113,9 +113,9 @@ public static class KeyEndpoints
             return Problems.Invalid(errors);
         }
 
-        var result = await ExecuteOnTableAsync(http, tables, grains, table,
+        var result = await ExecuteAsync(http, tables, grains, table,
             new KvOp(KvOpKind.Delete, key, IfVersion: ifVersion, IfExists: ifExists), cancellationToken);
-        return result.Status == KvStatus.Deleted ? TypedResults.NoContent() : Failure(result, tables, http, table, key);
+        return result.Status == KvStatus.Deleted ? TypedResults.NoContent() : Failure(result, table, key);
     }
 
     public static async Task<Results<Ok<PageResponse<KeyItem>>, ValidationProblem, ProblemHttpResult>> ScanAsync(
@@ -130,18 +130,15 @@ public static class KeyEndpoints
             return Problems.Invalid(errors);
         }
 
-        var info = await tables.FindAsync(http.Tenant(), table, cancellationToken);
-        if (info is null)
-        {
-            return Problems.TableNotFound(table);
-        }
-
         // Every shard returns its first matches in order; the page is the smallest of their union.
-        var pages = await Task.WhenAll(Enumerable.Range(0, info.Shards).Select(shard =>
-            grains.GetGrain<IShardGrain>(ShardMap.ShardKey(http.Tenant(), info, shard)).ScanAsync(prefix ?? "", position, pageSize, cancellationToken)));
-        if (pages.Any(p => p.TableNotFound))
+        var tenant = http.Tenant();
+        var pages = await tables.RunAsync(tenant, table,
+            info => Task.WhenAll(Enumerable.Range(0, info.Shards).Select(shard =>
+                grains.GetGrain<IShardGrain>(ShardMap.ShardKey(tenant, info, shard)).ScanAsync(prefix ?? "", position, pageSize, cancellationToken))),
+            answers => answers.Any(p => p.TableNotFound),
+            cancellationToken);
+        if (pages is null)
         {
-            tables.Forget(http.Tenant(), table);
             return Problems.TableNotFound(table);
         }
 
@@ -163,38 +160,39 @@ public static class KeyEndpoints
             return Problems.Invalid(errors);
         }
 
-        var info = await tables.FindAsync(http.Tenant(), table, cancellationToken);
-        if (info is null)
-        {
-            return Problems.TableNotFound(table);
-        }
+        var tenant = http.Tenant();
+        var answers = await tables.RunAsync(tenant, table,
+            info => ExecuteByShardAsync(grains, tenant, info, ops, cancellationToken),
+            results => results.Any(r => r.Status == KvStatus.TableNotFound),
+            cancellationToken);
+        return answers is null
+            ? Problems.TableNotFound(table)
+            : TypedResults.Ok(new BatchResponse([.. ops.Zip(answers, BatchResult.From)]));
+    }
 
-        // One call per shard, each carrying that shard's operations in request order.
+    // One call per shard, each carrying that shard's operations in request order; answers come back in request order.
+    private static async Task<KvResult[]> ExecuteByShardAsync(
+        IGrainFactory grains, string tenant, TableInfo info, List<KvOp> ops, CancellationToken cancellationToken)
+    {
         var byShard = ops.Select((op, index) => (op, index)).GroupBy(o => ShardMap.ShardOf(o.op.Key, info.Shards)).ToList();
         var answers = await Task.WhenAll(byShard.Select(group =>
-            grains.GetGrain<IShardGrain>(ShardMap.ShardKey(http.Tenant(), info, group.Key))
+            grains.GetGrain<IShardGrain>(ShardMap.ShardKey(tenant, info, group.Key))
                 .ExecuteBatchAsync([.. group.Select(o => o.op)], cancellationToken)));
-        var results = new BatchResult[ops.Count];
+        var results = new KvResult[ops.Count];
         for (var g = 0; g < byShard.Count; g++)
         {
             var group = byShard[g].ToList();
             for (var i = 0; i < group.Count; i++)
             {
-                results[group[i].index] = BatchResult.From(group[i].op, answers[g][i]);
+                results[group[i].index] = answers[g][i];
             }
         }
 
-        if (results.Any(r => r.Status == StatusCodes.Status404NotFound && r.TableGone))
-        {
-            tables.Forget(http.Tenant(), table);
-            return Problems.TableNotFound(table);
-        }
-
-        return TypedResults.Ok(new BatchResponse(results));
+        return results;
     }
 
     public static async Task<Results<Ok<PageResponse<ShardInfo>>, ValidationProblem, ProblemHttpResult>> ShardsAsync(
-        string table, HttpContext http, TableDirectory tables, IGrainFactory grains, CancellationToken cancellationToken)
+        string table, HttpContext http, IGrainFactory grains, CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
         CheckNames(errors, table, key: null);
@@ -203,7 +201,8 @@ public static class KeyEndpoints
             return Problems.Invalid(errors);
         }
 
-        var info = await tables.FindAsync(http.Tenant(), table, cancellationToken);
+        // Asked rarely, and must show the table as it is: no cache.
+        var info = await grains.GetGrain<ITableGrain>(TenantKey.For(http.Tenant(), table)).DescribeAsync(cancellationToken);
         if (info is null)
         {
             return Problems.TableNotFound(table);
@@ -217,30 +216,15 @@ public static class KeyEndpoints
         Task.WhenAll(Enumerable.Range(0, info.Shards).Select(shard =>
             grains.GetGrain<IShardGrain>(ShardMap.ShardKey(tenant, info, shard)).DescribeAsync(cancellationToken)));
 
-    // One key operation on the table as this Api knows it. A table cached here may have been dropped
-    // and created again through another Api instance: its old shards answer TableNotFound with
-    // nothing applied, so the table is looked up afresh once and the operation goes to the new one.
-    private static async Task<KvResult> ExecuteOnTableAsync(
+    private static async Task<KvResult> ExecuteAsync(
         HttpContext http, TableDirectory tables, IGrainFactory grains, string table, KvOp op, CancellationToken cancellationToken)
     {
         var tenant = http.Tenant();
-        var info = await tables.FindAsync(tenant, table, cancellationToken);
-        if (info is null)
-        {
-            return new KvResult(KvStatus.TableNotFound);
-        }
-
-        var result = await Shard(grains, tenant, info, op.Key).ExecuteAsync(op, cancellationToken);
-        if (result.Status != KvStatus.TableNotFound)
-        {
-            return result;
-        }
-
-        tables.Forget(tenant, table);
-        var current = await tables.FindAsync(tenant, table, cancellationToken);
-        return current is null || current.Id == info.Id
-            ? result
-            : await Shard(grains, tenant, current, op.Key).ExecuteAsync(op, cancellationToken);
+        return await tables.RunAsync(tenant, table,
+                info => Shard(grains, tenant, info, op.Key).ExecuteAsync(op, cancellationToken),
+                result => result.Status == KvStatus.TableNotFound,
+                cancellationToken)
+            ?? new KvResult(KvStatus.TableNotFound);
     }
 
     private static IShardGrain Shard(IGrainFactory grains, string tenant, TableInfo info, string key) =>
@@ -430,12 +414,11 @@ public static class KeyEndpoints
         title: "Value too large",
         detail: $"A value is at most {maxBytes} bytes; this one has {size}.");
 
-    private static ProblemHttpResult Failure(KvResult result, TableDirectory tables, HttpContext http, string table, string key)
+    private static ProblemHttpResult Failure(KvResult result, string table, string key)
     {
         switch (result.Status)
         {
             case KvStatus.TableNotFound:
-                tables.Forget(http.Tenant(), table);
                 return Problems.TableNotFound(table);
             case KvStatus.PreconditionFailed:
                 return TypedResults.Problem(
@@ -496,8 +479,7 @@ public sealed record BatchResult(
     string Key,
     int Status,
     long? Version,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] JsonElement Value,
-    [property: JsonIgnore] bool TableGone = false)
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] JsonElement Value)
 {
     public static BatchResult From(KvOp op, KvResult result)
     {
@@ -510,7 +492,6 @@ public sealed record BatchResult(
             KvStatus.Created => new(name, op.Key, StatusCodes.Status201Created, version, default),
             KvStatus.Deleted => new(name, op.Key, StatusCodes.Status204NoContent, version, default),
             KvStatus.PreconditionFailed => new(name, op.Key, StatusCodes.Status412PreconditionFailed, version, default),
-            KvStatus.TableNotFound => new(name, op.Key, StatusCodes.Status404NotFound, null, default, TableGone: true),
             _ => new(name, op.Key, StatusCodes.Status404NotFound, null, default),
         };
     }

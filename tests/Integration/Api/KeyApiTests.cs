@@ -422,6 +422,21 @@ public class KeyApiTests(SharedClusterFixture fixture)
         Assert.Equal(HttpStatusCode.Created, put.StatusCode);
         Assert.Equal("\"new\"", await Http.GetStringAsync($"/v1/tables/{table}/keys/k"));
         Assert.Equal("\"new\"", await other.GetStringAsync($"/v1/tables/{table}/keys/k"));
+
+        // The same for scans and batches.
+        await RecreateAsync(table);
+        var scan = await other.GetFromJsonAsync<JsonElement>($"/v1/tables/{table}/keys");
+        Assert.Equal(0, scan.GetProperty("items").GetArrayLength());
+        await RecreateAsync(table);
+        var batch = await other.PostAsync($"/v1/tables/{table}/batch", Json("{\"ops\":[{\"op\":\"put\",\"key\":\"b\",\"value\":1}]}"));
+        Assert.Equal(HttpStatusCode.OK, batch.StatusCode);
+        Assert.Equal("1", await Http.GetStringAsync($"/v1/tables/{table}/keys/b"));
+
+        async Task RecreateAsync(string name)
+        {
+            Assert.Equal(HttpStatusCode.NoContent, (await Http.DeleteAsync($"/v1/tables/{name}")).StatusCode);
+            Assert.Equal(HttpStatusCode.Created, (await Http.PutAsync($"/v1/tables/{name}", Json("{\"shards\": 3}"))).StatusCode);
+        }
     }
 
     private async Task<string> NewTableAsync(int shards = 16)

@@ -293,10 +293,7 @@ public static class KeyEndpoints
 
     private static void CheckNames(Dictionary<string, string[]> errors, string table, string? key)
     {
-        if (!TableNames.IsValid(table))
-        {
-            errors["table"] = [$"'{table}' is not a valid table name: {TableNames.Rule}."];
-        }
+        TableEndpoints.AddNameError(errors, table);
 
         if (key is not null && KeyValueLimits.KeyError(key) is { } keyError)
         {

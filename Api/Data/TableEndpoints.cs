@@ -123,7 +123,8 @@ public static class TableEndpoints
         return errors;
     }
 
-    private static void AddNameError(Dictionary<string, string[]> errors, string table)
+    /// <summary>Adds the table-name error, if any: the one wording for every endpoint under /v1/tables.</summary>
+    internal static void AddNameError(Dictionary<string, string[]> errors, string table)
     {
         if (!TableNames.IsValid(table))
         {

@@ -169,24 +169,22 @@ public sealed partial class ShardGrain(
 
         await EnsureOpenAsync();
         var now = clock.GetUtcNow();
-        var expired = _committed
-            .Where(pair => !IsLive(pair.Value, now) && !_staged.ContainsKey(pair.Key))
-            .Select(pair => new KvOp(KvOpKind.Delete, pair.Key, IfVersion: pair.Value.Version))
-            .ToArray();
-        if (expired.Length == 0)
+        // Selected and staged in one turn, so nothing can rewrite a key in between.
+        var expired = _committed.Where(pair => !IsLive(pair.Value, now) && !_staged.ContainsKey(pair.Key)).ToList();
+        if (expired.Count == 0)
         {
             return 0;
         }
 
         var waitFor = 0L;
-        foreach (var op in expired)
+        foreach (var (key, entry) in expired)
         {
-            StageDelete(op.Key, current: _committed[op.Key], ref waitFor);
+            StageDelete(key, entry, ref waitFor);
         }
 
         await CommitOf(waitFor);
-        LogSwept(expired.Length, _tableId, _shard);
-        return expired.Length;
+        LogSwept(expired.Count, _tableId, _shard);
+        return expired.Count;
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)

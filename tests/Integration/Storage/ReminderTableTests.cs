@@ -7,9 +7,43 @@ namespace OrleansCompute.Tests.Storage;
 
 /// <summary>The Orleans ADO.NET reminder provider against the project's PostgreSQL schema.</summary>
 [Collection(SharedClusterCollection.Name)]
-public class ReminderTableTests(SharedClusterFixture fixture)
+public class PostgresReminderTableTests(SharedClusterFixture fixture) : ReminderTableContract
 {
-    private IReminderTable Table => fixture.Cluster.Silos[0].Services.GetRequiredService<IReminderTable>();
+    protected override IReminderTable Table => fixture.Cluster.Silos[0].Services.GetRequiredService<IReminderTable>();
+}
+
+/// <summary>The same provider against the embedded SQLite store, where schedules must survive restarts too.</summary>
+public class SqliteReminderTableTests : ReminderTableContract, IAsyncLifetime
+{
+    private InProcessSilo? _silo;
+
+    protected override IReminderTable Table => _silo!.Services.GetRequiredService<IReminderTable>();
+
+    public async Task InitializeAsync()
+    {
+        var port = Ports.Free();
+        _silo = await InProcessSilo.StartAsync(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Postgres"] = "",
+            ["Storage:Path"] = Directory.CreateTempSubdirectory("oc-reminders-").FullName,
+            ["Orleans:ClusterId"] = $"reminders-{Guid.NewGuid():N}",
+            ["Orleans:PrimarySiloPort"] = port.ToString(),
+        }, port);
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_silo is not null)
+        {
+            await _silo.DisposeAsync();
+        }
+    }
+}
+
+/// <summary>What the reminder provider must do against either store.</summary>
+public abstract class ReminderTableContract
+{
+    protected abstract IReminderTable Table { get; }
 
     private static ReminderEntry Entry(GrainId grain, string name, TimeSpan period) => new()
     {

@@ -5,6 +5,7 @@ using OpenTelemetry.Trace;
 using OrleansCompute.Api.Cluster;
 using OrleansCompute.Api.Data;
 using OrleansCompute.Api.Errors;
+using OrleansCompute.Api.Jobs;
 using OrleansCompute.Api.Security;
 using OrleansCompute.Api.Tenancy;
 
@@ -114,6 +115,8 @@ var v1 = app.MapGroup("/v1")
 v1.MapClusterEndpoints();
 v1.MapTableEndpoints();
 v1.MapKeyEndpoints();
+v1.MapJobEndpoints();
+v1.MapScheduleEndpoints();
 v1.MapAdminEndpoints();
 SecuritySetup.EnsureEveryEndpointNamesAScope(app, "/v1");
 

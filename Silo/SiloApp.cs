@@ -5,6 +5,8 @@ using Orleans.Dashboard;
 using OrleansCompute.Grains;
 using OrleansCompute.Grains.Data;
 using OrleansCompute.Grains.Data.Storage;
+using OrleansCompute.Grains.Jobs;
+using OrleansCompute.Grains.Jobs.Storage;
 using OrleansCompute.Silo.Health;
 using OrleansCompute.Silo.Storage;
 using OpenTelemetry.Metrics;
@@ -58,11 +60,16 @@ public static class SiloApp
                     AutoPrepareMinUsages = 2,
                 }.ConnectionString));
             builder.Services.AddSingleton<IKeyValueStore, PostgresKeyValueStore>();
+            builder.Services.AddSingleton(sp => new JobStore(sp.GetRequiredService<NpgsqlDataSource>()));
         }
         else
         {
             builder.Services.AddSingleton<IKeyValueStore>(new SqliteKeyValueStore(settings.SqliteConnectionString));
+            builder.Services.AddSingleton(new JobStore(Microsoft.Data.Sqlite.SqliteFactory.Instance.CreateDataSource(settings.SqliteConnectionString)));
         }
+
+        builder.Services.Configure<JobOptions>(builder.Configuration.GetSection("Jobs"));
+        builder.Services.AddJobs();
         // Registered before UseOrleans: hosted services start in order, and the Orleans providers
         // read their queries from the schema while the silo starts.
         builder.Services.AddHostedService<SchemaMigrationService>();
@@ -106,6 +113,10 @@ public static class SiloApp
         silo.AddActivityPropagation();
         silo.AddDashboard();
         silo.AddPlacementDirector<ShardPlacement, ShardPlacementDirector>();
+        silo.AddPlacementDirector<SiloBoundPlacement, SiloBoundPlacementDirector>();
+        // Jobs and schedules keep themselves alive with reminders of Jobs:RecoveryPeriod.
+        var recovery = configuration.GetSection("Jobs").Get<JobOptions>()?.RecoveryPeriod ?? new JobOptions().RecoveryPeriod;
+        silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = recovery < o.MinimumReminderPeriod ? recovery : o.MinimumReminderPeriod);
 
         if (settings.PostgresConnectionString is { } postgres)
         {

@@ -17,4 +17,5 @@ public static class ProblemTypes
     public const string Unauthorized = Prefix + "unauthorized";
     public const string Forbidden = Prefix + "forbidden";
     public const string TooManyRequests = Prefix + "too-many-requests";
+    public const string QuotaExceeded = Prefix + "quota-exceeded";
 }

@@ -1,0 +1,221 @@
+using System.Net.ServerSentEvents;
+using System.Runtime.CompilerServices;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using OrleansCompute.Api.Errors;
+using OrleansCompute.Api.Security;
+using OrleansCompute.Api.Tenancy;
+using OrleansCompute.Jobs;
+using OrleansCompute.Tenancy;
+
+namespace OrleansCompute.Api.Jobs;
+
+/// <summary>Jobs (SPEC §4.3): submit, read, list, follow, cancel, pause and resume; and the task kinds.</summary>
+public static class JobEndpoints
+{
+    private const int MaxIdempotencyKeyLength = 200;
+
+    public static RouteGroupBuilder MapJobEndpoints(this RouteGroupBuilder v1)
+    {
+        var jobs = v1.MapGroup("/jobs").WithTags("Jobs");
+        jobs.MapPost("/", SubmitAsync).RequireScope(Scopes.Jobs)
+            .WithSummary("Submit a job. The same Idempotency-Key returns the same job.")
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
+        jobs.MapGet("/", ListAsync).RequireScope(Scopes.Jobs).WithSummary("List jobs, oldest first, optionally of one status.");
+        jobs.MapGet("/{id}", GetAsync).RequireScope(Scopes.Jobs).WithSummary("A job with its progress and, once done, its result.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        jobs.MapGet("/{id}/tasks", TasksAsync).RequireScope(Scopes.Jobs).WithSummary("The job's tasks in index order.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        jobs.MapGet("/{id}/events", EventsAsync).RequireScope(Scopes.Jobs)
+            .WithSummary("Server-Sent Events: a 'progress' event at every change, then 'end' when the job ends.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        jobs.MapPost("/{id}/cancel", (string id, HttpContext http, IGrainFactory grains, CancellationToken ct) =>
+                CommandAsync(id, http, grains, JobStatus.Cancelled, (job, c) => job.CancelAsync(c), ct))
+            .RequireScope(Scopes.Jobs).WithSummary("Cancel: no new tasks start, running ones are told to stop.")
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+        jobs.MapPost("/{id}/pause", (string id, HttpContext http, IGrainFactory grains, CancellationToken ct) =>
+                CommandAsync(id, http, grains, JobStatus.Paused, (job, c) => job.PauseAsync(c), ct))
+            .RequireScope(Scopes.Jobs).WithSummary("Pause: no new tasks start; running ones finish.")
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+        jobs.MapPost("/{id}/resume", (string id, HttpContext http, IGrainFactory grains, CancellationToken ct) =>
+                CommandAsync(id, http, grains, JobStatus.Running, (job, c) => job.ResumeAsync(c), ct))
+            .RequireScope(Scopes.Jobs).WithSummary("Resume a paused job.")
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+        v1.MapGet("/task-kinds", TaskKindsAsync).WithTags("Jobs").RequireScope(Scopes.Jobs)
+            .WithSummary("Every task kind with its description and the JSON Schema of its input.");
+        return v1;
+    }
+
+    public static async Task<Results<Accepted<JobAccepted>, ValidationProblem, ProblemHttpResult>> SubmitAsync(
+        JobRequest? body, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey, HttpContext http, IGrainFactory grains, CancellationToken cancellationToken)
+    {
+        if (body is null)
+        {
+            return Problems.Invalid("body", "A job spec is required.");
+        }
+
+        if (idempotencyKey is not null && (idempotencyKey.Length is 0 or > MaxIdempotencyKeyLength || !idempotencyKey.All(c => c is >= ' ' and <= '~')))
+        {
+            return Problems.Invalid("Idempotency-Key", $"must be 1 to {MaxIdempotencyKeyLength} printable ASCII characters.");
+        }
+
+        var (spec, errors) = body.ToSpec();
+        if (spec is null)
+        {
+            return Problems.Invalid(errors!);
+        }
+
+        var result = await grains.GetGrain<ITenantJobsGrain>(http.Tenant()).SubmitAsync(spec, idempotencyKey, cancellationToken);
+        switch (result.Outcome)
+        {
+            case SubmitOutcome.Created:
+            case SubmitOutcome.Existing:
+                if (result.Outcome == SubmitOutcome.Existing)
+                {
+                    http.Response.Headers["Idempotent-Replayed"] = "true";
+                }
+
+                return TypedResults.Accepted($"/v1/jobs/{result.JobId}", new JobAccepted(result.JobId!, result.Status.Name()));
+            case SubmitOutcome.Invalid:
+                return Problems.Invalid(ToDictionary(result.Errors));
+            case SubmitOutcome.IdempotencyKeyReused:
+                return TypedResults.Problem(
+                    statusCode: StatusCodes.Status409Conflict,
+                    type: ProblemTypes.Conflict,
+                    title: "Idempotency key reused",
+                    detail: $"This Idempotency-Key created job {result.JobId} from a different spec. Use a new key for a new job.");
+            default:
+                http.Response.Headers.RetryAfter = "30";
+                return TypedResults.Problem(
+                    statusCode: StatusCodes.Status429TooManyRequests,
+                    type: ProblemTypes.QuotaExceeded,
+                    title: "Too many active jobs",
+                    detail: "The tenant has as many queued, running and paused jobs as its quota (Jobs__MaxActiveJobsPerTenant) allows. Retry when some have ended.");
+        }
+    }
+
+    public static async Task<Results<Ok<JobResponse>, ProblemHttpResult>> GetAsync(string id, HttpContext http, IGrainFactory grains, CancellationToken cancellationToken) =>
+        await FindAsync(id, http, grains, cancellationToken) is { } view ? TypedResults.Ok(JobResponse.From(view)) : NotFound(id);
+
+    public static async Task<Results<Ok<PageResponse<TaskResponse>>, ValidationProblem, ProblemHttpResult>> TasksAsync(
+        string id, int? limit, string? after, HttpContext http, IGrainFactory grains, CancellationToken cancellationToken)
+    {
+        var (pageSize, position, errors) = Paging.Parse(limit, after);
+        var start = -1;
+        if (errors is null && position is not null && !int.TryParse(position, out start))
+        {
+            errors = new() { ["after"] = ["after is not a cursor returned by this list."] };
+        }
+
+        if (errors is not null)
+        {
+            return Problems.Invalid(errors);
+        }
+
+        var tasks = JobIds.IsValid(id) ? await Job(http, grains, id).GetTasksAsync(start, pageSize + 1, cancellationToken) : null;
+        if (tasks is null)
+        {
+            return NotFound(id);
+        }
+
+        var page = tasks.Take(pageSize).Select(TaskResponse.From).ToList();
+        var next = tasks.Count > pageSize ? Paging.Encode(page[^1].Index.ToString(System.Globalization.CultureInfo.InvariantCulture)) : null;
+        return TypedResults.Ok(new PageResponse<TaskResponse>(page, next));
+    }
+
+    public static async Task<Results<ServerSentEventsResult<JobResponse>, ProblemHttpResult>> EventsAsync(
+        string id, HttpContext http, IGrainFactory grains, CancellationToken cancellationToken)
+    {
+        var first = await FindAsync(id, http, grains, cancellationToken);
+        return first is null ? NotFound(id) : TypedResults.ServerSentEvents(Follow(Job(http, grains, id), first, cancellationToken));
+    }
+
+    public static async Task<Results<Ok<PageResponse<JobSummaryResponse>>, ValidationProblem>> ListAsync(
+        string? status, int? limit, string? after, HttpContext http, IGrainFactory grains, CancellationToken cancellationToken)
+    {
+        var (pageSize, position, errors) = Paging.Parse(limit, after);
+        JobStatus? wanted = null;
+        if (status is not null)
+        {
+            if (JobStatuses.TryParse(status, out var parsed))
+            {
+                wanted = parsed;
+            }
+            else
+            {
+                errors ??= [];
+                errors["status"] = ["must be one of queued, running, paused, succeeded, failed, cancelled."];
+            }
+        }
+
+        if (errors is not null)
+        {
+            return Problems.Invalid(errors);
+        }
+
+        var jobs = await grains.GetGrain<ITenantJobsGrain>(http.Tenant()).ListAsync(wanted, position, pageSize + 1, cancellationToken);
+        var page = jobs.Take(pageSize).Select(JobSummaryResponse.From).ToList();
+        return TypedResults.Ok(new PageResponse<JobSummaryResponse>(page, jobs.Count > pageSize ? Paging.Encode(page[^1].Id) : null));
+    }
+
+    public static async Task<Ok<List<TaskKindResponse>>> TaskKindsAsync(IGrainFactory grains, CancellationToken cancellationToken)
+    {
+        var kinds = await grains.GetGrain<ITaskKindCatalogGrain>(0).ListAsync(cancellationToken);
+        return TypedResults.Ok(kinds.Select(k => new TaskKindResponse(k.Name, k.Description, JsonNode.Parse(k.InputSchema)!)).ToList());
+    }
+
+    /// <summary>Runs a state change; 202 when the job is (now) in <paramref name="wanted"/>, 409 when its state forbids it.</summary>
+    private static async Task<Results<Accepted<JobResponse>, ProblemHttpResult>> CommandAsync(
+        string id, HttpContext http, IGrainFactory grains, JobStatus wanted, Func<IJobGrain, CancellationToken, Task<JobView?>> command, CancellationToken cancellationToken)
+    {
+        if (!JobIds.IsValid(id) || await command(Job(http, grains, id), cancellationToken) is not { } view)
+        {
+            return NotFound(id);
+        }
+
+        return view.Status == wanted
+            ? TypedResults.Accepted($"/v1/jobs/{id}", JobResponse.From(view))
+            : TypedResults.Problem(
+                statusCode: StatusCodes.Status409Conflict,
+                type: ProblemTypes.Conflict,
+                title: "Not possible in the job's state",
+                detail: $"Job {id} is {view.Status.Name()}.");
+    }
+
+    private static async IAsyncEnumerable<SseItem<JobResponse>> Follow(IJobGrain job, JobView first, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var view = first;
+        yield return new SseItem<JobResponse>(JobResponse.From(view), "progress") { EventId = view.Version.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        while (!view.Status.IsTerminal())
+        {
+            var next = await job.WaitForChangeAsync(view.Version, TimeSpan.FromSeconds(15), cancellationToken);
+            if (next is null)
+            {
+                yield break;
+            }
+
+            if (next.Version != view.Version && !next.Status.IsTerminal())
+            {
+                yield return new SseItem<JobResponse>(JobResponse.From(next), "progress") { EventId = next.Version.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+            }
+
+            view = next;
+        }
+
+        yield return new SseItem<JobResponse>(JobResponse.From(view), "end") { EventId = view.Version.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+    }
+
+    private static async Task<JobView?> FindAsync(string id, HttpContext http, IGrainFactory grains, CancellationToken cancellationToken) =>
+        JobIds.IsValid(id) ? await Job(http, grains, id).GetAsync(cancellationToken) : null;
+
+    private static IJobGrain Job(HttpContext http, IGrainFactory grains, string id) =>
+        grains.GetGrain<IJobGrain>(TenantKey.For(http.Tenant(), id));
+
+    private static ProblemHttpResult NotFound(string id) => TypedResults.Problem(
+        statusCode: StatusCodes.Status404NotFound, type: ProblemTypes.NotFound, title: "Job not found", detail: $"There is no job '{id}'.");
+
+    internal static Dictionary<string, string[]> ToDictionary(IEnumerable<FieldError> errors) =>
+        errors.GroupBy(e => e.Field).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray());
+}

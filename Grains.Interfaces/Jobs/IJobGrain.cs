@@ -1,0 +1,59 @@
+namespace OrleansCompute.Jobs;
+
+/// <summary>
+/// One job: owns its tasks, hands them to workers on every silo, and records their results.
+/// Keyed by <see cref="Tenancy.TenantKey.For"/>(tenant, job id). Created only through
+/// <see cref="ITenantJobsGrain"/>, which admits submissions.
+/// </summary>
+[Alias("oc.IJobGrain")]
+public interface IJobGrain : IGrainWithStringKey
+{
+    /// <summary>The job, or null when there is none with this id.</summary>
+    [Alias("Get"), ReadOnly, AlwaysInterleave]
+    Task<JobView?> GetAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The job once its version is past <paramref name="seenVersion"/>, or as it is after
+    /// <paramref name="wait"/>: a change feed without polling.
+    /// </summary>
+    [Alias("WaitForChange"), ReadOnly, AlwaysInterleave]
+    Task<JobView?> WaitForChangeAsync(long seenVersion, TimeSpan wait, CancellationToken cancellationToken = default);
+
+    /// <summary>Tasks with index greater than <paramref name="after"/>, in index order.</summary>
+    [Alias("GetTasks"), ReadOnly, AlwaysInterleave]
+    Task<IReadOnlyList<TaskView>?> GetTasksAsync(int after, int limit, CancellationToken cancellationToken = default);
+
+    /// <summary>Stops the job: no more tasks start and running ones are told to stop. Null when there is no such job.</summary>
+    [Alias("Cancel")]
+    Task<JobView?> CancelAsync(CancellationToken cancellationToken = default);
+
+    [Alias("Pause")]
+    Task<JobView?> PauseAsync(CancellationToken cancellationToken = default);
+
+    [Alias("Resume")]
+    Task<JobView?> ResumeAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Makes sure the job is at work (it loads and resumes on activation): called when it is created.</summary>
+    [Alias("Wake")]
+    Task WakeAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>A worker's account of one run of one task.</summary>
+    [Alias("Report")]
+    Task ReportAsync(TaskReport report);
+}
+
+/// <summary>
+/// How one run of a task ended. <see cref="DispatchId"/> ties it to the dispatch that started it,
+/// so a late failure of an abandoned run cannot fail the task again.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("oc.TaskReport")]
+public sealed record TaskReport(int Index, long DispatchId, TaskRunOutcome Outcome, string? Result, string? Error, string Silo);
+
+[GenerateSerializer, Alias("oc.TaskRunOutcome")]
+public enum TaskRunOutcome
+{
+    Succeeded,
+    Failed,
+    TimedOut,
+    Cancelled,
+}

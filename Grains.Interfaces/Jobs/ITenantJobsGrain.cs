@@ -1,0 +1,29 @@
+namespace OrleansCompute.Jobs;
+
+/// <summary>
+/// A tenant's admission desk for jobs: validates specs, honours idempotency keys and the
+/// tenant's quota of active jobs, and lists jobs. Keyed by tenant name. Submissions of one
+/// tenant pass through it one at a time, so the quota and idempotency checks cannot race.
+/// </summary>
+[Alias("oc.ITenantJobsGrain")]
+public interface ITenantJobsGrain : IGrainWithStringKey
+{
+    [Alias("Submit")]
+    Task<SubmitResult> SubmitAsync(JobSpec spec, string? idempotencyKey, CancellationToken cancellationToken = default);
+
+    /// <summary>Checks a spec without creating anything (schedules check their job this way).</summary>
+    [Alias("Validate"), ReadOnly, AlwaysInterleave]
+    Task<IReadOnlyList<FieldError>> ValidateAsync(JobSpec spec, CancellationToken cancellationToken = default);
+
+    /// <summary>Jobs in id order (ids grow with creation time), optionally of one status.</summary>
+    [Alias("List"), ReadOnly, AlwaysInterleave]
+    Task<IReadOnlyList<JobSummary>> ListAsync(JobStatus? status, string? after, int limit, CancellationToken cancellationToken = default);
+}
+
+/// <summary>The task kinds the silos know. A stateless worker: every silo answers from its own DI.</summary>
+[Alias("oc.ITaskKindCatalogGrain")]
+public interface ITaskKindCatalogGrain : IGrainWithIntegerKey
+{
+    [Alias("List"), ReadOnly]
+    Task<IReadOnlyList<TaskKindInfo>> ListAsync(CancellationToken cancellationToken = default);
+}

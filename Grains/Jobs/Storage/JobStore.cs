@@ -1,0 +1,293 @@
+using System.Data.Common;
+using OrleansCompute.Jobs;
+
+namespace OrleansCompute.Grains.Jobs.Storage;
+
+/// <summary>A job's header row: everything but its tasks. Times in UTC.</summary>
+public sealed record JobRecord(
+    string Tenant,
+    string JobId,
+    string Kind,
+    JobStatus Status,
+    string Spec,
+    string Plan,
+    string? IdempotencyKey,
+    string SpecHash,
+    string? Result,
+    string? Error,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? StartedAt,
+    DateTimeOffset? FinishedAt,
+    long Version);
+
+/// <summary>A task that has ended at least one attempt.</summary>
+public sealed record TaskRecord(
+    int Index,
+    TaskState Status,
+    int Attempts,
+    string? Silo,
+    DateTimeOffset? StartedAt,
+    DateTimeOffset? FinishedAt,
+    string? Error,
+    string? Result);
+
+/// <summary>Another activation of the job wrote a newer header: this one must step down.</summary>
+public sealed class JobFencedException(string message) : Exception(message);
+
+/// <summary>
+/// Jobs and tasks in PostgreSQL or, in embedded mode, SQLite (deploy/sql/*/..._jobs.sql). The SQL
+/// is the common subset of both (upserts, integer times), so one class serves both stores. Every
+/// <see cref="SaveAsync"/> is one transaction in one round trip where the driver batches.
+/// </summary>
+public sealed class JobStore(DbDataSource dataSource)
+{
+    private static readonly string ActiveStatuses =
+        string.Join(", ", new[] { JobStatus.Queued, JobStatus.Running, JobStatus.Paused }.Select(s => $"'{s.Name()}'"));
+
+    /// <summary>Creates the job. False when the tenant already has a job with this idempotency key.</summary>
+    public async Task<bool> InsertAsync(JobRecord job, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var insert = Command(connection, null, """
+            INSERT INTO oc_job (tenant, job_id, kind, status, spec, plan, idempotency_key, spec_hash, result, error, created_at, started_at, finished_at, version)
+            VALUES (@tenant, @job, @kind, @status, @spec, @plan, @idem, @hash, @result, @error, @created, @started, @finished, @version)
+            ON CONFLICT DO NOTHING
+            """);
+        AddHeader(insert, job);
+        Add(insert, "kind", job.Kind);
+        Add(insert, "spec", job.Spec);
+        Add(insert, "plan", job.Plan);
+        Add(insert, "idem", job.IdempotencyKey);
+        Add(insert, "hash", job.SpecHash);
+        Add(insert, "created", job.CreatedAt.ToUnixTimeMilliseconds());
+        return await insert.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    /// <summary>The job and the rows of its tasks, or null.</summary>
+    public async Task<(JobRecord Job, List<TaskRecord> Tasks)?> LoadAsync(string tenant, string jobId, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        JobRecord? job = null;
+        await using (var select = Command(connection, null, """
+            SELECT kind, status, spec, plan, idempotency_key, spec_hash, result, error, created_at, started_at, finished_at, version
+            FROM oc_job WHERE tenant = @tenant AND job_id = @job
+            """))
+        {
+            Add(select, "tenant", tenant);
+            Add(select, "job", jobId);
+            await using var reader = await select.ExecuteReaderAsync(cancellationToken);
+            if (await reader.ReadAsync(cancellationToken))
+            {
+                job = new JobRecord(
+                    tenant, jobId, reader.GetString(0), ParseStatus(reader.GetString(1)), reader.GetString(2), reader.GetString(3),
+                    NullableString(reader, 4), reader.GetString(5), NullableString(reader, 6), NullableString(reader, 7),
+                    Time(reader.GetInt64(8)), NullableTime(reader, 9), NullableTime(reader, 10), reader.GetInt64(11));
+            }
+        }
+
+        if (job is null)
+        {
+            return null;
+        }
+
+        var tasks = new List<TaskRecord>();
+        await using (var select = Command(connection, null, """
+            SELECT idx, status, attempts, silo, started_at, finished_at, error, result
+            FROM oc_job_task WHERE tenant = @tenant AND job_id = @job
+            """))
+        {
+            Add(select, "tenant", tenant);
+            Add(select, "job", jobId);
+            await using var reader = await select.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                tasks.Add(new TaskRecord(
+                    reader.GetInt32(0), Enum.Parse<TaskState>(reader.GetString(1), ignoreCase: true), reader.GetInt32(2),
+                    NullableString(reader, 3), NullableTime(reader, 4), NullableTime(reader, 5), NullableString(reader, 6), NullableString(reader, 7)));
+            }
+        }
+
+        return (job, tasks);
+    }
+
+    /// <summary>
+    /// Writes the header (if given; it carries the new version, and the row must still hold the one
+    /// before) and the task rows, in one transaction. A task row that already records a success is
+    /// never replaced, so a result, once durable, is the result.
+    /// </summary>
+    public async Task SaveAsync(string tenant, string jobId, JobRecord? header, IReadOnlyCollection<TaskRecord> tasks, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var commands = new List<DbCommand>();
+        if (header is not null)
+        {
+            var update = Command(connection, transaction, """
+                UPDATE oc_job SET status = @status, result = @result, error = @error, started_at = @started, finished_at = @finished, version = @version
+                WHERE tenant = @tenant AND job_id = @job AND version = @version - 1
+                """);
+            AddHeader(update, header);
+            commands.Add(update);
+        }
+
+        foreach (var task in tasks)
+        {
+            var upsert = Command(connection, transaction, """
+                INSERT INTO oc_job_task (tenant, job_id, idx, status, attempts, silo, started_at, finished_at, error, result)
+                VALUES (@tenant, @job, @idx, @status, @attempts, @silo, @started, @finished, @error, @result)
+                ON CONFLICT (tenant, job_id, idx) DO UPDATE SET
+                    status = excluded.status, attempts = excluded.attempts, silo = excluded.silo, started_at = excluded.started_at,
+                    finished_at = excluded.finished_at, error = excluded.error, result = excluded.result
+                WHERE oc_job_task.status <> 'succeeded'
+                """);
+            Add(upsert, "tenant", tenant);
+            Add(upsert, "job", jobId);
+            Add(upsert, "idx", task.Index);
+            Add(upsert, "status", task.Status.ToString().ToLowerInvariant());
+            Add(upsert, "attempts", task.Attempts);
+            Add(upsert, "silo", task.Silo);
+            Add(upsert, "started", task.StartedAt?.ToUnixTimeMilliseconds());
+            Add(upsert, "finished", task.FinishedAt?.ToUnixTimeMilliseconds());
+            Add(upsert, "error", task.Error);
+            Add(upsert, "result", task.Result);
+            commands.Add(upsert);
+        }
+
+        try
+        {
+            if (connection.CanCreateBatch)
+            {
+                await using var batch = connection.CreateBatch();
+                batch.Transaction = transaction;
+                foreach (var command in commands)
+                {
+                    var batchCommand = batch.CreateBatchCommand();
+                    batchCommand.CommandText = command.CommandText;
+                    foreach (DbParameter parameter in command.Parameters)
+                    {
+                        var copy = batchCommand.CreateParameter();
+                        copy.ParameterName = parameter.ParameterName;
+                        copy.Value = parameter.Value;
+                        batchCommand.Parameters.Add(copy);
+                    }
+
+                    batch.BatchCommands.Add(batchCommand);
+                }
+
+                await batch.ExecuteNonQueryAsync(cancellationToken);
+                if (header is not null && batch.BatchCommands[0].RecordsAffected != 1)
+                {
+                    throw new JobFencedException($"job {tenant}/{jobId} was changed by another activation");
+                }
+            }
+            else
+            {
+                for (var i = 0; i < commands.Count; i++)
+                {
+                    var affected = await commands[i].ExecuteNonQueryAsync(cancellationToken);
+                    if (i == 0 && header is not null && affected != 1)
+                    {
+                        throw new JobFencedException($"job {tenant}/{jobId} was changed by another activation");
+                    }
+                }
+            }
+
+            await transaction.CommitAsync(cancellationToken);
+        }
+        finally
+        {
+            foreach (var command in commands)
+            {
+                await command.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>The job created under this idempotency key, with the hash of its spec.</summary>
+    public async Task<(string JobId, string SpecHash)?> FindByIdempotencyKeyAsync(string tenant, string key, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var select = Command(connection, null,
+            "SELECT job_id, spec_hash FROM oc_job WHERE tenant = @tenant AND idempotency_key = @idem");
+        Add(select, "tenant", tenant);
+        Add(select, "idem", key);
+        await using var reader = await select.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? (reader.GetString(0), reader.GetString(1)) : null;
+    }
+
+    /// <summary>Jobs of the tenant that are queued, running or paused.</summary>
+    public async Task<int> CountActiveAsync(string tenant, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var count = Command(connection, null,
+            $"SELECT COUNT(*) FROM oc_job WHERE tenant = @tenant AND status IN ({ActiveStatuses})");
+        Add(count, "tenant", tenant);
+        return Convert.ToInt32(await count.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    public async Task<List<JobSummary>> ListAsync(string tenant, JobStatus? status, string? after, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var select = Command(connection, null, $"""
+            SELECT job_id, kind, status, created_at, finished_at FROM oc_job
+            WHERE tenant = @tenant {(status is null ? "" : "AND status = @status")} {(after is null ? "" : "AND job_id > @after")}
+            ORDER BY job_id LIMIT @limit
+            """);
+        Add(select, "tenant", tenant);
+        if (status is not null)
+        {
+            Add(select, "status", status.Value.Name());
+        }
+
+        if (after is not null)
+        {
+            Add(select, "after", after);
+        }
+
+        Add(select, "limit", limit);
+        await using var reader = await select.ExecuteReaderAsync(cancellationToken);
+        var jobs = new List<JobSummary>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            jobs.Add(new JobSummary(reader.GetString(0), reader.GetString(1), ParseStatus(reader.GetString(2)), Time(reader.GetInt64(3)), NullableTime(reader, 4)));
+        }
+
+        return jobs;
+    }
+
+    private static void AddHeader(DbCommand command, JobRecord job)
+    {
+        Add(command, "tenant", job.Tenant);
+        Add(command, "job", job.JobId);
+        Add(command, "status", job.Status.Name());
+        Add(command, "result", job.Result);
+        Add(command, "error", job.Error);
+        Add(command, "started", job.StartedAt?.ToUnixTimeMilliseconds());
+        Add(command, "finished", job.FinishedAt?.ToUnixTimeMilliseconds());
+        Add(command, "version", job.Version);
+    }
+
+    private static DbCommand Command(DbConnection connection, DbTransaction? transaction, string sql)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.Transaction = transaction;
+        return command;
+    }
+
+    private static void Add(DbCommand command, string name, object? value)
+    {
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.Value = value ?? DBNull.Value;
+        command.Parameters.Add(parameter);
+    }
+
+    private static JobStatus ParseStatus(string text) => Enum.Parse<JobStatus>(text, ignoreCase: true);
+
+    private static DateTimeOffset Time(long unixMilliseconds) => DateTimeOffset.FromUnixTimeMilliseconds(unixMilliseconds);
+
+    private static string? NullableString(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
+
+    private static DateTimeOffset? NullableTime(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : Time(reader.GetInt64(ordinal));
+}

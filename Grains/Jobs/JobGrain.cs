@@ -196,6 +196,7 @@ public sealed partial class JobGrain(
             slot.Result = report.Result;
             slot.Error = null;
             slot.Silo = report.Silo;
+            slot.StartedAt = report.StartedAt;
             slot.FinishedAt = clock.GetUtcNow();
             _succeeded++;
             MarkTask(report.Index);

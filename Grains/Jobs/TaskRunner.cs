@@ -117,8 +117,9 @@ public sealed partial class TaskRunner : IDisposable
         var assignment = run.Assignment;
         try
         {
+            var startedAt = DateTimeOffset.UtcNow;
             var (outcome, result, error) = await RunBodyAsync(run);
-            await ReportAsync(assignment.JobKey, new TaskReport(assignment.Index, assignment.DispatchId, outcome, result, error, _silo));
+            await ReportAsync(assignment.JobKey, new TaskReport(assignment.Index, assignment.DispatchId, outcome, result, error, _silo, startedAt));
         }
         finally
         {

@@ -169,34 +169,4 @@ public class MultiProcessClusterTests(ITestOutputHelper output)
                 ("cluster", clusterId), ("port", port))) ?? "")
             .Split('|', StringSplitOptions.RemoveEmptyEntries)
             .Select(vote => vote.Split(',')[0]));
-
-    private sealed record SiloNode(string Name, int SiloPort, int HealthPort, NodeProcess Process, Stopwatch Started)
-    {
-        public static SiloNode Start(IReadOnlyDictionary<string, string> common)
-        {
-            var siloPort = Ports.Free();
-            var healthPort = Ports.Free();
-            var name = $"proc-silo-{siloPort}";
-            var process = NodeProcess.Start(name, Repository.Binary("Silo", "OrleansCompute.Silo.dll"), new Dictionary<string, string>(common)
-            {
-                ["Orleans__SiloPort"] = siloPort.ToString(),
-                ["Orleans__GatewayPort"] = Ports.Free().ToString(),
-                ["Silo__HealthPort"] = healthPort.ToString(),
-                ["Silo__Name"] = name,
-            });
-            return new SiloNode(name, siloPort, healthPort, process, Stopwatch.StartNew());
-        }
-
-        public async Task<TimeSpan> WaitReadyAsync()
-        {
-            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-            await Eventually.WaitAsync(
-                async () => Process.HasExited
-                    ? throw new InvalidOperationException($"{Name} exited with {Process.ExitCode}:\n{Process.Tail()}")
-                    : (await http.GetAsync($"http://127.0.0.1:{HealthPort}/health/ready")).IsSuccessStatusCode,
-                ReadyTimeout,
-                $"{Name} ready");
-            return Started.Elapsed;
-        }
-    }
 }

@@ -1,0 +1,34 @@
+using System.Diagnostics;
+
+namespace OrleansCompute.Tests.Infrastructure;
+
+/// <summary>A silo as a separate process (the published binary), for tests that SIGKILL or SIGTERM silos.</summary>
+public sealed record SiloNode(string Name, int SiloPort, int HealthPort, NodeProcess Process, Stopwatch Started)
+{
+    public static SiloNode Start(IReadOnlyDictionary<string, string> common)
+    {
+        var siloPort = Ports.Free();
+        var healthPort = Ports.Free();
+        var name = $"proc-silo-{siloPort}";
+        var process = NodeProcess.Start(name, Repository.Binary("Silo", "OrleansCompute.Silo.dll"), new Dictionary<string, string>(common)
+        {
+            ["Orleans__SiloPort"] = siloPort.ToString(),
+            ["Orleans__GatewayPort"] = Ports.Free().ToString(),
+            ["Silo__HealthPort"] = healthPort.ToString(),
+            ["Silo__Name"] = name,
+        });
+        return new SiloNode(name, siloPort, healthPort, process, Stopwatch.StartNew());
+    }
+
+    public async Task<TimeSpan> WaitReadyAsync()
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        await Eventually.WaitAsync(
+            async () => Process.HasExited
+                ? throw new InvalidOperationException($"{Name} exited with {Process.ExitCode}:\n{Process.Tail()}")
+                : (await http.GetAsync($"http://127.0.0.1:{HealthPort}/health/ready")).IsSuccessStatusCode,
+            TimeSpan.FromSeconds(90),
+            $"{Name} ready");
+        return Started.Elapsed;
+    }
+}

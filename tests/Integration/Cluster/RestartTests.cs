@@ -24,7 +24,7 @@ public class RestartTests
     }
 
     [Fact]
-    public async Task Embedded_mode_state_survives_a_full_cluster_restart()
+    public async Task Embedded_mode_state_and_an_unfinished_job_survive_a_full_cluster_restart()
     {
         var folder = Directory.CreateTempSubdirectory("oc-embedded-");
         var primaryPort = Ports.Free();
@@ -34,6 +34,7 @@ public class RestartTests
             ["Storage:Path"] = folder.FullName,
             ["Orleans:ClusterId"] = $"embedded-{Guid.NewGuid():N}",
             ["Orleans:PrimarySiloPort"] = primaryPort.ToString(),
+            ["Jobs:RecoveryPeriod"] = "00:00:05",
         };
         var silos = await StartEmbeddedAsync(settings, primaryPort);
         await using var api = new ApiFactory(new Dictionary<string, string?>(settings)
@@ -42,6 +43,8 @@ public class RestartTests
         });
         var http = await api.CreateReadyClientAsync();
         var before = await CreateTablesAsync(http);
+        var job = await http.SubmitAsync("""{"kind": "sleep", "input": {"tasks": 20, "milliseconds": 300}, "parallelism": 1}""");
+        await Eventually.WaitAsync(async () => (await http.JobAsync(job)).Progress("succeeded") >= 2, TimeSpan.FromSeconds(60), "some tasks done");
 
         foreach (var silo in silos.AsEnumerable().Reverse())
         {
@@ -55,6 +58,8 @@ public class RestartTests
         try
         {
             await AssertTablesAsync(http, before);
+            var finished = await http.WaitForEndAsync(job);
+            Assert.Equal(("succeeded", 20), (finished.Status(), finished.GetProperty("result").GetProperty("tasks").GetInt32()));
         }
         finally
         {

@@ -126,12 +126,17 @@ public sealed partial class JobGrain(
         return View();
     }
 
-    public Task<IReadOnlyList<TaskView>?> GetTasksAsync(int after, int limit, CancellationToken cancellationToken = default) =>
-        Task.FromResult<IReadOnlyList<TaskView>?>(_job is null
-            ? null
-            : Enumerable.Range(Math.Max(0, after + 1), Math.Max(0, Math.Min(limit, _tasks.Length - after - 1)))
-                .Select(i => _tasks[i].View(i))
-                .ToList());
+    public Task<IReadOnlyList<TaskView>?> GetTasksAsync(int after, int limit, CancellationToken cancellationToken = default)
+    {
+        if (_job is null)
+        {
+            return Task.FromResult<IReadOnlyList<TaskView>?>(null);
+        }
+
+        var first = Math.Clamp(after + 1L, 0, _tasks.Length);
+        var count = (int)Math.Min(Math.Max(0, limit), _tasks.Length - first);
+        return Task.FromResult<IReadOnlyList<TaskView>?>(Enumerable.Range((int)first, count).Select(i => _tasks[i].View(i)).ToList());
+    }
 
     public async Task<JobView?> CancelAsync(CancellationToken cancellationToken = default)
     {

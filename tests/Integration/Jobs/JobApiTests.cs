@@ -325,6 +325,21 @@ public class JobApiTests(SharedClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Task_pages_follow_the_cursor_and_a_forged_cursor_is_harmless()
+    {
+        var id = await Http.SubmitAsync("""{"kind": "sleep", "input": {"tasks": 5, "milliseconds": 1}}""");
+        await Http.WaitForEndAsync(id);
+
+        var first = await Http.GetFromJsonAsync<JsonElement>($"/v1/jobs/{id}/tasks?limit=3");
+        var second = await Http.GetFromJsonAsync<JsonElement>($"/v1/jobs/{id}/tasks?limit=3&after={first.GetProperty("next").GetString()}");
+        var forged = await Http.GetFromJsonAsync<JsonElement>($"/v1/jobs/{id}/tasks?after={Convert.ToBase64String("-9"u8.ToArray()).TrimEnd('=')}");
+
+        Assert.Equal([0, 1, 2, 3, 4], first.GetProperty("items").EnumerateArray().Concat(second.GetProperty("items").EnumerateArray()).Select(t => t.GetProperty("index").GetInt32()));
+        Assert.Equal(JsonValueKind.Null, second.GetProperty("next").ValueKind);
+        Assert.Equal(5, forged.GetProperty("items").GetArrayLength());
+    }
+
+    [Fact]
     public async Task Unknown_jobs_are_404()
     {
         foreach (var path in new[] { "/v1/jobs/0123456789abcdef0123", "/v1/jobs/not-an-id", "/v1/jobs/0123456789abcdef0123/tasks", "/v1/jobs/0123456789abcdef0123/events" })
@@ -347,6 +362,11 @@ public class JobApiTests(SharedClusterFixture fixture)
         await AssertProblemAsync(await globex.GetAsync($"/v1/jobs/{id}/tasks"), HttpStatusCode.NotFound);
         await AssertProblemAsync(await globex.PostAsync($"/v1/jobs/{id}/cancel", null), HttpStatusCode.NotFound);
         Assert.Empty((await globex.GetFromJsonAsync<JsonElement>("/v1/jobs")).GetProperty("items").EnumerateArray());
+        Assert.Equal(HttpStatusCode.Created, (await acme.PutAsync("/v1/schedules/nightly", Json("""{"cron": "0 3 * * *", "job": {"kind": "sleep"}}"""))).StatusCode);
+        await AssertProblemAsync(await globex.GetAsync("/v1/schedules/nightly"), HttpStatusCode.NotFound);
+        await AssertProblemAsync(await globex.DeleteAsync("/v1/schedules/nightly"), HttpStatusCode.NotFound);
+        Assert.Empty((await globex.GetFromJsonAsync<JsonElement>("/v1/schedules")).GetProperty("items").EnumerateArray());
+        Assert.Equal(HttpStatusCode.NoContent, (await acme.DeleteAsync("/v1/schedules/nightly")).StatusCode);
         Assert.Equal("succeeded", (await acme.WaitForEndAsync(id)).Status());
     }
 

@@ -31,4 +31,15 @@ public sealed record SiloNode(string Name, int SiloPort, int HealthPort, NodePro
             $"{Name} ready");
         return Started.Elapsed;
     }
+
+    /// <summary>Writes the last log lines of every process to the test output: what a failed multi-process test needs to be read.</summary>
+    public static void WriteTails(Xunit.Abstractions.ITestOutputHelper output, IEnumerable<SiloNode> silos, NodeProcess api)
+    {
+        foreach (var silo in silos)
+        {
+            output.WriteLine($"--- {silo.Name}\n{silo.Process.Tail()}");
+        }
+
+        output.WriteLine($"--- api\n{api.Tail()}");
+    }
 }

@@ -69,12 +69,7 @@ public class JobRecoveryTests(ITestOutputHelper output)
         }
         catch
         {
-            foreach (var silo in silos)
-            {
-                output.WriteLine($"--- {silo.Name}\n{silo.Process.Tail()}");
-            }
-
-            output.WriteLine($"--- api\n{api.Tail()}");
+            SiloNode.WriteTails(output, silos, api);
             throw;
         }
         finally

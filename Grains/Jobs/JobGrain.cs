@@ -562,7 +562,8 @@ public sealed partial class JobGrain(
             }
 
             string? reason = null;
-            if (membership.CurrentSnapshot.Members.TryGetValue(target, out var member) && member.Status == SiloStatus.Dead)
+            // Absent: the dead silo's row was already cleaned out of the membership.
+            if (!membership.CurrentSnapshot.Members.TryGetValue(target, out var member) || member.Status == SiloStatus.Dead)
             {
                 reason = $"silo {slot.Silo} died while running it";
             }

@@ -81,7 +81,7 @@ public static class SiloApp
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.ListenAnyIP(settings.HealthPort));
         var telemetry = builder.Services.AddOpenTelemetry()
             .WithMetrics(metrics => metrics
-                .AddMeter("Microsoft.Orleans")
+                .AddMeter("Microsoft.Orleans", TaskRunner.MeterName)
                 .AddPrometheusExporter());
         // Traces cost an Activity per grain call: record them only when they go somewhere.
         if (!string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))

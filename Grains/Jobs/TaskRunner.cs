@@ -1,5 +1,5 @@
+using System.Diagnostics.Metrics;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -18,6 +18,9 @@ namespace OrleansCompute.Grains.Jobs;
 /// </summary>
 public sealed partial class TaskRunner : IDisposable
 {
+    /// <summary>The meter of the job engine, exported on each silo's /metrics.</summary>
+    public const string MeterName = "OrleansCompute.Jobs";
+
     private static readonly TimeSpan[] ReportRetries = [TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(10)];
 
     private readonly TaskKinds _kinds;
@@ -30,10 +33,11 @@ public sealed partial class TaskRunner : IDisposable
     private readonly PriorityQueue<Run, (int Priority, long Sequence)> _queue = new(Comparer<(int Priority, long Sequence)>.Create(
         (a, b) => a.Priority != b.Priority ? b.Priority.CompareTo(a.Priority) : a.Sequence.CompareTo(b.Sequence)));
     private readonly Dictionary<(string JobKey, int Index), Run> _runs = [];
+    private readonly Counter<long> _runsEnded;
     private long _sequence;
     private int _running;
 
-    public TaskRunner(TaskKinds kinds, IGrainFactory grains, ILocalSiloDetails silo, IOptions<JobOptions> options, IHostApplicationLifetime lifetime, ILogger<TaskRunner> logger)
+    public TaskRunner(TaskKinds kinds, IGrainFactory grains, ILocalSiloDetails silo, IOptions<JobOptions> options, IHostApplicationLifetime lifetime, IMeterFactory meters, ILogger<TaskRunner> logger)
     {
         _kinds = kinds;
         _grains = grains;
@@ -42,6 +46,10 @@ public sealed partial class TaskRunner : IDisposable
         _slots = Math.Max(1, options.Value.SlotsPerSilo);
         // A silo that stops gracefully hands its tasks back at once instead of letting them be found lost.
         lifetime.ApplicationStopping.Register(_stopping.Cancel);
+        var meter = meters.Create(MeterName);
+        _runsEnded = meter.CreateCounter<long>("oc_task_runs", description: "Task runs ended on this silo, by outcome.");
+        meter.CreateObservableGauge("oc_tasks_running", () => Running, description: "Task bodies running on this silo.");
+        meter.CreateObservableGauge("oc_tasks_queued", () => Queued, description: "Tasks waiting for a slot on this silo.");
     }
 
     /// <summary>Runs in progress on this silo (queued ones not counted).</summary>
@@ -52,6 +60,18 @@ public sealed partial class TaskRunner : IDisposable
             lock (_gate)
             {
                 return _running;
+            }
+        }
+    }
+
+    /// <summary>Tasks waiting for a slot on this silo.</summary>
+    public int Queued
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _queue.Count;
             }
         }
     }
@@ -119,6 +139,7 @@ public sealed partial class TaskRunner : IDisposable
         {
             var startedAt = DateTimeOffset.UtcNow;
             var (outcome, result, error) = await RunBodyAsync(run);
+            _runsEnded.Add(1, new KeyValuePair<string, object?>("outcome", outcome.ToString().ToLowerInvariant()));
             await ReportAsync(assignment.JobKey, new TaskReport(assignment.Index, assignment.DispatchId, outcome, result, error, _silo, startedAt));
         }
         finally

@@ -64,6 +64,11 @@ public class JobRecoveryTests(ITestOutputHelper output)
             // Every result was recorded once: one row per task, whichever runs (old activation's, new one's) reported.
             Assert.Equal(48L, await TestDatabase.ScalarAsync<long>(database,
                 "SELECT COUNT(*) FROM oc_job_task WHERE job_id = @id AND status = 'succeeded'", ("id", id)));
+            // Operators see the runs on each silo's /metrics.
+            using var scrape = new HttpClient();
+            var metrics = await scrape.GetStringAsync($"http://127.0.0.1:{silos.First(s => s != victim).HealthPort}/metrics");
+            Assert.Matches("oc_task_runs_total\\{[^}]*outcome=\"succeeded\"", metrics);
+            Assert.Contains("oc_tasks_running", metrics);
             // The dead silo's share ran elsewhere: no result comes from a run it started after the kill.
             Assert.DoesNotContain(tasks, t => t.GetProperty("silo").GetString() == victimAddress && t.GetProperty("startedAt").GetDateTimeOffset() > killedAt);
         }

@@ -7,7 +7,9 @@ public sealed record Options
 {
     public static readonly IReadOnlyList<string> AllWorkloads = ["kv-get-hot", "kv-get-random", "kv-put-random"];
 
-    public static readonly IReadOnlyList<string> AllBaselines = ["kestrel", "pgbench", "etcd"];
+    public static readonly IReadOnlyList<string> AllBaselines = ["kestrel", "pgbench", "etcd", "hangfire", "primes-loop"];
+
+    public static readonly IReadOnlyList<string> AllJobs = ["noop", "primes"];
 
     public const string Usage = """
         usage: dotnet run -c Release --project tests/Bench -- [options]
@@ -23,7 +25,11 @@ public sealed record Options
           --prime S           seconds of unmeasured load per HTTP workload, once before its
                               first run, so freshly started processes are past JIT tiering (3)
           --workloads LIST    comma list of kv-get-hot,kv-get-random,kv-put-random, or none (all)
-          --baselines LIST    comma list of kestrel,pgbench,etcd, or none (all)
+          --baselines LIST    comma list of kestrel,pgbench,etcd,hangfire,primes-loop, or none (all)
+          --jobs LIST         comma list of noop,primes, or none (all): job workloads, each one job
+                              run to completion through the Api (SPEC §4.3)
+          --noop-tasks N      tasks of the no-op sleep job (20000)
+          --hangfire-jobs N   no-op jobs the Hangfire baseline runs (3000)
           --rate R            open loop: R requests/s in total instead of as fast as possible
           --half-peak         measure peak, then rerun each workload at 50% of it and report p99
           --json FILE         also write every figure and ratio as JSON
@@ -47,6 +53,12 @@ public sealed record Options
     public IReadOnlyList<string> Workloads { get; init; } = AllWorkloads;
 
     public IReadOnlyList<string> Baselines { get; init; } = AllBaselines;
+
+    public IReadOnlyList<string> Jobs { get; init; } = AllJobs;
+
+    public int NoOpTasks { get; init; } = 20_000;
+
+    public int HangfireJobs { get; init; } = 3_000;
 
     public double? Rate { get; init; }
 
@@ -98,6 +110,9 @@ public sealed record Options
                 "--prime" => options with { Prime = ParseSeconds(arg, Value(), allowZero: true) },
                 "--workloads" => options with { Workloads = ParseList(arg, Value(), AllWorkloads) },
                 "--baselines" => options with { Baselines = ParseList(arg, Value(), AllBaselines) },
+                "--jobs" => options with { Jobs = ParseList(arg, Value(), AllJobs) },
+                "--noop-tasks" => options with { NoOpTasks = ParseInt(arg, Value(), 1, 1_000_000) },
+                "--hangfire-jobs" => options with { HangfireJobs = ParseInt(arg, Value(), 1, 1_000_000) },
                 "--rate" => options with { Rate = ParseDouble(arg, Value()) },
                 "--half-peak" => options with { HalfPeak = true },
                 "--json" => options with { JsonPath = NonEmpty(arg, Value()) },

@@ -68,9 +68,12 @@ public sealed class BenchSession(Options options, ProgressDisplay progress)
     private async Task RunJobsAsync(PgStats? pg, CancellationToken cancellationToken)
     {
         var batch = new BatchRun(pg, progress);
+        long? primesCount = null;
         if (options.Baselines.Contains(PrimesLoop.TargetName))
         {
-            Add(await Task.Run(() => PrimesLoop.Run(progress, cancellationToken), cancellationToken));
+            var (loop, count) = await Task.Run(() => PrimesLoop.Run(options.PrimesTo, options.PrimesRuns, progress, cancellationToken), cancellationToken);
+            Add(loop);
+            primesCount = count;
         }
 
         if (options.Jobs.Count > 0)
@@ -85,7 +88,10 @@ public sealed class BenchSession(Options options, ProgressDisplay progress)
                 var jobs = new JobsTarget(new JobsApiClient(client), progress);
                 if (options.Jobs.Contains("primes"))
                 {
-                    await RunBatchAsync(JobsTarget.TargetName, PrimesLoop.WorkloadName, () => jobs.RunPrimesAsync(batch, cancellationToken));
+                    await RunBatchAsync(
+                        JobsTarget.TargetName,
+                        PrimesLoop.WorkloadName(options.PrimesTo),
+                        () => jobs.RunPrimesAsync(options.PrimesTo, options.PrimesRuns, primesCount, batch, cancellationToken));
                 }
 
                 if (options.Jobs.Contains("noop"))

@@ -30,6 +30,8 @@ public sealed record Options
                               run to completion through the Api (SPEC §4.3)
           --noop-tasks N      tasks of the no-op sleep job (20000)
           --hangfire-jobs N   no-op jobs the Hangfire baseline runs (3000)
+          --primes-to N       the primes job and loop count 1..N (100000000, i.e. 10^8)
+          --primes-runs N     runs of the primes job and of the loop; the figure is the median (3)
           --rate R            open loop: R requests/s in total instead of as fast as possible
           --half-peak         measure peak, then rerun each workload at 50% of it and report p99
           --json FILE         also write every figure and ratio as JSON
@@ -59,6 +61,10 @@ public sealed record Options
     public int NoOpTasks { get; init; } = 20_000;
 
     public int HangfireJobs { get; init; } = 3_000;
+
+    public long PrimesTo { get; init; } = 100_000_000;
+
+    public int PrimesRuns { get; init; } = 3;
 
     public double? Rate { get; init; }
 
@@ -113,6 +119,8 @@ public sealed record Options
                 "--jobs" => options with { Jobs = ParseList(arg, Value(), AllJobs) },
                 "--noop-tasks" => options with { NoOpTasks = ParseInt(arg, Value(), 1, 1_000_000) },
                 "--hangfire-jobs" => options with { HangfireJobs = ParseInt(arg, Value(), 1, 1_000_000) },
+                "--primes-to" => options with { PrimesTo = ParseLong(arg, Value(), 1_000_000, 1_000_000_000_000) },
+                "--primes-runs" => options with { PrimesRuns = ParseInt(arg, Value(), 1, 100) },
                 "--rate" => options with { Rate = ParseDouble(arg, Value()) },
                 "--half-peak" => options with { HalfPeak = true },
                 "--json" => options with { JsonPath = NonEmpty(arg, Value()) },
@@ -143,6 +151,11 @@ public sealed record Options
 
     private static int ParseInt(string name, string value, int min, int max) =>
         int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n >= min && n <= max
+            ? n
+            : throw new OptionsException($"{name}: '{value}' is not a whole number between {min} and {max}");
+
+    private static long ParseLong(string name, string value, long min, long max) =>
+        long.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n >= min && n <= max
             ? n
             : throw new OptionsException($"{name}: '{value}' is not a whole number between {min} and {max}");
 

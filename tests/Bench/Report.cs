@@ -123,14 +123,15 @@ public sealed class Report(Options options, BenchSession session, DateTimeOffset
     /// <summary>Each primes job (labelled with its silo count) over the single-threaded loop of this run.</summary>
     public IReadOnlyList<SpeedUp> SpeedUps()
     {
-        var loop = Find(PrimesLoop.TargetName, PrimesLoop.WorkloadName, RunModes.Batch);
-        var jobs = session.Results.Where(r => r.Target == JobsTarget.TargetName && r.Workload.StartsWith(PrimesLoop.WorkloadName, StringComparison.Ordinal)).ToList();
+        var name = PrimesLoop.WorkloadName(options.PrimesTo);
+        var loop = Find(PrimesLoop.TargetName, name, RunModes.Batch);
+        var jobs = session.Results.Where(r => r.Target == JobsTarget.TargetName && r.Workload.StartsWith(name + " ", StringComparison.Ordinal)).ToList();
         return jobs.Select(job => new SpeedUp(
-            $"primes 10^8 job, {job.Workload[PrimesLoop.WorkloadName.Length..].Trim(' ', '(', ')')} / single-threaded loop",
+            $"{name} job, {job.Workload[name.Length..].Trim(' ', '(', ')')} / single-threaded loop",
             loop is null || job.Ops == 0 ? null : loop.Seconds / job.Seconds,
             loop is null
-                ? WhyMissing(PrimesLoop.TargetName, PrimesLoop.WorkloadName, RunModes.Batch)
-                : string.Create(CultureInfo.InvariantCulture, $"{loop.Seconds:0.00} s / {job.Seconds:0.00} s; {Environment.ProcessorCount} cores shared by every silo, the Api, PostgreSQL and the harness"))).ToList();
+                ? WhyMissing(PrimesLoop.TargetName, name, RunModes.Batch)
+                : string.Create(CultureInfo.InvariantCulture, $"median {loop.Seconds:0.000} s / {job.Seconds:0.000} s; {Environment.ProcessorCount} cores shared by every silo, the Api, PostgreSQL and the harness"))).ToList();
     }
 
     public void Print(TextWriter output)
@@ -250,6 +251,8 @@ public sealed class Report(Options options, BenchSession session, DateTimeOffset
                 options.Jobs,
                 options.NoOpTasks,
                 options.HangfireJobs,
+                options.PrimesTo,
+                options.PrimesRuns,
             },
             session.Results,
             Skipped = session.SkippedRuns,

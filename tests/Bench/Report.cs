@@ -64,8 +64,25 @@ public sealed class Report(Options options, BenchSession session, DateTimeOffset
             : options.HalfPeak ? "closed loop, then open loop at 50% of peak" : "closed loop";
         return string.Create(
             CultureInfo.InvariantCulture,
-            $"OrleansCompute bench: {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}\n"
+            $"OrleansCompute bench: {Environment.ProcessorCount} cores{LoadAverage()}, {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}\n"
             + $"concurrency {options.Concurrency}, prime {options.Prime.TotalSeconds:0.#} s, warmup {options.Warmup.TotalSeconds:0.#} s, duration {options.Duration.TotalSeconds:0.#} s, {mode}");
+    }
+
+    /// <summary>
+    /// ", load 6.97" from /proc/loadavg (1-minute average), read when the header is printed: on a
+    /// shared 2-core machine it says how much of a figure is the machine rather than the target.
+    /// </summary>
+    private static string LoadAverage()
+    {
+        try
+        {
+            var first = File.ReadAllText("/proc/loadavg").Split(' ')[0];
+            return $", load {first}";
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return "";
+        }
     }
 
     public IReadOnlyList<TargetCheck> Checks()

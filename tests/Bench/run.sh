@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run the benchmark end to end on this machine (SPEC §6): a throwaway PostgreSQL (fsync on),
-# 2 silos and the Api in PostgreSQL mode, then the harness with every workload and baseline.
+# 2 silos and the Api in PostgreSQL mode, then the harness with every workload, job and baseline.
 #
 # usage: tests/Bench/run.sh [--job-suite] [bench args...]
 #   e.g. tests/Bench/run.sh
@@ -17,8 +17,8 @@
 #   1. builds OrleansCompute.sln and tests/Bench in Release (skip with OC_BENCH_NO_BUILD=1);
 #   2. starts PostgreSQL through deploy/local/pg.sh (pg_start; exports ConnectionStrings__Postgres);
 #   3. starts OC_BENCH_SILOS silos (default 2) and the Api from their Release builds, each with
-#        ConnectionStrings__Postgres, Orleans__SiloPort=11111+i, Orleans__GatewayPort=30000+i,
-#        Silo__HealthPort=8081+i; the Api on ASPNETCORE_URLS=http://127.0.0.1:5000 with
+#        ConnectionStrings__Postgres, Orleans__ClusterId=bench-<silo count>,
+#        Orleans__SiloPort=11111+i, Orleans__GatewayPort=30000+i, Silo__HealthPort=8081+i; the Api on ASPNETCORE_URLS=http://127.0.0.1:5000 with
 #        Auth__AdminKey=bench-admin-key and no practical rate limit;
 #   4. waits (deadline OC_BENCH_READY_TIMEOUT, default 180 s) for /health/ready on all of them;
 #   5. runs OrleansCompute.Bench.dll --api ... --pg "$ConnectionStrings__Postgres"

@@ -15,9 +15,9 @@ public sealed record Options
         usage: dotnet run -c Release --project tests/Bench -- [options]
 
           --api URL           the OrleansCompute Api (e.g. http://127.0.0.1:5000); without it the
-                              KV workloads are skipped
+                              KV and job workloads are skipped
           --pg CONNSTR        PostgreSQL of the cluster (Npgsql connection string): commits/op and
-                              the pgbench baseline; without it both are skipped
+                              the pgbench and Hangfire baselines; without it all are skipped
           --api-key KEY       sent as "Authorization: Bearer KEY" on every Api request
           --concurrency N     concurrent requests (closed loop), or the cap in --rate mode (64)
           --duration S        measured seconds per run (10)

@@ -1,5 +1,6 @@
 using System.Globalization;
 using OrleansCompute.Bench.Baselines;
+using OrleansCompute.Bench.Jobs;
 using OrleansCompute.Bench.Workloads;
 
 namespace OrleansCompute.Bench;
@@ -55,6 +56,78 @@ public sealed class BenchSession(Options options, ProgressDisplay progress)
         if (options.Baselines.Contains("pgbench"))
         {
             await RunPgBenchAsync(pg, cancellationToken);
+        }
+
+        await RunJobsAsync(pg, cancellationToken);
+    }
+
+    /// <summary>
+    /// The job workloads and their baselines, last, each a batch run to completion: the primes
+    /// loop and job (speed-up), then the no-op job and Hangfire (tasks/s, commits per task).
+    /// </summary>
+    private async Task RunJobsAsync(PgStats? pg, CancellationToken cancellationToken)
+    {
+        var batch = new BatchRun(pg, progress);
+        long? primesCount = null;
+        if (options.Baselines.Contains(PrimesLoop.TargetName))
+        {
+            var (loop, count) = await Task.Run(() => PrimesLoop.Run(options.PrimesTo, options.PrimesRuns, progress, cancellationToken), cancellationToken);
+            Add(loop);
+            primesCount = count;
+        }
+
+        if (options.Jobs.Count > 0)
+        {
+            if (options.Api is null)
+            {
+                Skip(JobsTarget.TargetName, null, "jobs: no --api given");
+            }
+            else
+            {
+                using var client = BenchHttp.CreateClient(options.Api, 4, options.ApiKey);
+                var jobs = new JobsTarget(new JobsApiClient(client), progress);
+                if (options.Jobs.Contains("primes"))
+                {
+                    await RunBatchAsync(
+                        JobsTarget.TargetName,
+                        PrimesLoop.WorkloadName(options.PrimesTo),
+                        () => jobs.RunPrimesAsync(options.PrimesTo, options.PrimesRuns, primesCount, batch, cancellationToken));
+                }
+
+                if (options.Jobs.Contains("noop"))
+                {
+                    await RunBatchAsync(JobsTarget.TargetName, JobsTarget.NoOpWorkload, () => jobs.RunNoOpAsync(options.NoOpTasks, batch, cancellationToken));
+                }
+            }
+        }
+
+        if (options.Baselines.Contains(HangfireBaseline.TargetName))
+        {
+            if (pg is null)
+            {
+                Skip(HangfireBaseline.TargetName, null, options.Postgres is null ? "hangfire: no --pg given" : "hangfire: PostgreSQL not reachable with --pg");
+            }
+            else
+            {
+                var hangfire = new HangfireBaseline(pg, progress);
+                await RunBatchAsync(HangfireBaseline.TargetName, HangfireBaseline.WorkloadName, () => hangfire.RunAsync(options.HangfireJobs, batch, cancellationToken));
+            }
+        }
+    }
+
+    private async Task RunBatchAsync(string target, string workload, Func<Task<RunResult>> run)
+    {
+        try
+        {
+            Add(await run());
+        }
+        catch (BenchSkipException e)
+        {
+            Skip(target, workload, e.Message);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            Skip(target, workload, $"{target} {workload}: failed: {e.GetType().Name}: {e.Message}");
         }
     }
 
@@ -202,9 +275,10 @@ public sealed class BenchSession(Options options, ProgressDisplay progress)
         _results.Add(result);
         var latency = result.Latency?.P99Ms is { } p99 ? string.Create(CultureInfo.InvariantCulture, $", p99 {p99:0.00} ms") : "";
         var commits = result.CommitsPerOp is { } c ? string.Create(CultureInfo.InvariantCulture, $", {c:0.000} commits/op") : "";
+        var seconds = result.Mode == RunModes.Batch ? string.Create(CultureInfo.InvariantCulture, $" ({result.Ops:N0} in {result.Seconds:0.00} s)") : "";
         progress.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
-            $"  {result.Target} {result.Workload} [{Report.ModeText(result)}]: {result.OpsPerSecond:N0} ops/s{latency}, {result.Errors:N0} errors{commits}"));
+            $"  {result.Target} {result.Workload} [{Report.ModeText(result)}]: {result.OpsPerSecond:N0} ops/s{seconds}{latency}, {result.Errors:N0} errors{commits}"));
     }
 
     private void Skip(string target, string? workload, string reason)

@@ -7,15 +7,17 @@ public sealed record Options
 {
     public static readonly IReadOnlyList<string> AllWorkloads = ["kv-get-hot", "kv-get-random", "kv-put-random"];
 
-    public static readonly IReadOnlyList<string> AllBaselines = ["kestrel", "pgbench", "etcd"];
+    public static readonly IReadOnlyList<string> AllBaselines = ["kestrel", "pgbench", "etcd", "hangfire", "primes-loop"];
+
+    public static readonly IReadOnlyList<string> AllJobs = ["noop", "primes"];
 
     public const string Usage = """
         usage: dotnet run -c Release --project tests/Bench -- [options]
 
           --api URL           the OrleansCompute Api (e.g. http://127.0.0.1:5000); without it the
-                              KV workloads are skipped
+                              KV and job workloads are skipped
           --pg CONNSTR        PostgreSQL of the cluster (Npgsql connection string): commits/op and
-                              the pgbench baseline; without it both are skipped
+                              the pgbench and Hangfire baselines; without it all are skipped
           --api-key KEY       sent as "Authorization: Bearer KEY" on every Api request
           --concurrency N     concurrent requests (closed loop), or the cap in --rate mode (64)
           --duration S        measured seconds per run (10)
@@ -23,7 +25,13 @@ public sealed record Options
           --prime S           seconds of unmeasured load per HTTP workload, once before its
                               first run, so freshly started processes are past JIT tiering (3)
           --workloads LIST    comma list of kv-get-hot,kv-get-random,kv-put-random, or none (all)
-          --baselines LIST    comma list of kestrel,pgbench,etcd, or none (all)
+          --baselines LIST    comma list of kestrel,pgbench,etcd,hangfire,primes-loop, or none (all)
+          --jobs LIST         comma list of noop,primes, or none (all): job workloads, each one job
+                              run to completion through the Api (SPEC §4.3)
+          --noop-tasks N      tasks of the no-op sleep job (20000)
+          --hangfire-jobs N   no-op jobs the Hangfire baseline runs (3000)
+          --primes-to N       the primes job and loop count 1..N (100000000, i.e. 10^8)
+          --primes-runs N     runs of the primes job and of the loop; the figure is the median (3)
           --rate R            open loop: R requests/s in total instead of as fast as possible
           --half-peak         measure peak, then rerun each workload at 50% of it and report p99
           --json FILE         also write every figure and ratio as JSON
@@ -47,6 +55,16 @@ public sealed record Options
     public IReadOnlyList<string> Workloads { get; init; } = AllWorkloads;
 
     public IReadOnlyList<string> Baselines { get; init; } = AllBaselines;
+
+    public IReadOnlyList<string> Jobs { get; init; } = AllJobs;
+
+    public int NoOpTasks { get; init; } = 20_000;
+
+    public int HangfireJobs { get; init; } = 3_000;
+
+    public long PrimesTo { get; init; } = 100_000_000;
+
+    public int PrimesRuns { get; init; } = 3;
 
     public double? Rate { get; init; }
 
@@ -98,6 +116,11 @@ public sealed record Options
                 "--prime" => options with { Prime = ParseSeconds(arg, Value(), allowZero: true) },
                 "--workloads" => options with { Workloads = ParseList(arg, Value(), AllWorkloads) },
                 "--baselines" => options with { Baselines = ParseList(arg, Value(), AllBaselines) },
+                "--jobs" => options with { Jobs = ParseList(arg, Value(), AllJobs) },
+                "--noop-tasks" => options with { NoOpTasks = ParseInt(arg, Value(), 1, 1_000_000) },
+                "--hangfire-jobs" => options with { HangfireJobs = ParseInt(arg, Value(), 1, 1_000_000) },
+                "--primes-to" => options with { PrimesTo = ParseLong(arg, Value(), 1_000_000, 1_000_000_000_000) },
+                "--primes-runs" => options with { PrimesRuns = ParseInt(arg, Value(), 1, 100) },
                 "--rate" => options with { Rate = ParseDouble(arg, Value()) },
                 "--half-peak" => options with { HalfPeak = true },
                 "--json" => options with { JsonPath = NonEmpty(arg, Value()) },
@@ -128,6 +151,11 @@ public sealed record Options
 
     private static int ParseInt(string name, string value, int min, int max) =>
         int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n >= min && n <= max
+            ? n
+            : throw new OptionsException($"{name}: '{value}' is not a whole number between {min} and {max}");
+
+    private static long ParseLong(string name, string value, long min, long max) =>
+        long.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n >= min && n <= max
             ? n
             : throw new OptionsException($"{name}: '{value}' is not a whole number between {min} and {max}");
 

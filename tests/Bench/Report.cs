@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using OrleansCompute.Bench.Baselines;
+using OrleansCompute.Bench.Jobs;
 
 namespace OrleansCompute.Bench;
 
@@ -10,16 +11,33 @@ namespace OrleansCompute.Bench;
 /// <param name="Status"><c>MET</c>, <c>MISSED</c> or <c>n/a</c> (with <paramref name="Detail"/> saying why).</param>
 public sealed record TargetCheck(string Name, string Comparison, double Target, string Unit, double? Value, string Status, string? Detail);
 
+/// <summary>A speed-up with no SPEC target (primes job over the single-threaded loop): reported, not judged.</summary>
+public sealed record SpeedUp(string Name, double? Value, string? Detail);
+
 /// <summary>The results table, the SPEC §6 targets side by side, and the JSON file.</summary>
 public sealed class Report(Options options, BenchSession session, DateTimeOffset startedAt, DateTimeOffset finishedAt)
 {
-    // Throughput ratios: numerator / denominator, both from the closed-loop (peak) runs of this session.
-    private static readonly (string Name, string NumTarget, string NumWorkload, string DenTarget, string DenWorkload, double Min)[] RatioTargets =
+    // Throughput ratios: numerator / denominator, both from the closed-loop (peak) runs of this
+    // session, or from the batch runs for jobs.
+    private static readonly (string Name, string NumTarget, string NumWorkload, string DenTarget, string DenWorkload, double Min, string Mode)[] RatioTargets =
     [
-        ("KV GET hot / Kestrel GET hot", "kv", "kv-get-hot", "kestrel", "get-hot", 0.5),
-        ("KV GET hot / etcd range", "kv", "kv-get-hot", "etcd", "range-hot", 4.0),
-        ("KV PUT / pgbench upsert", "kv", "kv-put-random", PgBenchBaseline.TargetName, PgBenchBaseline.WorkloadName, 1.0),
-        ("KV PUT / etcd put", "kv", "kv-put-random", "etcd", "put-random", 1.5),
+        ("KV GET hot / Kestrel GET hot", "kv", "kv-get-hot", "kestrel", "get-hot", 0.5, RunModes.Closed),
+        ("KV GET hot / etcd range", "kv", "kv-get-hot", "etcd", "range-hot", 4.0, RunModes.Closed),
+        ("KV PUT / pgbench upsert", "kv", "kv-put-random", PgBenchBaseline.TargetName, PgBenchBaseline.WorkloadName, 1.0, RunModes.Closed),
+        ("KV PUT / etcd put", "kv", "kv-put-random", "etcd", "put-random", 1.5, RunModes.Closed),
+        ("No-op tasks/s / Hangfire jobs/s", JobsTarget.TargetName, JobsTarget.NoOpWorkload, HangfireBaseline.TargetName, HangfireBaseline.WorkloadName, 10.0, RunModes.Batch),
+    ];
+
+    // Absolute throughput floors (ops/s of a batch run).
+    private static readonly (string Name, string Target, string Workload, double Min)[] RateTargets =
+    [
+        ("No-op job tasks/s", JobsTarget.TargetName, JobsTarget.NoOpWorkload, 1000),
+    ];
+
+    // Ceilings on PostgreSQL commits per operation.
+    private static readonly (string Name, string Target, string Workload, double Max)[] CommitTargets =
+    [
+        ("No-op job commits/task", JobsTarget.TargetName, JobsTarget.NoOpWorkload, 2.5),
     ];
 
     // p99 latency at half of peak throughput (the --half-peak runs).
@@ -46,8 +64,25 @@ public sealed class Report(Options options, BenchSession session, DateTimeOffset
             : options.HalfPeak ? "closed loop, then open loop at 50% of peak" : "closed loop";
         return string.Create(
             CultureInfo.InvariantCulture,
-            $"OrleansCompute bench: {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}\n"
+            $"OrleansCompute bench: {Environment.ProcessorCount} cores{LoadAverage()}, {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}\n"
             + $"concurrency {options.Concurrency}, prime {options.Prime.TotalSeconds:0.#} s, warmup {options.Warmup.TotalSeconds:0.#} s, duration {options.Duration.TotalSeconds:0.#} s, {mode}");
+    }
+
+    /// <summary>
+    /// ", load 6.97" from /proc/loadavg (1-minute average), read when the header is printed: on a
+    /// shared 2-core machine it says how much of a figure is the machine rather than the target.
+    /// </summary>
+    private static string LoadAverage()
+    {
+        try
+        {
+            var first = File.ReadAllText("/proc/loadavg").Split(' ')[0];
+            return $", load {first}";
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return "";
+        }
     }
 
     public IReadOnlyList<TargetCheck> Checks()
@@ -55,10 +90,10 @@ public sealed class Report(Options options, BenchSession session, DateTimeOffset
         var checks = new List<TargetCheck>();
         foreach (var ratio in RatioTargets)
         {
-            var num = Find(ratio.NumTarget, ratio.NumWorkload, RunModes.Closed);
-            var den = Find(ratio.DenTarget, ratio.DenWorkload, RunModes.Closed);
-            string? missing = num is null ? WhyMissing(ratio.NumTarget, ratio.NumWorkload, RunModes.Closed)
-                : den is null ? WhyMissing(ratio.DenTarget, ratio.DenWorkload, RunModes.Closed)
+            var num = Find(ratio.NumTarget, ratio.NumWorkload, ratio.Mode);
+            var den = Find(ratio.DenTarget, ratio.DenWorkload, ratio.Mode);
+            string? missing = num is null ? WhyMissing(ratio.NumTarget, ratio.NumWorkload, ratio.Mode)
+                : den is null ? WhyMissing(ratio.DenTarget, ratio.DenWorkload, ratio.Mode)
                 : null;
             if (missing is not null || num is null || den is null || den.OpsPerSecond <= 0)
             {
@@ -68,6 +103,22 @@ public sealed class Report(Options options, BenchSession session, DateTimeOffset
 
             var value = num.OpsPerSecond / den.OpsPerSecond;
             checks.Add(new TargetCheck(ratio.Name, ">=", ratio.Min, "x", value, value >= ratio.Min ? "MET" : "MISSED", ErrorsNote(num, den)));
+        }
+
+        foreach (var rate in RateTargets)
+        {
+            var run = Find(rate.Target, rate.Workload, RunModes.Batch);
+            checks.Add(run is null
+                ? new TargetCheck(rate.Name, ">=", rate.Min, "/s", null, "n/a", WhyMissing(rate.Target, rate.Workload, RunModes.Batch))
+                : new TargetCheck(rate.Name, ">=", rate.Min, "/s", run.OpsPerSecond, run.OpsPerSecond >= rate.Min ? "MET" : "MISSED", ErrorsNote(run)));
+        }
+
+        foreach (var commits in CommitTargets)
+        {
+            var run = Find(commits.Target, commits.Workload, RunModes.Batch);
+            checks.Add(run?.CommitsPerOp is not { } perOp
+                ? new TargetCheck(commits.Name, "<=", commits.Max, "commits", null, "n/a", run is null ? WhyMissing(commits.Target, commits.Workload, RunModes.Batch) : "commits not measured (no --pg)")
+                : new TargetCheck(commits.Name, "<=", commits.Max, "commits", perOp, perOp <= commits.Max ? "MET" : "MISSED", ErrorsNote(run)));
         }
 
         foreach (var latency in LatencyTargets)
@@ -84,6 +135,20 @@ public sealed class Report(Options options, BenchSession session, DateTimeOffset
         }
 
         return checks;
+    }
+
+    /// <summary>Each primes job (labelled with its silo count) over the single-threaded loop of this run.</summary>
+    public IReadOnlyList<SpeedUp> SpeedUps()
+    {
+        var name = PrimesLoop.WorkloadName(options.PrimesTo);
+        var loop = Find(PrimesLoop.TargetName, name, RunModes.Batch);
+        var jobs = session.Results.Where(r => r.Target == JobsTarget.TargetName && r.Workload.StartsWith(name + " ", StringComparison.Ordinal)).ToList();
+        return jobs.Select(job => new SpeedUp(
+            $"{name} job, {job.Workload[name.Length..].Trim(' ', '(', ')')} / single-threaded loop",
+            loop is null || job.Ops == 0 ? null : loop.Seconds / job.Seconds,
+            loop is null
+                ? WhyMissing(PrimesLoop.TargetName, name, RunModes.Batch)
+                : string.Create(CultureInfo.InvariantCulture, $"median {loop.Seconds:0.000} s / {job.Seconds:0.000} s; {Environment.ProcessorCount} cores shared by every silo, the Api, PostgreSQL and the harness"))).ToList();
     }
 
     public void Print(TextWriter output)
@@ -130,18 +195,45 @@ public sealed class Report(Options options, BenchSession session, DateTimeOffset
         foreach (var check in checks)
         {
             var value = check.Value is not { } v ? "-"
-                : check.Unit == "x" ? v.ToString("0.00", CultureInfo.InvariantCulture)
-                : v.ToString("0.00", CultureInfo.InvariantCulture) + " ms";
-            var target = check.Unit == "x"
-                ? string.Create(CultureInfo.InvariantCulture, $"target {check.Comparison} {check.Target:0.0#}")
-                : string.Create(CultureInfo.InvariantCulture, $"target {check.Comparison} {check.Target:0.#} ms");
+                : check.Unit switch
+                {
+                    "x" => v.ToString("0.00", CultureInfo.InvariantCulture),
+                    "/s" => v.ToString("N0", CultureInfo.InvariantCulture) + " /s",
+                    "commits" => v.ToString("0.000", CultureInfo.InvariantCulture),
+                    _ => v.ToString("0.00", CultureInfo.InvariantCulture) + " ms",
+                };
+            var target = check.Unit switch
+            {
+                "x" => string.Create(CultureInfo.InvariantCulture, $"target {check.Comparison} {check.Target:0.0#}"),
+                "/s" => string.Create(CultureInfo.InvariantCulture, $"target {check.Comparison} {check.Target:N0} /s"),
+                "commits" => string.Create(CultureInfo.InvariantCulture, $"target {check.Comparison} {check.Target:0.0#}"),
+                _ => string.Create(CultureInfo.InvariantCulture, $"target {check.Comparison} {check.Target:0.#} ms"),
+            };
             var detail = check.Detail is null ? "" : check.Value is null ? $": {check.Detail}" : $"  ({check.Detail})";
             output.WriteLine($"  {check.Name.PadRight(nameWidth)} = {value,9}  ({target})  {check.Status}{detail}");
+        }
+
+        var speedUps = SpeedUps();
+        if (speedUps.Count > 0)
+        {
+            output.WriteLine();
+            output.WriteLine("Speed-ups (no SPEC target):");
+            var width = speedUps.Max(s => s.Name.Length);
+            foreach (var speedUp in speedUps)
+            {
+                var value = speedUp.Value is { } v ? v.ToString("0.00", CultureInfo.InvariantCulture) + "x" : "-";
+                output.WriteLine($"  {speedUp.Name.PadRight(width)} = {value,9}  ({speedUp.Detail})");
+            }
         }
 
         output.WriteLine();
         output.WriteLine("ops/s: successful answers per second in the measured window (errors excluded); latency of successful requests.");
         output.WriteLine("commits/op: pg_stat_database.xact_commit delta / ops; wtx/op: transaction ids assigned / ops (transactions that wrote).");
+        if (session.Results.Any(r => r.Mode == RunModes.Batch))
+        {
+            output.WriteLine("batch: a fixed amount of work run to completion (ops: tasks, jobs, numbers sieved); commits read after 11 s of quiet on both sides.");
+        }
+
         if (session.Results.Any(r => r.Target == PgBenchBaseline.TargetName))
         {
             output.WriteLine("pgbench runs its own clients (one connection each): raw PostgreSQL, no HTTP; see tests/Bench/README.md.");
@@ -173,10 +265,16 @@ public sealed class Report(Options options, BenchSession session, DateTimeOffset
                 options.HalfPeak,
                 options.Workloads,
                 options.Baselines,
+                options.Jobs,
+                options.NoOpTasks,
+                options.HangfireJobs,
+                options.PrimesTo,
+                options.PrimesRuns,
             },
             session.Results,
             Skipped = session.SkippedRuns,
             Targets = Checks(),
+            SpeedUps = SpeedUps(),
         };
         var directory = Path.GetDirectoryName(Path.GetFullPath(path));
         if (directory is not null)
@@ -190,13 +288,14 @@ public sealed class Report(Options options, BenchSession session, DateTimeOffset
 
     private void PrintTable(TextWriter output)
     {
-        string[] headers = ["target", "workload", "mode", "conc", "ops/s", "p50 ms", "p99 ms", "p99.9 ms", "errors", "commits/op", "wtx/op"];
+        string[] headers = ["target", "workload", "mode", "conc", "seconds", "ops/s", "p50 ms", "p99 ms", "p99.9 ms", "errors", "commits/op", "wtx/op"];
         var rows = session.Results.Select(r => new[]
         {
             r.Target,
             r.Workload,
             ModeText(r),
             r.Concurrency.ToString(CultureInfo.InvariantCulture),
+            r.Seconds.ToString("0.00", CultureInfo.InvariantCulture),
             r.OpsPerSecond.ToString("N0", CultureInfo.InvariantCulture),
             Ms(r.Latency?.P50Ms),
             Ms(r.Latency?.P99Ms),
@@ -246,7 +345,15 @@ public sealed class Report(Options options, BenchSession session, DateTimeOffset
             return $"{workload} not selected (--workloads)";
         }
 
-        if (target != "kv" && !options.Baselines.Contains(target))
+        if (target == JobsTarget.TargetName)
+        {
+            var job = workload == JobsTarget.NoOpWorkload ? "noop" : "primes";
+            if (!options.Jobs.Contains(job))
+            {
+                return $"{job} not selected (--jobs)";
+            }
+        }
+        else if (target != "kv" && !options.Baselines.Contains(target))
         {
             return $"{target} not selected (--baselines)";
         }

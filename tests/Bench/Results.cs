@@ -11,6 +11,9 @@ public static class RunModes
 
     /// <summary>Open loop at half the peak the closed run of the same workload measured (--half-peak).</summary>
     public const string HalfPeak = "half-peak";
+
+    /// <summary>A fixed amount of work run to completion (a job, Hangfire jobs, a loop): ops/s is ops / wall time.</summary>
+    public const string Batch = "batch";
 }
 
 /// <summary>The figures of one measured run of one workload against one target.</summary>

@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
 # Run the benchmark end to end on this machine (SPEC §6): a throwaway PostgreSQL (fsync on),
-# 2 silos and the Api in PostgreSQL mode, then the harness with every workload and baseline.
+# 2 silos and the Api in PostgreSQL mode, then the harness with every workload, job and baseline.
 #
-# usage: tests/Bench/run.sh [bench args...]
+# usage: tests/Bench/run.sh [--job-suite] [bench args...]
 #   e.g. tests/Bench/run.sh
 #        tests/Bench/run.sh --duration 30 --half-peak
 #        tests/Bench/run.sh --workloads kv-put-random --baselines pgbench --concurrency 16
+#        tests/Bench/run.sh --job-suite                 # issue #6: jobs on 2 silos, then primes on 1
 #   -h | --help   print this text and the harness's options
+#   --job-suite   (first argument) the job benchmarks only: on 2 silos the no-op job against
+#                 Hangfire and the primes job against the single-threaded loop; then the
+#                 cluster is restarted with 1 silo and the primes job and loop run again.
+#                 Results: .tmp/bench/results-jobs-{2-silos,1-silo}.json and jobs-*.txt.
 #
 # What it does:
 #   1. builds OrleansCompute.sln and tests/Bench in Release (skip with OC_BENCH_NO_BUILD=1);
 #   2. starts PostgreSQL through deploy/local/pg.sh (pg_start; exports ConnectionStrings__Postgres);
 #   3. starts OC_BENCH_SILOS silos (default 2) and the Api from their Release builds, each with
-#        ConnectionStrings__Postgres, Orleans__SiloPort=11111+i, Orleans__GatewayPort=30000+i,
-#        Silo__HealthPort=8081+i; the Api on ASPNETCORE_URLS=http://127.0.0.1:5000 with
+#        ConnectionStrings__Postgres, Orleans__ClusterId=bench-<silo count>,
+#        Orleans__SiloPort=11111+i, Orleans__GatewayPort=30000+i, Silo__HealthPort=8081+i; the Api on ASPNETCORE_URLS=http://127.0.0.1:5000 with
 #        Auth__AdminKey=bench-admin-key and no practical rate limit;
 #   4. waits (deadline OC_BENCH_READY_TIMEOUT, default 180 s) for /health/ready on all of them;
 #   5. runs OrleansCompute.Bench.dll --api ... --pg "$ConnectionStrings__Postgres"
@@ -38,6 +43,12 @@ fi
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$REPO_ROOT"
+
+JOB_SUITE=""
+if [[ "${1:-}" == "--job-suite" ]]; then
+    JOB_SUITE=1
+    shift
+fi
 
 SILOS=${OC_BENCH_SILOS:-2}
 API_PORT=${OC_BENCH_API_PORT:-5000}
@@ -139,7 +150,9 @@ done
 
 # ---------------------------------------------------------------- ports
 ports=("$API_PORT")
-for ((i = 0; i < SILOS; i++)); do
+max_silos=$SILOS
+[[ -z "$JOB_SUITE" ]] || max_silos=2
+for ((i = 0; i < max_silos; i++)); do
     ports+=($((SILO_PORT + i)) $((GATEWAY_PORT + i)) $((HEALTH_PORT + i)))
 done
 for p in "${ports[@]}"; do
@@ -153,55 +166,85 @@ pg_start || die "could not start PostgreSQL (see the messages above)"
 log "PostgreSQL: $ConnectionStrings__Postgres"
 
 # ---------------------------------------------------------------- cluster
-for ((i = 0; i < SILOS; i++)); do
-    start_node "silo-$i" \
-        "ConnectionStrings__Postgres=$ConnectionStrings__Postgres" \
-        "Orleans__ClusterId=bench" \
-        "Orleans__SiloPort=$((SILO_PORT + i))" \
-        "Orleans__GatewayPort=$((GATEWAY_PORT + i))" \
-        "Orleans__PrimarySiloPort=$SILO_PORT" \
-        "Silo__HealthPort=$((HEALTH_PORT + i))" \
-        "Silo__Name=bench-silo-$i" \
-        -- dotnet "$SILO_DLL"
-done
-start_node api \
-    "ConnectionStrings__Postgres=$ConnectionStrings__Postgres" \
-    "Orleans__ClusterId=bench" \
-    "ASPNETCORE_URLS=$API_URL" \
-    "Auth__AdminKey=$API_KEY" \
-    "RateLimit__RequestsPerSecond=100000000" \
-    -- dotnet "$API_DLL"
-
-ready_urls=()
-for ((i = 0; i < SILOS; i++)); do ready_urls+=("http://127.0.0.1:$((HEALTH_PORT + i))/health/ready"); done
-ready_urls+=("$API_URL/health/ready")
-
-log "waiting for /health/ready on ${#ready_urls[@]} endpoints (deadline ${READY_TIMEOUT}s)"
-deadline=$((SECONDS + READY_TIMEOUT))
-for url in "${ready_urls[@]}"; do
-    until http_ok "$url"; do
-        for i in "${!NODE_PIDS[@]}"; do
-            if ! kill -0 "${NODE_PIDS[$i]}" 2>/dev/null; then
-                tail -n 30 "$LOG_DIR/${NODE_NAMES[$i]}.log" >&2
-                die "${NODE_NAMES[$i]} exited during start (log above: ${LOG_DIR#"$REPO_ROOT"/}/${NODE_NAMES[$i]}.log)"
-            fi
-        done
-        if ((SECONDS >= deadline)); then
-            die "$url not ready after ${READY_TIMEOUT}s (logs in ${LOG_DIR#"$REPO_ROOT"/}/)"
-        fi
-        sleep 0.5
+# start_cluster N: N silos and the Api, then wait for /health/ready on all of them. Each
+# silo count gets its own cluster id, so a restarted cluster never sees the last one's members.
+start_cluster() {
+    local n=$1 i url deadline
+    local cluster_id=bench-$n
+    for ((i = 0; i < n; i++)); do
+        start_node "silo-$i" \
+            "ConnectionStrings__Postgres=$ConnectionStrings__Postgres" \
+            "Orleans__ClusterId=$cluster_id" \
+            "Orleans__SiloPort=$((SILO_PORT + i))" \
+            "Orleans__GatewayPort=$((GATEWAY_PORT + i))" \
+            "Orleans__PrimarySiloPort=$SILO_PORT" \
+            "Silo__HealthPort=$((HEALTH_PORT + i))" \
+            "Silo__Name=bench-silo-$i" \
+            -- dotnet "$SILO_DLL"
     done
-done
-log "cluster ready: $SILOS silos, Api at $API_URL"
+    start_node api \
+        "ConnectionStrings__Postgres=$ConnectionStrings__Postgres" \
+        "Orleans__ClusterId=$cluster_id" \
+        "ASPNETCORE_URLS=$API_URL" \
+        "Auth__AdminKey=$API_KEY" \
+        "RateLimit__RequestsPerSecond=100000000" \
+        -- dotnet "$API_DLL"
+
+    local ready_urls=()
+    for ((i = 0; i < n; i++)); do ready_urls+=("http://127.0.0.1:$((HEALTH_PORT + i))/health/ready"); done
+    ready_urls+=("$API_URL/health/ready")
+
+    log "waiting for /health/ready on ${#ready_urls[@]} endpoints (deadline ${READY_TIMEOUT}s)"
+    deadline=$((SECONDS + READY_TIMEOUT))
+    for url in "${ready_urls[@]}"; do
+        until http_ok "$url"; do
+            for i in "${!NODE_PIDS[@]}"; do
+                if ! kill -0 "${NODE_PIDS[$i]}" 2>/dev/null; then
+                    tail -n 30 "$LOG_DIR/${NODE_NAMES[$i]}.log" >&2
+                    die "${NODE_NAMES[$i]} exited during start (log above: ${LOG_DIR#"$REPO_ROOT"/}/${NODE_NAMES[$i]}.log)"
+                fi
+            done
+            if ((SECONDS >= deadline)); then
+                die "$url not ready after ${READY_TIMEOUT}s (logs in ${LOG_DIR#"$REPO_ROOT"/}/)"
+            fi
+            sleep 0.5
+        done
+    done
+    log "cluster ready: $n silo(s), Api at $API_URL"
+}
+
+# run_harness JSON_FILE ARGS...: the harness against the running cluster; --json FILE unless given.
+run_harness() {
+    local json=$1; shift
+    local bench_args=(--api "$API_URL" --pg "$ConnectionStrings__Postgres" --api-key "$API_KEY")
+    local a json_given=""
+    for a in "$@"; do [[ "$a" == --json || "$a" == --json=* ]] && json_given=1; done
+    [[ -n "$json_given" ]] || bench_args+=(--json "$LOG_DIR/$json")
+    dotnet "$BENCH_DLL" "${bench_args[@]}" "$@"
+}
 
 # ---------------------------------------------------------------- benchmark
-bench_args=(--api "$API_URL" --pg "$ConnectionStrings__Postgres" --api-key "$API_KEY")
-json_given=""
-for a in "$@"; do [[ "$a" == --json || "$a" == --json=* ]] && json_given=1; done
-[[ -n "$json_given" ]] || bench_args+=(--json "$LOG_DIR/results.json")
-
 rc=0
-dotnet "$BENCH_DLL" "${bench_args[@]}" "$@" || rc=$?
+if [[ -n "$JOB_SUITE" ]]; then
+    # Issue #6: the job workloads on 2 silos (no-op tasks vs Hangfire, primes vs the loop), then
+    # the primes job again on a restarted 1-silo cluster, each against its own single-threaded
+    # loop measured in the same harness run. Both clusters share this machine's cores.
+    start_cluster 2
+    run_harness results-jobs-2-silos.json --workloads none --jobs noop,primes --baselines hangfire,primes-loop "$@" \
+        | tee "$LOG_DIR/jobs-2-silos.txt" || rc=$?
+    log "restarting the cluster with 1 silo for the primes job"
+    stop_nodes
+    start_cluster 1
+    run_harness results-jobs-1-silo.json --workloads none --jobs primes --baselines primes-loop "$@" \
+        | tee "$LOG_DIR/jobs-1-silo.txt" || rc=$?
+    echo
+    echo "Job suite summary (from ${LOG_DIR#"$REPO_ROOT"/}/jobs-2-silos.txt and jobs-1-silo.txt):"
+    grep -h -E '^  (No-op|primes-[0-9e]+ job)' "$LOG_DIR/jobs-2-silos.txt" || true
+    grep -h -E '^  primes-[0-9e]+ job' "$LOG_DIR/jobs-1-silo.txt" || true
+else
+    start_cluster "$SILOS"
+    run_harness results.json "$@" || rc=$?
+fi
 log "harness exited with code $rc; stopping the cluster and PostgreSQL"
 cleanup
 exit "$rc"

@@ -7,6 +7,7 @@ using OrleansCompute.Api.Data;
 using OrleansCompute.Api.Errors;
 using OrleansCompute.Api.Security;
 using OrleansCompute.Api.Tenancy;
+using OrleansCompute.Api.Transactions;
 
 // appsettings.json ships beside the binary; the working directory may be anywhere.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions
@@ -29,6 +30,7 @@ builder.Services.AddHostedService<ClusterProbe>();
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton<TableDirectory>();
 builder.Services.Configure<KeyValueLimits>(builder.Configuration.GetSection("KeyValue"));
+builder.Services.Configure<TransactionLimits>(builder.Configuration.GetSection("Transactions"));
 
 builder.AddApiSecurity();
 builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = context =>
@@ -114,6 +116,7 @@ var v1 = app.MapGroup("/v1")
 v1.MapClusterEndpoints();
 v1.MapTableEndpoints();
 v1.MapKeyEndpoints();
+v1.MapTxnEndpoints();
 v1.MapAdminEndpoints();
 SecuritySetup.EnsureEveryEndpointNamesAScope(app, "/v1");
 

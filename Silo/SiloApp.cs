@@ -5,6 +5,9 @@ using Orleans.Dashboard;
 using OrleansCompute.Grains;
 using OrleansCompute.Grains.Data;
 using OrleansCompute.Grains.Data.Storage;
+using OrleansCompute.Grains.Transactions;
+using OrleansCompute.Grains.Transactions.Storage;
+using Orleans.Transactions.Abstractions;
 using OrleansCompute.Silo.Health;
 using OrleansCompute.Silo.Storage;
 using OpenTelemetry.Metrics;
@@ -45,6 +48,7 @@ public static class SiloApp
         builder.Services.Configure<KeyValueOptions>(builder.Configuration.GetSection("KeyValue"));
         builder.Services.Configure<EncryptionOptions>(builder.Configuration.GetSection("Encryption"));
         builder.Services.AddSingleton<ValueProtector>();
+        builder.Services.Configure<TransactionRetryOptions>(builder.Configuration.GetSection("Transactions"));
         if (settings.PostgresConnectionString is { } postgres)
         {
             // Shard commits use no session state, so pooled connections need no DISCARD ALL on reuse:
@@ -58,6 +62,12 @@ public static class SiloApp
                     AutoPrepareMinUsages = 2,
                 }.ConnectionString));
             builder.Services.AddSingleton<IKeyValueStore, PostgresKeyValueStore>();
+            if (settings.TransactionalStorage == TransactionalStorageKind.Postgres)
+            {
+                builder.Services.AddSingleton<TransactionalStateWriter>();
+                // Tests may put a decorator in first (to inject faults); theirs then wins.
+                builder.Services.TryAddKeyedSingleton<ITransactionalStateStorageFactory, PostgresTransactionalStateStorageFactory>(StorageNames.Transactional);
+            }
         }
         else
         {
@@ -106,6 +116,7 @@ public static class SiloApp
         silo.AddActivityPropagation();
         silo.AddDashboard();
         silo.AddPlacementDirector<ShardPlacement, ShardPlacementDirector>();
+        silo.UseTransactions();
 
         if (settings.PostgresConnectionString is { } postgres)
         {
@@ -116,6 +127,10 @@ public static class SiloApp
                 o.ConnectionString = postgres;
             });
             AddGrainStorage(silo, PostgresInvariant, postgres);
+            if (settings.TransactionalStorage == TransactionalStorageKind.GrainStorage)
+            {
+                AddGrainStorage(silo, PostgresInvariant, postgres, StorageNames.Transactional);
+            }
             silo.UseAdoNetReminderService(o =>
             {
                 o.Invariant = PostgresInvariant;
@@ -131,6 +146,8 @@ public static class SiloApp
                 settings.ServiceId,
                 settings.ClusterId);
             AddGrainStorage(silo, SqliteInvariant, settings.SqliteConnectionString);
+            // Embedded mode: transactional state goes through Orleans' adapter over the same SQLite store.
+            AddGrainStorage(silo, SqliteInvariant, settings.SqliteConnectionString, StorageNames.Transactional);
             silo.UseAdoNetReminderService(o =>
             {
                 o.Invariant = SqliteInvariant;
@@ -139,8 +156,8 @@ public static class SiloApp
         }
     }
 
-    private static void AddGrainStorage(ISiloBuilder silo, string invariant, string connectionString) =>
-        silo.AddAdoNetGrainStorage(StorageNames.Default, o =>
+    private static void AddGrainStorage(ISiloBuilder silo, string invariant, string connectionString, string name = StorageNames.Default) =>
+        silo.AddAdoNetGrainStorage(name, o =>
         {
             o.Invariant = invariant;
             o.ConnectionString = connectionString;

@@ -49,6 +49,11 @@ public static class SiloApp
         builder.Services.Configure<EncryptionOptions>(builder.Configuration.GetSection("Encryption"));
         builder.Services.AddSingleton<ValueProtector>();
         builder.Services.Configure<TransactionRetryOptions>(builder.Configuration.GetSection("Transactions"));
+        // A participant holding a prepared transaction asks its manager for the outcome every
+        // RemoteTransactionPingFrequency; Orleans' 60 s default keeps a key locked for up to a
+        // minute after its manager's silo died. 5 s bounds that recovery; the ping is one message.
+        builder.Services.Configure<TransactionalStateOptions>(o => o.RemoteTransactionPingFrequency = TimeSpan.FromSeconds(5));
+        builder.Services.Configure<TransactionalStateOptions>(builder.Configuration.GetSection("Transactions:State"));
         if (settings.PostgresConnectionString is { } postgres)
         {
             // Shard commits use no session state, so pooled connections need no DISCARD ALL on reuse:

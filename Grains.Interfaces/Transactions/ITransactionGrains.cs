@@ -27,7 +27,8 @@ public interface ITransactionCoordinatorGrain : IGrainWithIntegerKey
 /// <summary>
 /// One key of a transactional table, keyed by <see cref="TxnKeys.KeyGrain"/>. Every method joins
 /// the caller's transaction; a key is its own lock, so transactions on different keys never wait
-/// on each other.
+/// on each other. Callers take the locks of all keys of a transaction in ordinal order of their
+/// grain keys before any write, so no two transactions wait on each other in a cycle.
 /// </summary>
 [Alias("oc.ITransactionalKeyGrain")]
 public interface ITransactionalKeyGrain : IGrainWithStringKey
@@ -54,18 +55,16 @@ public interface ITransactionalKeyGrain : IGrainWithStringKey
 
 /// <summary>
 /// The committed keys of one shard of a transactional table, keyed by <see cref="TxnKeys.IndexGrain"/>.
-/// Key grains add and remove themselves in the transaction that creates or deletes them, so a scan
-/// that reads the index in a transaction lists exactly the committed keys. Only creates and deletes
-/// touch it; writes to existing keys do not.
+/// The transaction that creates or deletes keys updates it, so a scan that reads the index in a
+/// transaction lists exactly the committed keys. Only creates and deletes touch it; writes to
+/// existing keys do not.
 /// </summary>
 [Alias("oc.ITransactionalKeyIndexGrain")]
 public interface ITransactionalKeyIndexGrain : IGrainWithStringKey
 {
-    [Transaction(TransactionOption.Join), Alias("Add")]
-    Task AddAsync(string key);
-
-    [Transaction(TransactionOption.Join), Alias("Remove")]
-    Task RemoveAsync(string key);
+    /// <summary>Records keys created and keys deleted by the caller's transaction.</summary>
+    [Transaction(TransactionOption.Join), Alias("Update")]
+    Task UpdateAsync(string[] added, string[] removed);
 
     /// <summary>Up to <paramref name="limit"/> keys with <paramref name="prefix"/> after <paramref name="after"/> in key order, and whether there are more.</summary>
     [Transaction(TransactionOption.Join), Alias("List")]

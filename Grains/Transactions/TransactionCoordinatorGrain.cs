@@ -13,7 +13,15 @@ namespace OrleansCompute.Grains.Transactions;
 /// Runs each request as one Orleans transaction started here, close to the participants, and
 /// retries it while it aborts. Holds no state, so any number of activations may run per silo.
 /// </summary>
+/// <remarks>
+/// Reentrant because it holds no state: each request's transaction lives in its own async flow
+/// (Orleans keeps the transaction context per flow), and a request spends nearly all its time
+/// awaiting participants. Without it, a silo would run only one transaction per core at a time
+/// (the default stateless-worker limit), measured at 62 transfers/s with 64 clients. The bank
+/// test (many concurrent transfers and whole-bank reads through this grain) shows it is safe.
+/// </remarks>
 [StatelessWorker]
+[Reentrant]
 public sealed partial class TransactionCoordinatorGrain(
     ITransactionClient transactions,
     IOptions<TransactionRetryOptions> options,
@@ -43,18 +51,21 @@ public sealed partial class TransactionCoordinatorGrain(
         var attempt = await RunWithRetriesAsync(async () =>
         {
             // Indexes and keys are read in one transaction: the page is one serializable snapshot of committed data.
-            var lists = await Task.WhenAll(Enumerable.Range(0, shards).Select(shard =>
-                GrainFactory.GetGrain<ITransactionalKeyIndexGrain>(TxnKeys.IndexGrain(tenant, tableId, shard)).ListAsync(prefix, after, limit)));
+            var lists = new TxnIndexPage[shards];
+            foreach (var shard in IndexLockOrder(tenant, tableId, shards))
+            {
+                lists[shard] = await GrainFactory.GetGrain<ITransactionalKeyIndexGrain>(TxnKeys.IndexGrain(tenant, tableId, shard)).ListAsync(prefix, after, limit);
+            }
+
             var keys = lists
-                .SelectMany((list, shard) => list.Keys.Select(key => (key, shard)))
-                .OrderBy(k => k.key, KeyOrder.Instance)
+                .SelectMany((list, shard) => list.Keys.Select(key => (Key: key, Grain: TxnKeys.KeyGrain(tenant, tableId, shard, key))))
+                .OrderBy(k => k.Key, KeyOrder.Instance)
                 .ToList();
             var chosen = keys.Take(limit).ToList();
-            var values = await Task.WhenAll(chosen.Select(k =>
-                GrainFactory.GetGrain<ITransactionalKeyGrain>(TxnKeys.KeyGrain(tenant, tableId, k.shard, k.key)).ReadAsync()));
-            var items = chosen.Zip(values)
-                .Where(p => p.Second.Exists)
-                .Select(p => new KvItem(p.First.key, p.Second.Value!, p.Second.Version))
+            var values = await ReadInLockOrderAsync(chosen.Select(k => k.Grain));
+            var items = chosen
+                .Where(k => values[k.Grain].Exists)
+                .Select(k => new KvItem(k.Key, values[k.Grain].Value!, values[k.Grain].Version))
                 .ToList();
             page = new TxnScanPage(TxnOutcome.Committed, items, keys.Count > limit || lists.Any(l => l.More));
             return true;
@@ -67,9 +78,12 @@ public sealed partial class TransactionCoordinatorGrain(
         long count = 0;
         var attempt = await RunWithRetriesAsync(async () =>
         {
-            var counts = await Task.WhenAll(Enumerable.Range(0, shards).Select(shard =>
-                GrainFactory.GetGrain<ITransactionalKeyIndexGrain>(TxnKeys.IndexGrain(tenant, tableId, shard)).CountAsync()));
-            count = counts.Sum(c => (long)c);
+            count = 0;
+            foreach (var shard in IndexLockOrder(tenant, tableId, shards))
+            {
+                count += await GrainFactory.GetGrain<ITransactionalKeyIndexGrain>(TxnKeys.IndexGrain(tenant, tableId, shard)).CountAsync();
+            }
+
             return true;
         }, exclusive: false);
         return attempt.Outcome == TxnOutcome.Committed
@@ -79,15 +93,20 @@ public sealed partial class TransactionCoordinatorGrain(
 
     private async Task<TxnResult> ExecuteAsync(TxnRequest request)
     {
-        // Each key compared is read once, all of them at the same time.
-        var compared = request.Compare.Select(c => c.Key.GrainKey).Distinct(StringComparer.Ordinal).ToList();
-        var read = await Task.WhenAll(compared.Select(key => Key(key).ReadAsync()));
-        var observed = compared.Zip(read).ToDictionary(p => p.First, p => p.Second, StringComparer.Ordinal);
-        var succeeded = request.Compare.All(c => CompareEvaluator.Holds(c, observed[c.Key.GrainKey]));
+        // Every key the transaction may touch is locked first, one after the other in one global
+        // order. Orleans resolves a cycle of transactions waiting on each other's locks only by a
+        // 10-second lock timeout; taking locks in order means there is never a cycle to wait out.
+        var touched = request.Compare.Select(c => c.Key)
+            .Concat(request.Success.Select(o => o.Key))
+            .Concat(request.Failure.Select(o => o.Key))
+            .DistinctBy(k => k.GrainKey, StringComparer.Ordinal)
+            .ToList();
+        var before = await ReadInLockOrderAsync(touched.Select(k => k.GrainKey));
+        var succeeded = request.Compare.All(c => CompareEvaluator.Holds(c, before[c.Key.GrainKey]));
 
         var ops = succeeded ? request.Success : request.Failure;
         var results = new TxnKeyValue?[ops.Length];
-        // Ops on one key run in request order (each sees the ones before); different keys run in parallel.
+        // The locks are held: ops on different keys run in parallel, ops on one key in request order.
         await Task.WhenAll(ops.Select((op, index) => (op, index)).GroupBy(o => o.op.Key.GrainKey, StringComparer.Ordinal).Select(async group =>
         {
             foreach (var (op, index) in group)
@@ -97,10 +116,58 @@ public sealed partial class TransactionCoordinatorGrain(
         }));
 
         var rejected = Array.FindIndex(results, r => r is null);
-        return rejected >= 0
-            ? new TxnResult(TxnOutcome.Rejected, succeeded, [], rejected,
-                $"Key '{ops[rejected].Key.Key}' of table '{ops[rejected].Key.Table}' holds a value that is not a number (or the sum does not fit); add needs a number.")
-            : new TxnResult(TxnOutcome.Committed, succeeded, results!);
+        if (rejected >= 0)
+        {
+            return new TxnResult(TxnOutcome.Rejected, succeeded, [], rejected,
+                $"Key '{ops[rejected].Key.Key}' of table '{ops[rejected].Key.Table}' holds a value that is not a number (or the sum does not fit); add needs a number.");
+        }
+
+        await UpdateIndexesAsync(touched, before, ops, results!);
+        return new TxnResult(TxnOutcome.Committed, succeeded, results!);
+    }
+
+    // Keys the branch created or deleted, recorded in their shards' indexes, index by index in
+    // ordinal order: index locks come after every key lock, in one order too.
+    private async Task UpdateIndexesAsync(List<TxnKeyRef> touched, Dictionary<string, TxnKeyValue> before, TxnOp[] ops, TxnKeyValue[] results)
+    {
+        var after = new Dictionary<string, bool>(StringComparer.Ordinal);
+        for (var i = 0; i < ops.Length; i++)
+        {
+            // A delete answers the key as it was; every other op the key as it is.
+            after[ops[i].Key.GrainKey] = ops[i].Kind != TxnOpKind.Delete && results[i].Exists;
+        }
+
+        var changes = touched
+            .Where(k => after.TryGetValue(k.GrainKey, out var exists) && exists != before[k.GrainKey].Exists)
+            .Select(k =>
+            {
+                var (tenant, tableId, shard, key) = TxnKeys.ParseKeyGrain(k.GrainKey);
+                return (Index: TxnKeys.IndexGrain(tenant, tableId, shard), Key: key, Created: after[k.GrainKey]);
+            })
+            .GroupBy(c => c.Index, StringComparer.Ordinal)
+            .OrderBy(g => g.Key, StringComparer.Ordinal);
+        foreach (var index in changes)
+        {
+            await GrainFactory.GetGrain<ITransactionalKeyIndexGrain>(index.Key).UpdateAsync(
+                [.. index.Where(c => c.Created).Select(c => c.Key)],
+                [.. index.Where(c => !c.Created).Select(c => c.Key)]);
+        }
+    }
+
+    // Readers of indexes take their locks in the same order as writers do, one at a time.
+    private static IEnumerable<int> IndexLockOrder(string tenant, Guid tableId, int shards) =>
+        Enumerable.Range(0, shards).OrderBy(shard => TxnKeys.IndexGrain(tenant, tableId, shard), StringComparer.Ordinal);
+
+    /// <summary>Reads keys one at a time in ordinal order of their grain keys, taking their locks in the global order.</summary>
+    private async Task<Dictionary<string, TxnKeyValue>> ReadInLockOrderAsync(IEnumerable<string> grainKeys)
+    {
+        var values = new Dictionary<string, TxnKeyValue>(StringComparer.Ordinal);
+        foreach (var grainKey in grainKeys.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
+        {
+            values[grainKey] = await Key(grainKey).ReadAsync();
+        }
+
+        return values;
     }
 
     private Task<TxnKeyValue?> RunOpAsync(TxnOp op)

@@ -1,3 +1,4 @@
+using Orleans.Concurrency;
 using Orleans.Transactions.Abstractions;
 using OrleansCompute.Data;
 using OrleansCompute.Transactions;
@@ -5,24 +6,32 @@ using OrleansCompute.Transactions;
 namespace OrleansCompute.Grains.Transactions;
 
 /// <summary>The committed keys of one shard of a transactional table, kept in key order for scans.</summary>
+// Reentrant, as Orleans' transactional grains must be: a call waiting for the key's lock must not
+// hold the grain's turn, or the lock's holder could never make its next call here (a coordinator
+// locks a key with a read, then writes it). The transactional state's lock, not the turn, isolates
+// transactions; this grain keeps no other state. The bank and contention tests cover it.
+[Reentrant]
 public sealed class TransactionalKeyIndexGrain(
     [TransactionalState("index", StorageNames.Transactional)] ITransactionalState<TransactionalKeyIndexGrain.State> state) : Grain, ITransactionalKeyIndexGrain
 {
-    public Task AddAsync(string key) => state.PerformUpdate(s =>
+    public Task UpdateAsync(string[] added, string[] removed) => state.PerformUpdate(s =>
     {
-        var at = s.Keys.BinarySearch(key, KeyOrder.Instance);
-        if (at < 0)
+        foreach (var key in added)
         {
-            s.Keys.Insert(~at, key);
+            var at = s.Keys.BinarySearch(key, KeyOrder.Instance);
+            if (at < 0)
+            {
+                s.Keys.Insert(~at, key);
+            }
         }
-    });
 
-    public Task RemoveAsync(string key) => state.PerformUpdate(s =>
-    {
-        var at = s.Keys.BinarySearch(key, KeyOrder.Instance);
-        if (at >= 0)
+        foreach (var key in removed)
         {
-            s.Keys.RemoveAt(at);
+            var at = s.Keys.BinarySearch(key, KeyOrder.Instance);
+            if (at >= 0)
+            {
+                s.Keys.RemoveAt(at);
+            }
         }
     });
 

@@ -5,9 +5,9 @@ namespace OrleansCompute.Bench;
 /// <summary>Command-line options of the harness.</summary>
 public sealed record Options
 {
-    public static readonly IReadOnlyList<string> AllWorkloads = ["kv-get-hot", "kv-get-random", "kv-put-random"];
+    public static readonly IReadOnlyList<string> AllWorkloads = ["kv-get-hot", "kv-get-random", "kv-put-random", "txn-transfer"];
 
-    public static readonly IReadOnlyList<string> AllBaselines = ["kestrel", "pgbench", "etcd"];
+    public static readonly IReadOnlyList<string> AllBaselines = ["kestrel", "pgbench", "pgbench-tpcb", "etcd"];
 
     public const string Usage = """
         usage: dotnet run -c Release --project tests/Bench -- [options]
@@ -22,8 +22,8 @@ public sealed record Options
           --warmup S          seconds of load before measuring, every run (2)
           --prime S           seconds of unmeasured load per HTTP workload, once before its
                               first run, so freshly started processes are past JIT tiering (3)
-          --workloads LIST    comma list of kv-get-hot,kv-get-random,kv-put-random, or none (all)
-          --baselines LIST    comma list of kestrel,pgbench,etcd, or none (all)
+          --workloads LIST    comma list of kv-get-hot,kv-get-random,kv-put-random,txn-transfer, or none (all)
+          --baselines LIST    comma list of kestrel,pgbench,pgbench-tpcb,etcd, or none (all)
           --rate R            open loop: R requests/s in total instead of as fast as possible
           --half-peak         measure peak, then rerun each workload at 50% of it and report p99
           --json FILE         also write every figure and ratio as JSON

@@ -20,6 +20,13 @@ public sealed class Report(Options options, BenchSession session, DateTimeOffset
         ("KV GET hot / etcd range", "kv", "kv-get-hot", "etcd", "range-hot", 4.0),
         ("KV PUT / pgbench upsert", "kv", "kv-put-random", PgBenchBaseline.TargetName, PgBenchBaseline.WorkloadName, 1.0),
         ("KV PUT / etcd put", "kv", "kv-put-random", "etcd", "put-random", 1.5),
+        ("Transfer / pgbench tpcb-like", "txn", "txn-transfer", PgBenchBaseline.TargetName, PgBenchBaseline.TpcbWorkloadName, 0.5),
+    ];
+
+    // PostgreSQL commits per operation, at most (closed-loop runs).
+    private static readonly (string Name, string Target, string Workload, double Max)[] CommitTargets =
+    [
+        ("Transfer commits per transfer", "txn", "txn-transfer", 3.0),
     ];
 
     // p99 latency at half of peak throughput (the --half-peak runs).
@@ -68,6 +75,19 @@ public sealed class Report(Options options, BenchSession session, DateTimeOffset
 
             var value = num.OpsPerSecond / den.OpsPerSecond;
             checks.Add(new TargetCheck(ratio.Name, ">=", ratio.Min, "x", value, value >= ratio.Min ? "MET" : "MISSED", ErrorsNote(num, den)));
+        }
+
+        foreach (var commits in CommitTargets)
+        {
+            var run = Find(commits.Target, commits.Workload, RunModes.Closed);
+            if (run?.CommitsPerOp is not { } perOp)
+            {
+                checks.Add(new TargetCheck(commits.Name, "<=", commits.Max, "commits", null, "n/a",
+                    run is null ? WhyMissing(commits.Target, commits.Workload, RunModes.Closed) : "commits not measured (no --pg)"));
+                continue;
+            }
+
+            checks.Add(new TargetCheck(commits.Name, "<=", commits.Max, "commits", perOp, perOp <= commits.Max ? "MET" : "MISSED", ErrorsNote(run)));
         }
 
         foreach (var latency in LatencyTargets)
@@ -129,12 +149,9 @@ public sealed class Report(Options options, BenchSession session, DateTimeOffset
         var nameWidth = checks.Max(c => c.Name.Length);
         foreach (var check in checks)
         {
-            var value = check.Value is not { } v ? "-"
-                : check.Unit == "x" ? v.ToString("0.00", CultureInfo.InvariantCulture)
-                : v.ToString("0.00", CultureInfo.InvariantCulture) + " ms";
-            var target = check.Unit == "x"
-                ? string.Create(CultureInfo.InvariantCulture, $"target {check.Comparison} {check.Target:0.0#}")
-                : string.Create(CultureInfo.InvariantCulture, $"target {check.Comparison} {check.Target:0.#} ms");
+            var suffix = check.Unit == "x" ? "" : " " + check.Unit;
+            var value = check.Value is not { } v ? "-" : v.ToString("0.00", CultureInfo.InvariantCulture) + suffix;
+            var target = string.Create(CultureInfo.InvariantCulture, $"target {check.Comparison} {check.Target:0.0#}{suffix}");
             var detail = check.Detail is null ? "" : check.Value is null ? $": {check.Detail}" : $"  ({check.Detail})";
             output.WriteLine($"  {check.Name.PadRight(nameWidth)} = {value,9}  ({target})  {check.Status}{detail}");
         }

@@ -24,7 +24,7 @@ public class RestartTests
     }
 
     [Fact]
-    public async Task Embedded_mode_state_survives_a_full_cluster_restart()
+    public async Task Embedded_mode_state_and_transactional_tables_survive_a_full_cluster_restart()
     {
         var folder = Directory.CreateTempSubdirectory("oc-embedded-");
         var primaryPort = Ports.Free();
@@ -42,6 +42,10 @@ public class RestartTests
         });
         var http = await api.CreateReadyClientAsync();
         var before = await CreateTablesAsync(http);
+        // Transactional tables work in embedded mode too (Orleans' adapter over the SQLite grain storage).
+        var bank = await Transactions.TxnTestClient.NewTransactionalTableAsync(http, shards: 2);
+        await Transactions.TxnTestClient.TxnOkAsync(http, $$"""{"success":[{"op":"put","table":"{{bank}}","key":"a","value":10},{"op":"put","table":"{{bank}}","key":"b","value":0}]}""");
+        await Transactions.TxnTestClient.TxnOkAsync(http, $$"""{"compare":[{"table":"{{bank}}","key":"a","target":"value","op":">=","value":4}],"success":[{"op":"add","table":"{{bank}}","key":"a","value":-4},{"op":"add","table":"{{bank}}","key":"b","value":4}]}""");
 
         foreach (var silo in silos.AsEnumerable().Reverse())
         {
@@ -55,6 +59,8 @@ public class RestartTests
         try
         {
             await AssertTablesAsync(http, before);
+            Assert.Equal("6", await Transactions.TxnTestClient.ValueAsync(http, bank, "a"));
+            Assert.Equal("4", await Transactions.TxnTestClient.ValueAsync(http, bank, "b"));
         }
         finally
         {

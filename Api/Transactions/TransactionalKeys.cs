@@ -33,8 +33,7 @@ public static class TransactionalKeys
             KvOpKind.Put => [read, new TxnOp(TxnOpKind.Put, key, op.Value)],
             _ => [new TxnOp(TxnOpKind.Delete, key)],
         };
-        var result = await grains.GetGrain<ITransactionCoordinatorGrain>(0)
-            .RunAsync(new TxnRequest([.. compare], success, [read]), cancellationToken);
+        var result = await TxnOutcomes.RunAsync(grains, new TxnRequest([.. compare], success, [read]), op.Kind != KvOpKind.Get, cancellationToken);
         TxnOutcomes.ThrowUnlessCommitted(result.Outcome, result.Message);
 
         if (!result.Succeeded)

@@ -63,7 +63,7 @@ public static class TxnEndpoints
         }
 
         var request = parsed.Build((table, key) => new TxnKeyRef(table, key, TxnKeys.KeyGrain(tenant, found[table], key)));
-        var result = await grains.GetGrain<ITransactionCoordinatorGrain>(0).RunAsync(request, cancellationToken);
+        var result = await TxnOutcomes.RunAsync(grains, request, parsed.Writes, cancellationToken);
         if (result.Outcome == TxnOutcome.Rejected)
         {
             var branch = result.Succeeded ? "success" : "failure";
@@ -76,9 +76,27 @@ public static class TxnEndpoints
     }
 }
 
-/// <summary>Turns the outcomes that are not answers into the exceptions the problem handler maps.</summary>
+/// <summary>Runs transactions on the cluster, and turns the outcomes that are not answers into the exceptions the problem handler maps.</summary>
 public static class TxnOutcomes
 {
+    /// <summary>
+    /// Runs <paramref name="request"/> on a coordinator. A transaction that can write and loses the
+    /// cluster on the way (the connection drops, the call times out) may have committed: that is
+    /// answered outcome-unknown, never "nothing applied".
+    /// </summary>
+    public static async Task<TxnResult> RunAsync(IGrainFactory grains, TxnRequest request, bool writes, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await grains.GetGrain<ITransactionCoordinatorGrain>(0).RunAsync(request, cancellationToken);
+        }
+        catch (Exception ex) when (writes && ClusterFaults.IsUnavailable(ex))
+        {
+            throw new TransactionFailedException(TxnOutcome.OutcomeUnknown,
+                "The Api lost the cluster while the transaction ran; it may or may not have been applied.", ex);
+        }
+    }
+
     public static void ThrowUnlessCommitted(TxnOutcome outcome, string? message)
     {
         if (outcome != TxnOutcome.Committed)

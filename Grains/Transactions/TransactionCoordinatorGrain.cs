@@ -93,27 +93,46 @@ public sealed partial class TransactionCoordinatorGrain(
 
     private async Task<TxnResult> ExecuteAsync(TxnRequest request)
     {
-        // Every key the transaction may touch is locked first, one after the other in one global
-        // order. Orleans resolves a cycle of transactions waiting on each other's locks only by a
-        // 10-second lock timeout; taking locks in order means there is never a cycle to wait out.
-        var touched = request.Compare.Select(c => c.Key)
-            .Concat(request.Success.Select(o => o.Key))
-            .Concat(request.Failure.Select(o => o.Key))
-            .DistinctBy(k => k.GrainKey, StringComparer.Ordinal)
+        // Every key is locked in one global order (ordinal order of grain keys), so transactions
+        // never wait on each other in a cycle; Orleans would break such a cycle only by aborts and
+        // lock timeouts (10 s). Keys up to the last compared one are locked by reading them, in
+        // order, before the branch is chosen. Keys after it are locked by their own ops, still in
+        // order, so they cost no extra call. Writers lock exclusively from the first read
+        // (useExclusiveLock), so a compare's read is never upgraded to a write lock.
+        var compared = request.Compare.Select(c => c.Key.GrainKey).ToHashSet(StringComparer.Ordinal);
+        var ordered = request.Compare.Select(c => c.Key.GrainKey)
+            .Concat(request.Success.Select(o => o.Key.GrainKey))
+            .Concat(request.Failure.Select(o => o.Key.GrainKey))
+            .Distinct(StringComparer.Ordinal)
+            .Order(StringComparer.Ordinal)
             .ToList();
-        var before = await ReadInLockOrderAsync(touched.Select(k => k.GrainKey));
+        var head = ordered.Take(ordered.FindLastIndex(compared.Contains) + 1).ToHashSet(StringComparer.Ordinal);
+        var before = await ReadInLockOrderAsync(head);
         var succeeded = request.Compare.All(c => CompareEvaluator.Holds(c, before[c.Key.GrainKey]));
 
         var ops = succeeded ? request.Success : request.Failure;
         var results = new TxnKeyValue?[ops.Length];
-        // The locks are held: ops on different keys run in parallel, ops on one key in request order.
-        await Task.WhenAll(ops.Select((op, index) => (op, index)).GroupBy(o => o.op.Key.GrainKey, StringComparer.Ordinal).Select(async group =>
+        var groups = ops.Select((op, index) => (op, index)).GroupBy(o => o.op.Key.GrainKey, StringComparer.Ordinal).ToList();
+
+        // Ops on one key run in request order (each sees the ones before). Keys already locked run in
+        // parallel; the others take their locks one after the other, in order.
+        async Task RunGroupAsync(IEnumerable<(TxnOp Op, int Index)> group)
         {
             foreach (var (op, index) in group)
             {
                 results[index] = await RunOpAsync(op);
             }
-        }));
+        }
+
+        async Task RunTailInOrderAsync()
+        {
+            foreach (var group in groups.Where(g => !head.Contains(g.Key)).OrderBy(g => g.Key, StringComparer.Ordinal))
+            {
+                await RunGroupAsync(group);
+            }
+        }
+
+        await Task.WhenAll(groups.Where(g => head.Contains(g.Key)).Select(RunGroupAsync).Append(RunTailInOrderAsync()));
 
         var rejected = Array.FindIndex(results, r => r is null);
         if (rejected >= 0)
@@ -122,27 +141,38 @@ public sealed partial class TransactionCoordinatorGrain(
                 $"Key '{ops[rejected].Key.Key}' of table '{ops[rejected].Key.Table}' holds a value that is not a number (or the sum does not fit); add needs a number.");
         }
 
-        await UpdateIndexesAsync(touched, before, ops, results!);
+        await UpdateIndexesAsync(ops, results!, before);
         return new TxnResult(TxnOutcome.Committed, succeeded, results!);
     }
 
     // Keys the branch created or deleted, recorded in their shards' indexes, index by index in
     // ordinal order: index locks come after every key lock, in one order too.
-    private async Task UpdateIndexesAsync(List<TxnKeyRef> touched, Dictionary<string, TxnKeyValue> before, TxnOp[] ops, TxnKeyValue[] results)
+    private async Task UpdateIndexesAsync(TxnOp[] ops, TxnKeyValue[] results, Dictionary<string, TxnKeyValue> locked)
     {
-        var after = new Dictionary<string, bool>(StringComparer.Ordinal);
+        var existedBefore = new Dictionary<string, bool>(StringComparer.Ordinal);
+        var existsAfter = new Dictionary<string, bool>(StringComparer.Ordinal);
         for (var i = 0; i < ops.Length; i++)
         {
+            var key = ops[i].Key.GrainKey;
+            if (!existedBefore.ContainsKey(key))
+            {
+                // A key not read before the branch: its first op tells. Get and delete answer the key
+                // as it was; a put or add that leaves version 1 created it (versions restart at 1).
+                existedBefore[key] = locked.TryGetValue(key, out var read)
+                    ? read.Exists
+                    : ops[i].Kind is TxnOpKind.Get or TxnOpKind.Delete ? results[i].Exists : results[i].Version > 1;
+            }
+
             // A delete answers the key as it was; every other op the key as it is.
-            after[ops[i].Key.GrainKey] = ops[i].Kind != TxnOpKind.Delete && results[i].Exists;
+            existsAfter[key] = ops[i].Kind != TxnOpKind.Delete && results[i].Exists;
         }
 
-        var changes = touched
-            .Where(k => after.TryGetValue(k.GrainKey, out var exists) && exists != before[k.GrainKey].Exists)
+        var changes = existsAfter
+            .Where(k => k.Value != existedBefore[k.Key])
             .Select(k =>
             {
-                var (tenant, tableId, shard, key) = TxnKeys.ParseKeyGrain(k.GrainKey);
-                return (Index: TxnKeys.IndexGrain(tenant, tableId, shard), Key: key, Created: after[k.GrainKey]);
+                var (tenant, tableId, shard, key) = TxnKeys.ParseKeyGrain(k.Key);
+                return (Index: TxnKeys.IndexGrain(tenant, tableId, shard), Key: key, Created: k.Value);
             })
             .GroupBy(c => c.Index, StringComparer.Ordinal)
             .OrderBy(g => g.Key, StringComparer.Ordinal);

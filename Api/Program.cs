@@ -8,6 +8,7 @@ using OrleansCompute.Api.Errors;
 using OrleansCompute.Api.Jobs;
 using OrleansCompute.Api.Security;
 using OrleansCompute.Api.Tenancy;
+using OrleansCompute.Api.Transactions;
 
 // appsettings.json ships beside the binary; the working directory may be anywhere.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions
@@ -30,6 +31,7 @@ builder.Services.AddHostedService<ClusterProbe>();
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton<TableDirectory>();
 builder.Services.Configure<KeyValueLimits>(builder.Configuration.GetSection("KeyValue"));
+builder.Services.Configure<TransactionLimits>(builder.Configuration.GetSection("Transactions"));
 
 builder.AddApiSecurity();
 builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = context =>
@@ -117,6 +119,7 @@ v1.MapTableEndpoints();
 v1.MapKeyEndpoints();
 v1.MapJobEndpoints();
 v1.MapScheduleEndpoints();
+v1.MapTxnEndpoints();
 v1.MapAdminEndpoints();
 SecuritySetup.EnsureEveryEndpointNamesAScope(app, "/v1");
 

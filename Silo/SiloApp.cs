@@ -7,6 +7,9 @@ using OrleansCompute.Grains.Data;
 using OrleansCompute.Grains.Data.Storage;
 using OrleansCompute.Grains.Jobs;
 using OrleansCompute.Grains.Jobs.Storage;
+using OrleansCompute.Grains.Transactions;
+using OrleansCompute.Grains.Transactions.Storage;
+using Orleans.Transactions.Abstractions;
 using OrleansCompute.Silo.Health;
 using OrleansCompute.Silo.Storage;
 using OpenTelemetry.Metrics;
@@ -47,6 +50,12 @@ public static class SiloApp
         builder.Services.Configure<KeyValueOptions>(builder.Configuration.GetSection("KeyValue"));
         builder.Services.Configure<EncryptionOptions>(builder.Configuration.GetSection("Encryption"));
         builder.Services.AddSingleton<ValueProtector>();
+        builder.Services.Configure<TransactionRetryOptions>(builder.Configuration.GetSection("Transactions"));
+        // A participant holding a prepared transaction asks its manager for the outcome every
+        // RemoteTransactionPingFrequency; Orleans' 60 s default keeps a key locked for up to a
+        // minute after its manager's silo died. 5 s bounds that recovery; the ping is one message.
+        builder.Services.Configure<TransactionalStateOptions>(o => o.RemoteTransactionPingFrequency = TimeSpan.FromSeconds(5));
+        builder.Services.Configure<TransactionalStateOptions>(builder.Configuration.GetSection("Transactions:State"));
         if (settings.PostgresConnectionString is { } postgres)
         {
             // Shard commits use no session state, so pooled connections need no DISCARD ALL on reuse:
@@ -61,6 +70,12 @@ public static class SiloApp
                 }.ConnectionString));
             builder.Services.AddSingleton<IKeyValueStore, PostgresKeyValueStore>();
             builder.Services.AddSingleton(sp => new JobStore(sp.GetRequiredService<NpgsqlDataSource>()));
+            if (settings.TransactionalStorage == TransactionalStorageKind.Postgres)
+            {
+                builder.Services.AddSingleton<TransactionalStateWriter>();
+                // Tests may put a decorator in first (to inject faults); theirs then wins.
+                builder.Services.TryAddKeyedSingleton<ITransactionalStateStorageFactory, PostgresTransactionalStateStorageFactory>(StorageNames.Transactional);
+            }
         }
         else
         {
@@ -117,6 +132,7 @@ public static class SiloApp
         // Jobs and schedules keep themselves alive with reminders of Jobs:RecoveryPeriod.
         var recovery = configuration.GetSection("Jobs").Get<JobOptions>()?.RecoveryPeriod ?? new JobOptions().RecoveryPeriod;
         silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = recovery < o.MinimumReminderPeriod ? recovery : o.MinimumReminderPeriod);
+        silo.UseTransactions();
 
         if (settings.PostgresConnectionString is { } postgres)
         {
@@ -127,6 +143,10 @@ public static class SiloApp
                 o.ConnectionString = postgres;
             });
             AddGrainStorage(silo, PostgresInvariant, postgres);
+            if (settings.TransactionalStorage == TransactionalStorageKind.GrainStorage)
+            {
+                AddGrainStorage(silo, PostgresInvariant, postgres, StorageNames.Transactional);
+            }
             silo.UseAdoNetReminderService(o =>
             {
                 o.Invariant = PostgresInvariant;
@@ -142,6 +162,8 @@ public static class SiloApp
                 settings.ServiceId,
                 settings.ClusterId);
             AddGrainStorage(silo, SqliteInvariant, settings.SqliteConnectionString);
+            // Embedded mode: transactional state goes through Orleans' adapter over the same SQLite store.
+            AddGrainStorage(silo, SqliteInvariant, settings.SqliteConnectionString, StorageNames.Transactional);
             silo.UseAdoNetReminderService(o =>
             {
                 o.Invariant = SqliteInvariant;
@@ -150,8 +172,8 @@ public static class SiloApp
         }
     }
 
-    private static void AddGrainStorage(ISiloBuilder silo, string invariant, string connectionString) =>
-        silo.AddAdoNetGrainStorage(StorageNames.Default, o =>
+    private static void AddGrainStorage(ISiloBuilder silo, string invariant, string connectionString, string name = StorageNames.Default) =>
+        silo.AddAdoNetGrainStorage(name, o =>
         {
             o.Invariant = invariant;
             o.ConnectionString = connectionString;

@@ -14,7 +14,8 @@ public sealed record SiloSettings(
     int PrimarySiloPort,
     string StoragePath,
     int HealthPort,
-    string Name)
+    string Name,
+    TransactionalStorageKind TransactionalStorage = TransactionalStorageKind.Postgres)
 {
     /// <summary>True when no PostgreSQL is configured: localhost clustering and a SQLite file.</summary>
     public bool IsEmbedded => PostgresConnectionString is null;
@@ -36,8 +37,16 @@ public sealed record SiloSettings(
             PrimarySiloPort: ReadPort(configuration, "Orleans:PrimarySiloPort", 11111),
             StoragePath: configuration["Storage:Path"] ?? "./data",
             HealthPort: ReadPort(configuration, "Silo:HealthPort", 8081, allowZero: true),
-            Name: configuration["Silo:Name"] ?? $"{Environment.MachineName}-{ReadPort(configuration, "Orleans:SiloPort", 11111)}");
+            Name: configuration["Silo:Name"] ?? $"{Environment.MachineName}-{ReadPort(configuration, "Orleans:SiloPort", 11111)}",
+            TransactionalStorage: ReadTransactionalStorage(configuration["Transactions:Storage"]));
     }
+
+    private static TransactionalStorageKind ReadTransactionalStorage(string? text) => text?.Trim().ToLowerInvariant() switch
+    {
+        null or "" or "postgres" => TransactionalStorageKind.Postgres,
+        "grain-storage" => TransactionalStorageKind.GrainStorage,
+        _ => throw new InvalidOperationException($"Transactions:Storage must be 'postgres' or 'grain-storage', not '{text}'."),
+    };
 
     private static int ReadPort(IConfiguration configuration, string key, int fallback, bool allowZero = false)
     {
@@ -67,4 +76,16 @@ public sealed record SiloSettings(
         var resolved = Dns.GetHostAddresses(value).FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork);
         return resolved ?? throw new InvalidOperationException($"Orleans:AdvertisedIP '{value}' does not resolve to an IPv4 address.");
     }
+}
+
+/// <summary>
+/// Where transactional state lives in PostgreSQL mode (<c>Transactions:Storage</c>): the project's
+/// own rows with group commit (<c>postgres</c>, the default), or Orleans' adapter over the ADO.NET
+/// grain storage (<c>grain-storage</c>, kept for comparison; see docs/transactions.md). Embedded
+/// mode always uses the adapter over SQLite.
+/// </summary>
+public enum TransactionalStorageKind
+{
+    Postgres,
+    GrainStorage,
 }

@@ -6,6 +6,7 @@ using Microsoft.Net.Http.Headers;
 using OrleansCompute.Api.Errors;
 using OrleansCompute.Api.Security;
 using OrleansCompute.Api.Tenancy;
+using OrleansCompute.Api.Transactions;
 using OrleansCompute.Data;
 using OrleansCompute.Tenancy;
 
@@ -58,6 +59,11 @@ public static class KeyEndpoints
         if (errors.Count > 0)
         {
             return Problems.Invalid(errors);
+        }
+
+        if (ttlSeconds is not null && await tables.FindAsync(http.Tenant(), table, cancellationToken) is { Transactional: true })
+        {
+            return Problems.Invalid("ttlSeconds", "Keys of transactional tables do not expire; ttlSeconds is not supported on them.");
         }
 
         var value = await ReadValueAsync(http.Request, limits.Value.MaxValueBytes, cancellationToken);
@@ -133,8 +139,10 @@ public static class KeyEndpoints
         // Every shard returns its first matches in order; the page is the smallest of their union.
         var tenant = http.Tenant();
         var pages = await tables.RunAsync(tenant, table,
-            info => Task.WhenAll(Enumerable.Range(0, info.Shards).Select(shard =>
-                grains.GetGrain<IShardGrain>(ShardMap.ShardKey(tenant, info, shard)).ScanAsync(prefix ?? "", position, pageSize, cancellationToken))),
+            async info => info.Transactional
+                ? [await TransactionalKeys.ScanAsync(grains, tenant, info, prefix ?? "", position, pageSize, cancellationToken)]
+                : await Task.WhenAll(Enumerable.Range(0, info.Shards).Select(shard =>
+                    grains.GetGrain<IShardGrain>(ShardMap.ShardKey(tenant, info, shard)).ScanAsync(prefix ?? "", position, pageSize, cancellationToken))),
             answers => answers.Any(p => p.TableNotFound),
             cancellationToken);
         if (pages is null)
@@ -161,6 +169,11 @@ public static class KeyEndpoints
         }
 
         var tenant = http.Tenant();
+        if (await tables.FindAsync(tenant, table, cancellationToken) is { Transactional: true })
+        {
+            return Problems.Invalid("ops", $"Table '{table}' is transactional: its keys change only in transactions. Use POST /v1/txn, which runs several operations atomically.");
+        }
+
         var answers = await tables.RunAsync(tenant, table,
             info => ExecuteByShardAsync(grains, tenant, info, ops, cancellationToken),
             results => results.Any(r => r.Status == KvStatus.TableNotFound),
@@ -221,7 +234,9 @@ public static class KeyEndpoints
     {
         var tenant = http.Tenant();
         return await tables.RunAsync(tenant, table,
-                info => Shard(grains, tenant, info, op.Key).ExecuteAsync(op, cancellationToken),
+                info => info.Transactional
+                    ? TransactionalKeys.ExecuteAsync(grains, tenant, info, op, cancellationToken)
+                    : Shard(grains, tenant, info, op.Key).ExecuteAsync(op, cancellationToken),
                 result => result.Status == KvStatus.TableNotFound,
                 cancellationToken)
             ?? new KvResult(KvStatus.TableNotFound);

@@ -5,6 +5,7 @@ using OrleansCompute.Api.Security;
 using OrleansCompute.Api.Tenancy;
 using OrleansCompute.Data;
 using OrleansCompute.Tenancy;
+using OrleansCompute.Transactions;
 
 namespace OrleansCompute.Api.Data;
 
@@ -75,6 +76,13 @@ public static class TableEndpoints
         if (info is null)
         {
             return Problems.TableNotFound(table);
+        }
+
+        if (info.Transactional)
+        {
+            // Committed keys only, counted in one transaction over the table's key indexes.
+            var committed = await grains.GetGrain<ITransactionCoordinatorGrain>(0).CountAsync(http.Tenant(), info.Id, info.Shards, cancellationToken);
+            return TypedResults.Ok(TableResponse.From(info) with { KeyCount = committed });
         }
 
         var shards = await KeyEndpoints.DescribeShardsAsync(grains, http.Tenant(), info, cancellationToken);

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
 using OrleansCompute.Data;
+using OrleansCompute.Transactions;
 
 namespace OrleansCompute.Api.Errors;
 
@@ -41,6 +42,27 @@ public sealed partial class ProblemExceptionHandler(
                 Title = "Outcome unknown",
                 Detail = "The cluster did not answer in time; the write may or may not have been applied. Read before retrying a conditional write.",
             },
+            TransactionFailedException { Outcome: TxnOutcome.Conflict } => new ProblemDetails
+            {
+                Status = StatusCodes.Status409Conflict,
+                Type = ProblemTypes.TransactionConflict,
+                Title = "Transaction conflict",
+                Detail = exception.Message + " Retry after the time in the Retry-After header.",
+            },
+            TransactionFailedException { Outcome: TxnOutcome.OutcomeUnknown } => new ProblemDetails
+            {
+                Status = StatusCodes.Status503ServiceUnavailable,
+                Type = ProblemTypes.OutcomeUnknown,
+                Title = "Outcome unknown",
+                Detail = exception.Message + " Read the keys to find out before retrying.",
+            },
+            TransactionFailedException => new ProblemDetails
+            {
+                Status = StatusCodes.Status503ServiceUnavailable,
+                Type = ProblemTypes.ClusterUnavailable,
+                Title = "Transaction participants unavailable",
+                Detail = exception.Message,
+            },
             ShardUnavailableException { OutcomeUnknown: true } => new ProblemDetails
             {
                 Status = StatusCodes.Status503ServiceUnavailable,
@@ -71,7 +93,11 @@ public sealed partial class ProblemExceptionHandler(
             },
         };
 
-        if (problem.Status == StatusCodes.Status503ServiceUnavailable)
+        if (problem.Status == StatusCodes.Status409Conflict)
+        {
+            httpContext.Response.Headers.RetryAfter = TransactionFailedException.ConflictRetryAfterSeconds.ToString();
+        }
+        else if (problem.Status == StatusCodes.Status503ServiceUnavailable)
         {
             httpContext.Response.Headers.RetryAfter = ClusterFaults.RetryAfterSeconds.ToString();
             LogClusterUnavailable(httpContext.Request.Path, exception.GetType().Name, exception.Message);

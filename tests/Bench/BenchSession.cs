@@ -28,13 +28,24 @@ public sealed class BenchSession(Options options, ProgressDisplay progress)
     {
         var pg = await ConnectPostgresAsync(cancellationToken);
 
-        if (options.Workloads.Count > 0)
+        if (options.Workloads.Any(w => w.StartsWith("kv-", StringComparison.Ordinal)))
         {
             await RunHttpTargetAsync(
                 "kv",
                 async () => options.Api is null
                     ? throw new BenchSkipException("kv: no --api given")
                     : await KvApiTarget.StartAsync(options.Api, options.ApiKey, options.Concurrency, options.Workloads, new ProgressWriter(progress), cancellationToken),
+                pg,
+                cancellationToken);
+        }
+
+        if (options.Workloads.Contains("txn-transfer"))
+        {
+            await RunHttpTargetAsync(
+                "txn",
+                async () => options.Api is null
+                    ? throw new BenchSkipException("txn: no --api given")
+                    : await TxnApiTarget.StartAsync(options.Api, options.ApiKey, options.Concurrency, new ProgressWriter(progress), cancellationToken),
                 pg,
                 cancellationToken);
         }
@@ -55,7 +66,12 @@ public sealed class BenchSession(Options options, ProgressDisplay progress)
 
         if (options.Baselines.Contains("pgbench"))
         {
-            await RunPgBenchAsync(pg, cancellationToken);
+            await RunPgBenchAsync(pg, tpcb: false, cancellationToken);
+        }
+
+        if (options.Baselines.Contains("pgbench-tpcb"))
+        {
+            await RunPgBenchAsync(pg, tpcb: true, cancellationToken);
         }
 
         await RunJobsAsync(pg, cancellationToken);
@@ -202,7 +218,7 @@ public sealed class BenchSession(Options options, ProgressDisplay progress)
         }
     }
 
-    private async Task RunPgBenchAsync(PgStats? pg, CancellationToken cancellationToken)
+    private async Task RunPgBenchAsync(PgStats? pg, bool tpcb, CancellationToken cancellationToken)
     {
         if (pg is null)
         {
@@ -213,8 +229,12 @@ public sealed class BenchSession(Options options, ProgressDisplay progress)
         PgBenchBaseline pgbench;
         try
         {
-            pgbench = await PgBenchBaseline.StartAsync(pg, progress, cancellationToken);
-            progress.WriteLine($"pgbench: {pgbench.Binary}, table bench_kv");
+            pgbench = tpcb
+                ? await PgBenchBaseline.StartTpcbAsync(pg, progress, cancellationToken)
+                : await PgBenchBaseline.StartAsync(pg, progress, cancellationToken);
+            progress.WriteLine(tpcb
+                ? $"pgbench: {pgbench.Binary}, tpcb-like at scale {PgBenchBaseline.TpcbScale}, at most {PgBenchBaseline.TpcbMaxClients} clients"
+                : $"pgbench: {pgbench.Binary}, table bench_kv");
         }
         catch (BenchSkipException e)
         {
@@ -228,11 +248,11 @@ public sealed class BenchSession(Options options, ProgressDisplay progress)
         }
         catch (BenchSkipException e)
         {
-            Skip(PgBenchBaseline.TargetName, PgBenchBaseline.WorkloadName, e.Message);
+            Skip(PgBenchBaseline.TargetName, pgbench.Workload, e.Message);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            Skip(PgBenchBaseline.TargetName, PgBenchBaseline.WorkloadName, $"pgbench: failed: {e.GetType().Name}: {e.Message}");
+            Skip(PgBenchBaseline.TargetName, pgbench.Workload, $"pgbench: failed: {e.GetType().Name}: {e.Message}");
         }
         finally
         {
@@ -242,7 +262,7 @@ public sealed class BenchSession(Options options, ProgressDisplay progress)
             }
             catch (Npgsql.NpgsqlException e)
             {
-                progress.WriteLine($"pgbench: could not drop bench_kv: {e.Message}");
+                progress.WriteLine($"pgbench: could not drop its tables: {e.Message}");
             }
         }
     }

@@ -5,9 +5,9 @@ namespace OrleansCompute.Bench;
 /// <summary>Command-line options of the harness.</summary>
 public sealed record Options
 {
-    public static readonly IReadOnlyList<string> AllWorkloads = ["kv-get-hot", "kv-get-random", "kv-put-random"];
+    public static readonly IReadOnlyList<string> AllWorkloads = ["kv-get-hot", "kv-get-random", "kv-put-random", "txn-transfer"];
 
-    public static readonly IReadOnlyList<string> AllBaselines = ["kestrel", "pgbench", "etcd", "hangfire", "primes-loop"];
+    public static readonly IReadOnlyList<string> AllBaselines = ["kestrel", "pgbench", "pgbench-tpcb", "etcd", "hangfire", "primes-loop"];
 
     public static readonly IReadOnlyList<string> AllJobs = ["noop", "primes"];
 
@@ -24,8 +24,8 @@ public sealed record Options
           --warmup S          seconds of load before measuring, every run (2)
           --prime S           seconds of unmeasured load per HTTP workload, once before its
                               first run, so freshly started processes are past JIT tiering (3)
-          --workloads LIST    comma list of kv-get-hot,kv-get-random,kv-put-random, or none (all)
-          --baselines LIST    comma list of kestrel,pgbench,etcd,hangfire,primes-loop, or none (all)
+          --workloads LIST    comma list of kv-get-hot,kv-get-random,kv-put-random,txn-transfer, or none (all)
+          --baselines LIST    comma list of kestrel,pgbench,pgbench-tpcb,etcd,hangfire,primes-loop, or none (all)
           --jobs LIST         comma list of noop,primes, or none (all): job workloads, each one job
                               run to completion through the Api (SPEC §4.3)
           --noop-tasks N      tasks of the no-op sleep job (20000)

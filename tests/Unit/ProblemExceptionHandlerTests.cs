@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using OrleansCompute.Api.Errors;
 using OrleansCompute.Data;
+using OrleansCompute.Transactions;
 
 namespace OrleansCompute.Tests.Unit;
 
@@ -19,6 +20,9 @@ public class ProblemExceptionHandlerTests
         { "PUT", new TimeoutException(), 503, ProblemTypes.OutcomeUnknown },
         { "GET", new ClusterUnavailableException("down"), 503, ProblemTypes.ClusterUnavailable },
         { "GET", new InvalidOperationException("bug"), 500, ProblemTypes.Internal },
+        { "POST", new TransactionFailedException(TxnOutcome.Conflict, "conflicted"), 409, ProblemTypes.TransactionConflict },
+        { "POST", new TransactionFailedException(TxnOutcome.Unavailable, "unreachable"), 503, ProblemTypes.ClusterUnavailable },
+        { "POST", new TransactionFailedException(TxnOutcome.OutcomeUnknown, "in doubt"), 503, ProblemTypes.OutcomeUnknown },
     };
 
     [Theory]
@@ -37,7 +41,7 @@ public class ProblemExceptionHandlerTests
         var problem = await JsonSerializer.DeserializeAsync<JsonElement>(http.Response.Body);
         Assert.Equal(status, http.Response.StatusCode);
         Assert.Equal(type, problem.GetProperty("type").GetString());
-        Assert.Equal(status == 503, http.Response.Headers.RetryAfter.Count == 1);
+        Assert.Equal(status is 503 or 409, http.Response.Headers.RetryAfter.Count == 1);
         Assert.DoesNotContain("   at ", problem.GetRawText());
     }
 }

@@ -21,6 +21,15 @@ public sealed partial class PgBenchBaseline
     public const string TargetName = "pgbench";
     public const string WorkloadName = "upsert";
 
+    /// <summary>The built-in TPC-B-like script (SPEC §6 anchor for transfers): 5 statements, one commit.</summary>
+    public const string TpcbWorkloadName = "tpcb-like";
+
+    /// <summary>tpcb-like scale: 16 branches, so 16 clients need not queue on one branch row.</summary>
+    public const int TpcbScale = 16;
+
+    /// <summary>tpcb-like clients at most: the anchor's best case is 8-16 clients; more only queue on the branches.</summary>
+    public const int TpcbMaxClients = 16;
+
     private const string Script = """
         \set id random(1, 100000)
         INSERT INTO bench_kv (k, v, version) VALUES ('p' || lpad(:id::text, 6, '0'), jsonb_build_object('n', :id::int, 's', 'some text'), 1) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v, version = bench_kv.version + 1;
@@ -31,8 +40,11 @@ public sealed partial class PgBenchBaseline
     private readonly ProgressDisplay _progress;
     private readonly NpgsqlConnectionStringBuilder _connection;
 
-    private PgBenchBaseline(string binary, PgStats stats, ProgressDisplay progress)
+    private readonly bool _tpcb;
+
+    private PgBenchBaseline(string binary, PgStats stats, ProgressDisplay progress, bool tpcb = false)
     {
+        _tpcb = tpcb;
         _binary = binary;
         _stats = stats;
         _progress = progress;
@@ -40,6 +52,8 @@ public sealed partial class PgBenchBaseline
     }
 
     public string Binary => _binary;
+
+    public string Workload => _tpcb ? TpcbWorkloadName : WorkloadName;
 
     /// <summary>pgbench from PATH, else the newest under /usr/lib/postgresql/*/bin (Debian keeps server tools there).</summary>
     public static string? FindBinary()
@@ -63,8 +77,35 @@ public sealed partial class PgBenchBaseline
         return baseline;
     }
 
-    /// <summary>Drops the bench table.</summary>
-    public Task StopAsync(CancellationToken cancellationToken) => ExecuteAsync("DROP TABLE IF EXISTS bench_kv;", cancellationToken);
+    /// <summary>Finds pgbench and initializes its TPC-B-like tables at <see cref="TpcbScale"/> (pgbench -i).</summary>
+    public static async Task<PgBenchBaseline> StartTpcbAsync(PgStats stats, ProgressDisplay progress, CancellationToken cancellationToken)
+    {
+        var binary = FindBinary()
+            ?? throw new BenchSkipException("pgbench: not found on PATH or under /usr/lib/postgresql/*/bin (apt-get install postgresql-client)");
+        var baseline = new PgBenchBaseline(binary, stats, progress, tpcb: true);
+        var init = new ProcessStartInfo(binary) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in (string[])["-i", "-q", "-s", TpcbScale.ToString(CultureInfo.InvariantCulture), .. baseline.ConnectionArgs()])
+        {
+            init.ArgumentList.Add(arg);
+        }
+
+        baseline.SetPassword(init);
+        using var process = Process.Start(init) ?? throw new BenchSkipException("pgbench: could not start");
+        var errors = process.StandardError.ReadToEndAsync(cancellationToken);
+        await process.StandardOutput.ReadToEndAsync(cancellationToken);
+        await process.WaitForExitAsync(cancellationToken);
+        if (process.ExitCode != 0)
+        {
+            throw new BenchSkipException($"pgbench -i: exited with code {process.ExitCode}: {Tail(await errors)}");
+        }
+
+        return baseline;
+    }
+
+    /// <summary>Drops the bench tables.</summary>
+    public Task StopAsync(CancellationToken cancellationToken) => ExecuteAsync(
+        _tpcb ? "DROP TABLE IF EXISTS pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history;" : "DROP TABLE IF EXISTS bench_kv;",
+        cancellationToken);
 
     /// <summary>A warmup run, then the measured run; at a fixed rate (-R) when <paramref name="rate"/> is set.</summary>
     public async Task<RunResult> RunAsync(LoadSettings settings, string mode, double? rate, CancellationToken cancellationToken)
@@ -74,7 +115,11 @@ public sealed partial class PgBenchBaseline
         {
             var scriptPath = Path.Combine(directory, "upsert.sql");
             await File.WriteAllTextAsync(scriptPath, Script + "\n", cancellationToken);
-            var label = $"{TargetName} {WorkloadName}" + (rate is { } r ? $" @{r:0}/s" : "");
+            var label = $"{TargetName} {Workload}" + (rate is { } r ? $" @{r:0}/s" : "");
+            if (_tpcb)
+            {
+                settings = settings with { Concurrency = Math.Min(settings.Concurrency, TpcbMaxClients) };
+            }
 
             if (settings.Warmup > TimeSpan.Zero)
             {
@@ -108,7 +153,7 @@ public sealed partial class PgBenchBaseline
             return new RunResult
             {
                 Target = TargetName,
-                Workload = WorkloadName,
+                Workload = Workload,
                 Mode = mode,
                 TargetRate = rate,
                 Concurrency = settings.Concurrency,
@@ -149,7 +194,8 @@ public sealed partial class PgBenchBaseline
         var seconds = (int)Math.Max(1, Math.Round(duration.TotalSeconds));
         var args = new List<string>
         {
-            "-n", "-M", "prepared", "-f", scriptPath,
+            "-n", "-M", "prepared",
+            _tpcb ? "-b" : "-f", _tpcb ? "tpcb-like" : scriptPath,
             "-c", settings.Concurrency.ToString(CultureInfo.InvariantCulture),
             "-j", Math.Min(2, settings.Concurrency).ToString(CultureInfo.InvariantCulture),
             "-T", seconds.ToString(CultureInfo.InvariantCulture),
@@ -165,27 +211,13 @@ public sealed partial class PgBenchBaseline
             args.AddRange(["--log", $"--log-prefix={logPrefix}"]);
         }
 
-        if (!string.IsNullOrEmpty(_connection.Host))
-        {
-            args.AddRange(["-h", _connection.Host]);
-        }
-
-        args.AddRange(["-p", _connection.Port.ToString(CultureInfo.InvariantCulture)]);
-        if (!string.IsNullOrEmpty(_connection.Username))
-        {
-            args.AddRange(["-U", _connection.Username]);
-        }
-
-        args.Add(_connection.Database ?? "postgres");
+        args.AddRange(ConnectionArgs());
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);
         }
 
-        if (!string.IsNullOrEmpty(_connection.Password))
-        {
-            start.Environment["PGPASSWORD"] = _connection.Password;
-        }
+        SetPassword(start);
 
         start.Environment["PGAPPNAME"] = "oc-bench-pgbench";
 
@@ -256,6 +288,32 @@ public sealed partial class PgBenchBaseline
         }
 
         return stdout.ToString();
+    }
+
+    private List<string> ConnectionArgs()
+    {
+        var args = new List<string>();
+        if (!string.IsNullOrEmpty(_connection.Host))
+        {
+            args.AddRange(["-h", _connection.Host]);
+        }
+
+        args.AddRange(["-p", _connection.Port.ToString(CultureInfo.InvariantCulture)]);
+        if (!string.IsNullOrEmpty(_connection.Username))
+        {
+            args.AddRange(["-U", _connection.Username]);
+        }
+
+        args.Add(_connection.Database ?? "postgres");
+        return args;
+    }
+
+    private void SetPassword(ProcessStartInfo start)
+    {
+        if (!string.IsNullOrEmpty(_connection.Password))
+        {
+            start.Environment["PGPASSWORD"] = _connection.Password;
+        }
     }
 
     /// <summary>pgbench --log lines: "client_id transaction_no time script_no time_epoch time_us [schedule_lag]", time in µs.</summary>

@@ -24,7 +24,7 @@ public class RestartTests
     }
 
     [Fact]
-    public async Task Embedded_mode_state_and_an_unfinished_job_survive_a_full_cluster_restart()
+    public async Task Embedded_mode_state_transactional_tables_and_an_unfinished_job_survive_a_full_cluster_restart()
     {
         var folder = Directory.CreateTempSubdirectory("oc-embedded-");
         var primaryPort = Ports.Free();
@@ -45,6 +45,10 @@ public class RestartTests
         var before = await CreateTablesAsync(http);
         var job = await http.SubmitAsync("""{"kind": "sleep", "input": {"tasks": 20, "milliseconds": 300}, "parallelism": 1}""");
         await Eventually.WaitAsync(async () => (await http.JobAsync(job)).Progress("succeeded") >= 2, TimeSpan.FromSeconds(60), "some tasks done");
+        // Transactional tables work in embedded mode too (Orleans' adapter over the SQLite grain storage).
+        var bank = await Transactions.TxnTestClient.NewTransactionalTableAsync(http, shards: 2);
+        await Transactions.TxnTestClient.TxnOkAsync(http, $$"""{"success":[{"op":"put","table":"{{bank}}","key":"a","value":10},{"op":"put","table":"{{bank}}","key":"b","value":0}]}""");
+        await Transactions.TxnTestClient.TxnOkAsync(http, $$"""{"compare":[{"table":"{{bank}}","key":"a","target":"value","op":">=","value":4}],"success":[{"op":"add","table":"{{bank}}","key":"a","value":-4},{"op":"add","table":"{{bank}}","key":"b","value":4}]}""");
 
         foreach (var silo in silos.AsEnumerable().Reverse())
         {
@@ -60,6 +64,8 @@ public class RestartTests
             await AssertTablesAsync(http, before);
             var finished = await http.WaitForEndAsync(job);
             Assert.Equal(("succeeded", 20), (finished.Status(), finished.GetProperty("result").GetProperty("tasks").GetInt32()));
+            Assert.Equal("6", await Transactions.TxnTestClient.ValueAsync(http, bank, "a"));
+            Assert.Equal("4", await Transactions.TxnTestClient.ValueAsync(http, bank, "b"));
         }
         finally
         {

@@ -35,9 +35,13 @@ public sealed class InProcessSilo : IAsyncDisposable
 
     public IGrainFactory Grains => Services.GetRequiredService<IGrainFactory>();
 
-    /// <summary>Starts a silo; <paramref name="settings"/> override the environment (keys in "Section:Key" form).</summary>
+    /// <summary>
+    /// Starts a silo; <paramref name="settings"/> override the environment (keys in "Section:Key" form)
+    /// and <paramref name="services"/> may substitute test doubles (fault injection) for product services.
+    /// </summary>
     public static async Task<InProcessSilo> StartAsync(
-        IReadOnlyDictionary<string, string?> settings, int? siloPort = null, int? gatewayPort = null, TimeProvider? dataClock = null)
+        IReadOnlyDictionary<string, string?> settings, int? siloPort = null, int? gatewayPort = null, TimeProvider? dataClock = null,
+        Action<IServiceCollection>? services = null)
     {
         var port = siloPort ?? Ports.Free();
         gatewayPort ??= Ports.Free();
@@ -59,6 +63,9 @@ public sealed class InProcessSilo : IAsyncDisposable
             {
                 builder.Services.AddKeyedSingleton(KeyValueOptions.ClockKey, dataClock);
             }
+
+            // Runs before the product registers its services: a test's substitute for a TryAdd registration wins.
+            services?.Invoke(builder.Services);
         });
         await app.StartAsync();
         return new InProcessSilo(app, port, gatewayPort.Value);

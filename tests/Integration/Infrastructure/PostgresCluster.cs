@@ -1,3 +1,5 @@
+using Microsoft.Extensions.DependencyInjection;
+
 namespace OrleansCompute.Tests.Infrastructure;
 
 /// <summary>
@@ -34,18 +36,19 @@ public sealed class PostgresCluster : IAsyncDisposable
     };
 
     public static async Task<PostgresCluster> StartAsync(
-        string purpose, int silos, string? database = null, IReadOnlyDictionary<string, string?>? siloSettings = null)
+        string purpose, int silos, string? database = null, IReadOnlyDictionary<string, string?>? siloSettings = null,
+        Action<IServiceCollection>? services = null)
     {
         var cluster = new PostgresCluster(database ?? await TestDatabase.CreateAsync(purpose), $"test-{Guid.NewGuid():N}");
-        await cluster.StartSilosAsync(silos, siloSettings);
+        await cluster.StartSilosAsync(silos, siloSettings, services);
         return cluster;
     }
 
     /// <summary>Starts silos together, the way a deployment rolls them out.</summary>
-    public async Task StartSilosAsync(int count, IReadOnlyDictionary<string, string?>? extraSettings = null)
+    public async Task StartSilosAsync(int count, IReadOnlyDictionary<string, string?>? extraSettings = null, Action<IServiceCollection>? services = null)
     {
         var settings = Settings.Concat(extraSettings ?? new Dictionary<string, string?>()).ToDictionary();
-        var started = await Task.WhenAll(Enumerable.Range(0, count).Select(_ => InProcessSilo.StartAsync(settings, dataClock: Clock)));
+        var started = await Task.WhenAll(Enumerable.Range(0, count).Select(_ => InProcessSilo.StartAsync(settings, dataClock: Clock, services: services)));
         _silos.AddRange(started);
     }
 

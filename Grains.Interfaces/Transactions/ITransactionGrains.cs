@@ -1,0 +1,79 @@
+namespace OrleansCompute.Transactions;
+
+/// <summary>
+/// Runs transactions over transactional tables (SPEC §4.2): evaluates the compares and runs the
+/// chosen branch in one Orleans transaction, retrying conflicts with jittered backoff. Stateless:
+/// any activation on any silo may take any request.
+/// </summary>
+[Alias("oc.ITransactionCoordinatorGrain")]
+public interface ITransactionCoordinatorGrain : IGrainWithIntegerKey
+{
+    /// <summary>Runs <paramref name="request"/>; every outcome, including conflicts and in-doubt commits, is a value.</summary>
+    [Alias("Run")]
+    Task<TxnResult> RunAsync(TxnRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Up to <paramref name="limit"/> committed keys of one transactional table starting with
+    /// <paramref name="prefix"/> and after <paramref name="after"/>, in key order, read in one transaction.
+    /// </summary>
+    [Alias("Scan")]
+    Task<TxnScanPage> ScanAsync(string tenant, Guid tableId, int shards, string prefix, string? after, int limit, CancellationToken cancellationToken = default);
+
+    /// <summary>The number of committed keys of one transactional table.</summary>
+    [Alias("Count")]
+    Task<long> CountAsync(string tenant, Guid tableId, int shards, CancellationToken cancellationToken = default);
+}
+
+/// <summary>
+/// One key of a transactional table, keyed by <see cref="TxnKeys.KeyGrain"/>. Every method joins
+/// the caller's transaction; a key is its own lock, so transactions on different keys never wait
+/// on each other. Callers take the locks of all keys of a transaction in ordinal order of their
+/// grain keys before any write, so no two transactions wait on each other in a cycle.
+/// </summary>
+[Alias("oc.ITransactionalKeyGrain")]
+public interface ITransactionalKeyGrain : IGrainWithStringKey
+{
+    /// <summary>The key as the transaction sees it.</summary>
+    [Transaction(TransactionOption.Join), Alias("Read")]
+    Task<TxnKeyValue> ReadAsync();
+
+    /// <summary>Writes <paramref name="value"/> (JSON text); the version grows by one.</summary>
+    [Transaction(TransactionOption.Join), Alias("Put")]
+    Task<TxnKeyValue> PutAsync(byte[] value);
+
+    /// <summary>Removes the key; answers the key as it was (absent if it was).</summary>
+    [Transaction(TransactionOption.Join), Alias("Delete")]
+    Task<TxnKeyValue> DeleteAsync();
+
+    /// <summary>
+    /// Adds <paramref name="delta"/> to the key's JSON number (an absent key counts as 0). Null,
+    /// with nothing changed, when the key holds something other than a number.
+    /// </summary>
+    [Transaction(TransactionOption.Join), Alias("Add")]
+    Task<TxnKeyValue?> AddAsync(decimal delta);
+}
+
+/// <summary>
+/// The committed keys of one shard of a transactional table, keyed by <see cref="TxnKeys.IndexGrain"/>.
+/// The transaction that creates or deletes keys updates it, so a scan that reads the index in a
+/// transaction lists exactly the committed keys. Only creates and deletes touch it; writes to
+/// existing keys do not.
+/// </summary>
+[Alias("oc.ITransactionalKeyIndexGrain")]
+public interface ITransactionalKeyIndexGrain : IGrainWithStringKey
+{
+    /// <summary>Records keys created and keys deleted by the caller's transaction.</summary>
+    [Transaction(TransactionOption.Join), Alias("Update")]
+    Task UpdateAsync(string[] added, string[] removed);
+
+    /// <summary>Up to <paramref name="limit"/> keys with <paramref name="prefix"/> after <paramref name="after"/> in key order, and whether there are more.</summary>
+    [Transaction(TransactionOption.Join), Alias("List")]
+    Task<TxnIndexPage> ListAsync(string prefix, string? after, int limit);
+
+    [Transaction(TransactionOption.Join), Alias("Count")]
+    Task<int> CountAsync();
+}
+
+/// <summary>Keys of one index, in key order; <see cref="More"/> when further keys match.</summary>
+[GenerateSerializer, Immutable, Alias("oc.TxnIndexPage")]
+public sealed record TxnIndexPage(string[] Keys, bool More);

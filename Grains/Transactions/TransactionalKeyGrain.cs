@@ -1,0 +1,60 @@
+using Orleans.Concurrency;
+using Orleans.Transactions.Abstractions;
+using OrleansCompute.Transactions;
+
+namespace OrleansCompute.Grains.Transactions;
+
+/// <summary>
+/// One key of a transactional table. Its value lives in <see cref="ITransactionalState{TState}"/>,
+/// so every change is part of the caller's transaction and durable once that commits. The
+/// coordinator, not this grain, records creates and deletes in the shard's key index, after it
+/// holds every key's lock, so all transactions take their locks in one order.
+/// </summary>
+// Reentrant, as Orleans' transactional grains must be: a call waiting for the key's lock must not
+// hold the grain's turn, or the lock's holder could never make its next call here (a coordinator
+// locks a key with a read, then writes it). The transactional state's lock, not the turn, isolates
+// transactions; this grain keeps no other state. The bank and contention tests cover it.
+[Reentrant]
+public sealed class TransactionalKeyGrain(
+    [TransactionalState("key", StorageNames.Transactional)] ITransactionalState<TransactionalKeyGrain.State> state) : Grain, ITransactionalKeyGrain
+{
+    public Task<TxnKeyValue> ReadAsync() => state.PerformRead(Current);
+
+    public Task<TxnKeyValue> PutAsync(byte[] value) => state.PerformUpdate(s =>
+    {
+        s.Value = value;
+        s.Version++;
+        return Current(s);
+    });
+
+    public Task<TxnKeyValue> DeleteAsync() => state.PerformUpdate(s =>
+    {
+        var was = Current(s);
+        s.Value = null;
+        s.Version = 0;
+        return was;
+    });
+
+    public Task<TxnKeyValue?> AddAsync(decimal delta) => state.PerformUpdate(s =>
+    {
+        if (!JsonNumbers.TryAdd(s.Value, delta, out var sum))
+        {
+            return null;
+        }
+
+        s.Value = sum;
+        s.Version++;
+        return (TxnKeyValue?)Current(s);
+    });
+
+    private static TxnKeyValue Current(State s) => s.Value is null ? TxnKeyValue.Absent : new(s.Value, s.Version);
+
+    /// <summary>The key's value (JSON text, null when absent) and version (0 when absent).</summary>
+    [GenerateSerializer, Alias("oc.TransactionalKeyGrain.State")]
+    public sealed class State
+    {
+        [Id(0)] public byte[]? Value { get; set; }
+
+        [Id(1)] public long Version { get; set; }
+    }
+}

@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -34,6 +35,9 @@ public sealed partial class TaskRunner : IDisposable
         (a, b) => a.Priority != b.Priority ? b.Priority.CompareTo(a.Priority) : a.Sequence.CompareTo(b.Sequence)));
     private readonly Dictionary<(string JobKey, int Index), Run> _runs = [];
     private readonly Counter<long> _runsEnded;
+
+    // CPU-bound bodies run here, one per core at once, off the thread pool Orleans runs on.
+    private readonly CpuScheduler _cpu = new(Environment.ProcessorCount);
     private long _sequence;
     private int _running;
 
@@ -111,6 +115,7 @@ public sealed partial class TaskRunner : IDisposable
     public void Dispose()
     {
         _stopping.Dispose();
+        _cpu.Dispose();
     }
 
     private void StartWhatFits()
@@ -138,9 +143,15 @@ public sealed partial class TaskRunner : IDisposable
         try
         {
             var startedAt = DateTimeOffset.UtcNow;
-            var (outcome, result, error) = await RunBodyAsync(run);
+            var (outcome, result, error, unfinished) = await RunBodyAsync(run);
             _runsEnded.Add(1, new KeyValuePair<string, object?>("outcome", outcome.ToString().ToLowerInvariant()));
             await ReportAsync(assignment.JobKey, new TaskReport(assignment.Index, assignment.DispatchId, outcome, result, error, _silo, startedAt));
+            if (unfinished is not null)
+            {
+                // The attempt has ended, but a body that ignores its token still runs: its slot
+                // stays taken until it returns, so the silo never runs more bodies than slots.
+                await OutliveAsync(assignment, unfinished);
+            }
         }
         finally
         {
@@ -158,41 +169,69 @@ public sealed partial class TaskRunner : IDisposable
         }
     }
 
-    private async Task<(TaskRunOutcome Outcome, string? Result, string? Error)> RunBodyAsync(Run run)
+    /// <summary>
+    /// Runs the body until it returns, is cancelled or times out. The attempt ends at the token
+    /// even if the body does not observe it; the body is then returned as unfinished.
+    /// </summary>
+    private async Task<(TaskRunOutcome Outcome, string? Result, string? Error, Task? Unfinished)> RunBodyAsync(Run run)
     {
         var assignment = run.Assignment;
         if (run.Cancel.IsCancellationRequested)
         {
-            return (TaskRunOutcome.Cancelled, null, "cancelled before it started");
+            return (TaskRunOutcome.Cancelled, null, "cancelled before it started", null);
         }
 
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(assignment.TimeoutSeconds));
-        using var token = CancellationTokenSource.CreateLinkedTokenSource(run.Cancel.Token, timeout.Token);
+        var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(assignment.TimeoutSeconds));
+        var token = CancellationTokenSource.CreateLinkedTokenSource(run.Cancel.Token, timeout.Token);
+        var body = InvokeAsync(assignment, token.Token);
+        // The token lives as long as the body that holds it.
+        _ = body.ContinueWith(_ => { token.Dispose(); timeout.Dispose(); }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
         try
         {
-            var kind = _kinds.Get(assignment.Kind);
-            using var taskInput = JsonDocument.Parse(assignment.TaskInput);
-            using var jobInput = JsonDocument.Parse(assignment.JobInput);
-            var (tenant, _) = TenantKey.Parse(assignment.JobKey);
-            var context = new TaskRun(tenant, assignment.Index, assignment.Attempt, taskInput.RootElement, jobInput.RootElement, _grains);
-            // WaitAsync: a body that ignores its token still ends its attempt on time; its slot
-            // stays taken until it really returns, so the silo never runs more than its slots.
-            var body = Task.Run(() => kind.RunAsync(context, token.Token), token.Token);
             var result = await body.WaitAsync(token.Token);
-            return (TaskRunOutcome.Succeeded, result?.ToJsonString() ?? "null", null);
+            return (TaskRunOutcome.Succeeded, result?.ToJsonString() ?? "null", null, null);
         }
         catch (OperationCanceledException) when (run.Cancel.IsCancellationRequested)
         {
-            return (TaskRunOutcome.Cancelled, null, "cancelled");
+            return (TaskRunOutcome.Cancelled, null, "cancelled", body);
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested)
         {
-            return (TaskRunOutcome.TimedOut, null, $"timed out after {assignment.TimeoutSeconds} s");
+            return (TaskRunOutcome.TimedOut, null, $"timed out after {assignment.TimeoutSeconds} s", body);
         }
         catch (Exception e)
         {
             LogTaskFailed(assignment.JobKey, assignment.Index, assignment.Attempt, e.Message);
-            return (TaskRunOutcome.Failed, null, $"{e.GetType().Name}: {e.Message}");
+            return (TaskRunOutcome.Failed, null, $"{e.GetType().Name}: {e.Message}", null);
+        }
+    }
+
+    /// <summary>The kind's body: on the thread pool, or for CPU-bound kinds on a core of their own.</summary>
+    private async Task<JsonNode?> InvokeAsync(TaskAssignment assignment, CancellationToken cancellationToken)
+    {
+        var kind = _kinds.Get(assignment.Kind);
+        using var taskInput = JsonDocument.Parse(assignment.TaskInput);
+        using var jobInput = JsonDocument.Parse(assignment.JobInput);
+        var (tenant, _) = TenantKey.Parse(assignment.JobKey);
+        var context = new TaskRun(tenant, assignment.Index, assignment.Attempt, taskInput.RootElement, jobInput.RootElement, _grains);
+        return await (kind.CpuBound
+            ? _cpu.RunAsync(() => kind.RunAsync(context, cancellationToken), cancellationToken)
+            : Task.Run(() => kind.RunAsync(context, cancellationToken), cancellationToken));
+    }
+
+    private async Task OutliveAsync(TaskAssignment assignment, Task body)
+    {
+        try
+        {
+            await body;
+        }
+        catch (OperationCanceledException)
+        {
+            // What a body that saw its token ends with.
+        }
+        catch (Exception e)
+        {
+            LogAbandonedBodyFailed(assignment.JobKey, assignment.Index, e);
         }
     }
 
@@ -224,6 +263,9 @@ public sealed partial class TaskRunner : IDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Task {JobKey}#{Index} attempt {Attempt} failed: {Error}")]
     private partial void LogTaskFailed(string jobKey, int index, int attempt, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Task {JobKey}#{Index}: a run given up on (cancelled or timed out) ended with an error")]
+    private partial void LogAbandonedBodyFailed(string jobKey, int index, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Reporting task #{Index} failed, retrying: {Error}")]
     private partial void LogReportRetry(int index, string error);

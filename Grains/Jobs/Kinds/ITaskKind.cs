@@ -16,6 +16,13 @@ public interface ITaskKind
 
     string Description { get; }
 
+    /// <summary>
+    /// True when a task computes without waiting (e.g. <c>primes</c>): a silo then runs at most
+    /// one such task per core at once, so CPU-bound tasks never fight over the cores, while
+    /// tasks that wait (I/O, sleeps) use all of the silo's slots.
+    /// </summary>
+    bool CpuBound => false;
+
     /// <summary>The input's schema: published at /v1/task-kinds, and checked before <see cref="PlanAsync"/> sees the input.</summary>
     InputSchema Schema { get; }
 

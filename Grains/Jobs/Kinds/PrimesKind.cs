@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -10,6 +11,8 @@ public sealed class PrimesKind : ITaskKind
     private const int SegmentSize = 1 << 18;
 
     public string Name => "primes";
+
+    public bool CpuBound => true;
 
     public string Description => "Counts the primes in [from, to], split into chunks of chunkSize numbers. Result: {\"count\"}.";
 
@@ -69,7 +72,20 @@ public sealed class PrimesKind : ITaskKind
         }
 
         var basePrimes = SmallPrimes((int)root);
-        var composite = new bool[SegmentSize];
+        // Pooled: a fresh 256 KiB array per task would land on the large object heap every time.
+        var composite = ArrayPool<bool>.Shared.Rent(SegmentSize);
+        try
+        {
+            return CountSegments(from, to, basePrimes, composite, cancellationToken);
+        }
+        finally
+        {
+            ArrayPool<bool>.Shared.Return(composite);
+        }
+    }
+
+    private static long CountSegments(long from, long to, List<int> basePrimes, bool[] composite, CancellationToken cancellationToken)
+    {
         long count = 0;
         for (var start = from; start <= to; start += SegmentSize)
         {

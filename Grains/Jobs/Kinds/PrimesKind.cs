@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -84,6 +85,9 @@ public sealed class PrimesKind : ITaskKind
         }
     }
 
+    // Optimized at once: a silo that has just started would otherwise sieve its first jobs with
+    // unoptimized (tier-0) code while tiered compilation catches up.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static long CountSegments(long from, long to, List<int> basePrimes, bool[] composite, CancellationToken cancellationToken)
     {
         long count = 0;
@@ -120,6 +124,7 @@ public sealed class PrimesKind : ITaskKind
         return count;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static List<int> SmallPrimes(int limit)
     {
         var primes = new List<int>();

@@ -59,6 +59,7 @@ public sealed partial class JobGrain(
     private long _dispatchSequence;
     private int _nextSilo;
     private bool _finishing;
+    private bool _deactivating;
 
     // Background writes: changes made while a write is in flight go out together in the next one.
     private long _storedVersion;
@@ -106,6 +107,15 @@ public sealed partial class JobGrain(
         {
             Pump();
         }
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        // Whatever is in flight stops here; the next activation reloads and carries on.
+        _deactivating = true;
+        _watchdog?.Dispose();
+        _runAtTimer?.Dispose();
+        return Task.CompletedTask;
     }
 
     public Task WakeAsync(CancellationToken cancellationToken = default) => Task.CompletedTask;
@@ -404,7 +414,7 @@ public sealed partial class JobGrain(
 
     private void Pump()
     {
-        if (_status != JobStatus.Running || _fenced)
+        if (_status != JobStatus.Running || _fenced || _deactivating)
         {
             return;
         }
@@ -457,7 +467,7 @@ public sealed partial class JobGrain(
         }
         catch (Exception e)
         {
-            if (slot.DispatchId != dispatchId || slot.State != TaskState.Running)
+            if (slot.DispatchId != dispatchId || slot.State != TaskState.Running || _deactivating)
             {
                 return;
             }

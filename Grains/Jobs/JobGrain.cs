@@ -707,6 +707,11 @@ public sealed partial class JobGrain(
     /// <summary>Queues a change for the next write; the task completes when it is durable.</summary>
     private Task Persist(bool header = false, int? task = null)
     {
+        if (_fenced)
+        {
+            return Task.FromException(new JobFencedException($"job {JobKey} is owned by another activation"));
+        }
+
         _headerDirty |= header;
         if (task is { } index)
         {
@@ -772,6 +777,13 @@ public sealed partial class JobGrain(
         finally
         {
             _writing = false;
+            if (_fenced && _nextWrite is { } orphaned)
+            {
+                // Nobody will write these: tell whoever waits, rather than leave them hanging.
+                _nextWrite = null;
+                orphaned.SetException(new JobFencedException($"job {JobKey} is owned by another activation"));
+                _ = orphaned.Task.Exception;
+            }
         }
     }
 

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text.Json;
 
 namespace OrleansCompute.Tests.Infrastructure;
 
@@ -30,6 +32,22 @@ public sealed record SiloNode(string Name, int SiloPort, int HealthPort, NodePro
             TimeSpan.FromSeconds(90),
             $"{Name} ready");
         return Started.Elapsed;
+    }
+
+    /// <summary>The silo's membership status as <c>GET /v1/cluster</c> shows it, or null when the Api cannot say.</summary>
+    public async Task<string?> StatusAsync(HttpClient api)
+    {
+        var response = await api.GetAsync("/v1/cluster");
+        if (!response.IsSuccessStatusCode)
+        {
+            return null;
+        }
+
+        var cluster = await response.Content.ReadFromJsonAsync<JsonElement>();
+        return cluster.GetProperty("silos").EnumerateArray()
+            .Where(s => s.GetProperty("name").GetString() == Name)
+            .Select(s => s.GetProperty("status").GetString())
+            .LastOrDefault();
     }
 
     /// <summary>Writes the last log lines of every process to the test output: what a failed multi-process test needs to be read.</summary>

@@ -23,7 +23,6 @@ public class BankTests(ITestOutputHelper output)
     private const int Transferrers = 12;
     private const int Readers = 2;
 
-    private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(90);
     private static readonly TimeSpan RunDeadline = TimeSpan.FromSeconds(120);
 
     [Fact]
@@ -42,10 +41,10 @@ public class BankTests(ITestOutputHelper output)
             ["Orleans__Membership__NumMissedProbesLimit"] = "2",
             ["Orleans__Membership__IAmAliveTablePublishTimeout"] = "00:00:05",
         };
-        var silos = Enumerable.Range(0, 3).Select(_ => StartSilo(common)).ToList();
+        var silos = Enumerable.Range(0, 3).Select(_ => SiloNode.Start(common)).ToList();
         try
         {
-            await Task.WhenAll(silos.Select(WaitReadyAsync));
+            await Task.WhenAll(silos.Select(s => s.WaitReadyAsync()));
             await using var api = new ApiFactory(new Dictionary<string, string?>
             {
                 ["ConnectionStrings:Postgres"] = database,
@@ -75,7 +74,7 @@ public class BankTests(ITestOutputHelper output)
             var killedAt = clock.Elapsed;
             var acknowledgedAtKill = log.Acknowledged.Count;
             output.WriteLine($"killed {victim.Name} at {killedAt.TotalSeconds:F1}s after {acknowledgedAtKill} acknowledged transfers");
-            await Eventually.WaitAsync(async () => await StatusAsync(http, victim.Name) == "Dead", RunDeadline, $"{victim.Name} declared dead");
+            await Eventually.WaitAsync(async () => await victim.StatusAsync(http) == "Dead", RunDeadline, $"{victim.Name} declared dead");
             var deadAt = clock.Elapsed;
             var readsAtDeath = log.Reads;
             try
@@ -260,48 +259,7 @@ public class BankTests(ITestOutputHelper output)
         return false;
     }
 
-    private static async Task<string?> StatusAsync(HttpClient http, string silo)
-    {
-        var response = await http.GetAsync("/v1/cluster");
-        if (!response.IsSuccessStatusCode)
-        {
-            return null;
-        }
-
-        var cluster = await response.Content.ReadFromJsonAsync<JsonElement>();
-        return cluster.GetProperty("silos").EnumerateArray()
-            .Where(s => s.GetProperty("name").GetString() == silo)
-            .Select(s => s.GetProperty("status").GetString())
-            .LastOrDefault();
-    }
-
     private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
-
-    private static (string Name, int HealthPort, NodeProcess Process) StartSilo(IReadOnlyDictionary<string, string> common)
-    {
-        var siloPort = Ports.Free();
-        var healthPort = Ports.Free();
-        var name = $"bank-silo-{siloPort}";
-        var process = NodeProcess.Start(name, Repository.Binary("Silo", "OrleansCompute.Silo.dll"), new Dictionary<string, string>(common)
-        {
-            ["Orleans__SiloPort"] = siloPort.ToString(),
-            ["Orleans__GatewayPort"] = Ports.Free().ToString(),
-            ["Silo__HealthPort"] = healthPort.ToString(),
-            ["Silo__Name"] = name,
-        });
-        return (name, healthPort, process);
-    }
-
-    private static async Task WaitReadyAsync((string Name, int HealthPort, NodeProcess Process) silo)
-    {
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-        await Eventually.WaitAsync(
-            async () => silo.Process.HasExited
-                ? throw new InvalidOperationException($"{silo.Name} exited with {silo.Process.ExitCode}:\n{silo.Process.Tail()}")
-                : (await http.GetAsync($"http://127.0.0.1:{silo.HealthPort}/health/ready")).IsSuccessStatusCode,
-            ReadyTimeout,
-            $"{silo.Name} ready");
-    }
 
     private sealed record Transfer(int From, int To, int Amount);
 

@@ -69,7 +69,7 @@ public class MultiProcessClusterTests(ITestOutputHelper output)
             {
                 // The Api keeps answering while the cluster works it out: each call gets a definite answer.
                 answers.Add((await http.GetAsync($"/v1/tables/{tables[answers.Count % tables.Count]}")).StatusCode);
-                return await StatusAsync(http, victim.Name) == "Dead";
+                return await victim.StatusAsync(http) == "Dead";
             }, DeathTimeout, $"{victim.Name} to be declared dead");
             output.WriteLine($"killed silo declared dead after {killedAt.Elapsed.TotalSeconds:F1}s");
             Assert.All(answers, status => Assert.True(status is HttpStatusCode.OK or HttpStatusCode.ServiceUnavailable, $"answer {status}"));
@@ -114,7 +114,7 @@ public class MultiProcessClusterTests(ITestOutputHelper output)
             Assert.True(await leaver.Process.WaitForExitAsync(TimeSpan.FromSeconds(40)), "SIGTERM did not stop the silo:\n" + leaver.Process.Tail());
             output.WriteLine($"SIGTERM to exit: {terminatedAt.Elapsed.TotalSeconds:F1}s, exit code {leaver.Process.ExitCode}");
             Assert.Equal(0, leaver.Process.ExitCode);
-            Assert.Equal("Dead", await StatusAsync(http, leaver.Name));
+            Assert.Equal("Dead", await leaver.StatusAsync(http));
             // A graceful leave is recorded by the silo itself, not voted by its peers after missed probes.
             Assert.Equal([$"127.0.0.1:{leaver.SiloPort}"], (await VotersAsync(database, clusterId, leaver.SiloPort)).Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(v => v[..v.IndexOf('@')]));
 
@@ -140,21 +140,6 @@ public class MultiProcessClusterTests(ITestOutputHelper output)
                 await silo.Process.DisposeAsync();
             }
         }
-    }
-
-    private static async Task<string?> StatusAsync(HttpClient http, string silo)
-    {
-        var response = await http.GetAsync("/v1/cluster");
-        if (!response.IsSuccessStatusCode)
-        {
-            return null;
-        }
-
-        var cluster = await response.Content.ReadFromJsonAsync<JsonElement>();
-        return cluster.GetProperty("silos").EnumerateArray()
-            .Where(s => s.GetProperty("name").GetString() == silo)
-            .Select(s => s.GetProperty("status").GetString())
-            .LastOrDefault();
     }
 
     // The silos that voted a silo dead, from the membership row's suspect list ("silo@generation,time|...").

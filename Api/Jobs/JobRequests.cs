@@ -71,7 +71,7 @@ public sealed record JobResponse(
 {
     public static JobResponse From(JobView view) => new(
         view.Id, view.Kind, view.Status.Name(), view.Progress,
-        view.Result is null ? null : JsonNode.Parse(view.Result),
+        view.ResultJson is null ? null : JsonNode.Parse(view.ResultJson),
         view.Error, view.Attempts, view.Priority, view.CreatedAt, view.StartedAt, view.FinishedAt);
 }
 

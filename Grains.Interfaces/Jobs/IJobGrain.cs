@@ -47,7 +47,7 @@ public interface IJobGrain : IGrainWithStringKey
 /// so a late failure of an abandoned run cannot fail the task again.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("oc.TaskReport")]
-public sealed record TaskReport(int Index, long DispatchId, TaskRunOutcome Outcome, string? Result, string? Error, string Silo, DateTimeOffset StartedAt);
+public sealed record TaskReport(int Index, long DispatchId, TaskRunOutcome Outcome, string? ResultJson, string? Error, string Silo, DateTimeOffset StartedAt);
 
 [GenerateSerializer, Alias("oc.TaskRunOutcome")]
 public enum TaskRunOutcome

@@ -109,7 +109,7 @@ public sealed record JobView(
     string Kind,
     JobStatus Status,
     JobProgress Progress,
-    string? Result,
+    string? ResultJson,
     string? Error,
     int Attempts,
     int Priority,

@@ -208,7 +208,7 @@ public sealed partial class JobGrain(
             }
 
             slot.State = TaskState.Succeeded;
-            slot.Result = report.Result;
+            slot.ResultJson = report.ResultJson;
             slot.Error = null;
             slot.Silo = report.Silo;
             slot.StartedAt = report.StartedAt;
@@ -248,7 +248,7 @@ public sealed partial class JobGrain(
         _kind = kinds.Find(job.Kind);
         _plan = JobDocuments.DeserializePlan(job.Plan);
         _status = job.Status;
-        _result = job.Result;
+        _result = job.ResultJson;
         _error = job.Error;
         _startedAt = job.StartedAt;
         _finishedAt = job.FinishedAt;
@@ -264,7 +264,7 @@ public sealed partial class JobGrain(
                 StartedAt = row.StartedAt,
                 FinishedAt = row.FinishedAt,
                 Error = row.Error,
-                Result = row.Result,
+                ResultJson = row.ResultJson,
             };
         }
 
@@ -614,7 +614,7 @@ public sealed partial class JobGrain(
         try
         {
             using var input = JsonDocument.Parse(_spec.Input);
-            var results = _tasks.Select(t => JsonNode.Parse(t.Result ?? "null")).ToList();
+            var results = _tasks.Select(t => JsonNode.Parse(t.ResultJson ?? "null")).ToList();
             _result = _kind!.Reduce(input.RootElement, results)?.ToJsonString() ?? "null";
         }
         catch (Exception e)
@@ -790,7 +790,7 @@ public sealed partial class JobGrain(
     private JobRecord Header(long version) => _job! with
     {
         Status = _status,
-        Result = _result,
+        ResultJson = _result,
         Error = _error,
         StartedAt = _startedAt,
         FinishedAt = _finishedAt,
@@ -800,7 +800,7 @@ public sealed partial class JobGrain(
     private TaskRecord TaskRow(int index)
     {
         var slot = _tasks[index];
-        return new TaskRecord(index, slot.State, slot.Attempts, slot.Silo, slot.StartedAt, slot.FinishedAt, slot.Error, slot.Result);
+        return new TaskRecord(index, slot.State, slot.Attempts, slot.Silo, slot.StartedAt, slot.FinishedAt, slot.Error, slot.ResultJson);
     }
 
     private sealed class Slot
@@ -819,7 +819,7 @@ public sealed partial class JobGrain(
 
         public string? Error { get; set; }
 
-        public string? Result { get; set; }
+        public string? ResultJson { get; set; }
 
         public long DispatchId { get; set; }
 

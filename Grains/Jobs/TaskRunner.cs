@@ -173,7 +173,7 @@ public sealed partial class TaskRunner : IDisposable
     /// Runs the body until it returns, is cancelled or times out. The attempt ends at the token
     /// even if the body does not observe it; the body is then returned as unfinished.
     /// </summary>
-    private async Task<(TaskRunOutcome Outcome, string? Result, string? Error, Task? Unfinished)> RunBodyAsync(Run run)
+    private async Task<(TaskRunOutcome Outcome, string? ResultJson, string? Error, Task? Unfinished)> RunBodyAsync(Run run)
     {
         var assignment = run.Assignment;
         if (run.Cancel.IsCancellationRequested)

@@ -59,7 +59,7 @@ public sealed class TenantJobsGrain(JobStore store, TaskKinds kinds, IOptions<Jo
         var id = NewJobId();
         var record = new JobRecord(
             Tenant, id, spec.Kind, JobStatus.Queued, JobDocuments.Serialize(spec), JobDocuments.Serialize(plan), idempotencyKey, hash,
-            Result: null, Error: null, CreatedAt: clock.GetUtcNow(), StartedAt: null, FinishedAt: null, Version: 1);
+            ResultJson: null, Error: null, CreatedAt: clock.GetUtcNow(), StartedAt: null, FinishedAt: null, Version: 1);
         if (!await store.InsertAsync(record, cancellationToken))
         {
             // Only an idempotency key can collide (ids are fresh): another activation got there first.

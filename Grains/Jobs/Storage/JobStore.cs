@@ -13,7 +13,7 @@ public sealed record JobRecord(
     string Plan,
     string? IdempotencyKey,
     string SpecHash,
-    string? Result,
+    string? ResultJson,
     string? Error,
     DateTimeOffset CreatedAt,
     DateTimeOffset? StartedAt,
@@ -29,7 +29,7 @@ public sealed record TaskRecord(
     DateTimeOffset? StartedAt,
     DateTimeOffset? FinishedAt,
     string? Error,
-    string? Result);
+    string? ResultJson);
 
 /// <summary>Another activation of the job wrote a newer header: this one must step down.</summary>
 public sealed class JobFencedException(string message) : Exception(message);
@@ -149,7 +149,7 @@ public sealed class JobStore(DbDataSource dataSource)
             Add(upsert, "started", task.StartedAt?.ToUnixTimeMilliseconds());
             Add(upsert, "finished", task.FinishedAt?.ToUnixTimeMilliseconds());
             Add(upsert, "error", task.Error);
-            Add(upsert, "result", task.Result);
+            Add(upsert, "result", task.ResultJson);
             commands.Add(upsert);
         }
 
@@ -260,7 +260,7 @@ public sealed class JobStore(DbDataSource dataSource)
         Add(command, "tenant", job.Tenant);
         Add(command, "job", job.JobId);
         Add(command, "status", job.Status.Name());
-        Add(command, "result", job.Result);
+        Add(command, "result", job.ResultJson);
         Add(command, "error", job.Error);
         Add(command, "started", job.StartedAt?.ToUnixTimeMilliseconds());
         Add(command, "finished", job.FinishedAt?.ToUnixTimeMilliseconds());

@@ -77,8 +77,8 @@ public abstract class JobStoreContract
         await Store.SaveAsync(job.Tenant, job.JobId, null, [Row(0, TaskState.Succeeded, "{\"n\":0}", attempts: 2), Row(1, TaskState.Failed, null, attempts: 3)], default);
 
         var tasks = (await Store.LoadAsync(job.Tenant, job.JobId, default))!.Value.Tasks.OrderBy(t => t.Index).ToList();
-        Assert.Equal((TaskState.Succeeded, "{\"n\":0}", 2), (tasks[0].Status, tasks[0].Result, tasks[0].Attempts));
-        Assert.Equal((TaskState.Succeeded, "{\"n\":1}", 1), (tasks[1].Status, tasks[1].Result, tasks[1].Attempts));
+        Assert.Equal((TaskState.Succeeded, "{\"n\":0}", 2), (tasks[0].Status, tasks[0].ResultJson, tasks[0].Attempts));
+        Assert.Equal((TaskState.Succeeded, "{\"n\":1}", 1), (tasks[1].Status, tasks[1].ResultJson, tasks[1].Attempts));
     }
 
     [Fact]

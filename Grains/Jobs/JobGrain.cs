@@ -58,6 +58,8 @@ public sealed partial class JobGrain(
     private int _succeeded;
     private long _dispatchSequence;
     private int _nextSilo;
+    private List<SiloAddress> _activeSilos = [];
+    private MembershipVersion? _activeSilosVersion;
     private bool _finishing;
     private bool _deactivating;
 
@@ -489,12 +491,15 @@ public sealed partial class JobGrain(
     /// <summary>The next active silo, round-robin in address order.</summary>
     private SiloAddress NextSilo()
     {
-        var active = membership.CurrentSnapshot.Members.Values
-            .Where(m => m.Status == SiloStatus.Active)
-            .Select(m => m.SiloAddress)
-            .Order()
-            .ToList();
-        return active.Count == 0 ? localSilo.SiloAddress : active[_nextSilo++ % active.Count];
+        // Sorted once per membership version, not once per task.
+        var snapshot = membership.CurrentSnapshot;
+        if (snapshot.Version != _activeSilosVersion)
+        {
+            _activeSilos = [.. snapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress).Order()];
+            _activeSilosVersion = snapshot.Version;
+        }
+
+        return _activeSilos.Count == 0 ? localSilo.SiloAddress : _activeSilos[_nextSilo++ % _activeSilos.Count];
     }
 
     /// <summary>The silo hosting a shard: where its data is in memory, so its map reads locally.</summary>

@@ -35,13 +35,7 @@ public sealed partial class ProblemExceptionHandler(
                     : bad.InnerException?.Message ?? bad.Message,
             },
             // A write that timed out may have been applied: say so rather than "unavailable".
-            TimeoutException when !HttpMethods.IsGet(httpContext.Request.Method) => new ProblemDetails
-            {
-                Status = StatusCodes.Status503ServiceUnavailable,
-                Type = ProblemTypes.OutcomeUnknown,
-                Title = "Outcome unknown",
-                Detail = "The cluster did not answer in time; the write may or may not have been applied. Read before retrying a conditional write.",
-            },
+            TimeoutException when !HttpMethods.IsGet(httpContext.Request.Method) => OutcomeUnknown("The cluster did not answer in time; the write may or may not have been applied. Read before retrying a conditional write."),
             TransactionFailedException { Outcome: TxnOutcome.Conflict } => new ProblemDetails
             {
                 Status = StatusCodes.Status409Conflict,
@@ -49,13 +43,7 @@ public sealed partial class ProblemExceptionHandler(
                 Title = "Transaction conflict",
                 Detail = exception.Message + " Retry after the time in the Retry-After header.",
             },
-            TransactionFailedException { Outcome: TxnOutcome.OutcomeUnknown } => new ProblemDetails
-            {
-                Status = StatusCodes.Status503ServiceUnavailable,
-                Type = ProblemTypes.OutcomeUnknown,
-                Title = "Outcome unknown",
-                Detail = exception.Message + " Read the keys to find out before retrying.",
-            },
+            TransactionFailedException { Outcome: TxnOutcome.OutcomeUnknown } => OutcomeUnknown(exception.Message + " Read the keys to find out before retrying."),
             TransactionFailedException => new ProblemDetails
             {
                 Status = StatusCodes.Status503ServiceUnavailable,
@@ -63,13 +51,7 @@ public sealed partial class ProblemExceptionHandler(
                 Title = "Transaction participants unavailable",
                 Detail = exception.Message,
             },
-            ShardUnavailableException { OutcomeUnknown: true } => new ProblemDetails
-            {
-                Status = StatusCodes.Status503ServiceUnavailable,
-                Type = ProblemTypes.OutcomeUnknown,
-                Title = "Outcome unknown",
-                Detail = exception.Message + " Read the key to find out before retrying a conditional write.",
-            },
+            ShardUnavailableException { OutcomeUnknown: true } => OutcomeUnknown(exception.Message + " Read the key to find out before retrying a conditional write."),
             ShardUnavailableException => new ProblemDetails
             {
                 Status = StatusCodes.Status503ServiceUnavailable,
@@ -115,6 +97,15 @@ public sealed partial class ProblemExceptionHandler(
             Exception = exception,
         });
     }
+
+    /// <summary>A write that may or may not have been applied: the one answer that tells the caller to read before retrying.</summary>
+    private static ProblemDetails OutcomeUnknown(string detail) => new()
+    {
+        Status = StatusCodes.Status503ServiceUnavailable,
+        Type = ProblemTypes.OutcomeUnknown,
+        Title = "Outcome unknown",
+        Detail = detail,
+    };
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled error in {Method} {Path}")]
     private partial void LogUnexpected(Exception exception, string method, string path);

@@ -62,6 +62,7 @@ public sealed partial class JobGrain(
     private MembershipVersion? _activeSilosVersion;
     private bool _finishing;
     private bool _deactivating;
+    private bool _gateFailed;
 
     // Background writes: changes made while a write is in flight go out together in the next one.
     private long _storedVersion;
@@ -326,6 +327,7 @@ public sealed partial class JobGrain(
     {
         try
         {
+            _gateFailed = false;
             if (_status != JobStatus.Queued)
             {
                 return;
@@ -376,6 +378,7 @@ public sealed partial class JobGrain(
         catch (Exception e)
         {
             // The watchdog tries again; the reminder brings the job back if this activation is gone.
+            _gateFailed = true;
             LogGateFailed(JobKey, e);
         }
     }
@@ -562,7 +565,8 @@ public sealed partial class JobGrain(
     {
         if (_status == JobStatus.Queued)
         {
-            return AdvanceQueuedAsync();
+            // The runAt timer and the dependency waits move a queued job on; this only retries a failed check.
+            return _gateFailed ? AdvanceQueuedAsync() : Task.CompletedTask;
         }
 
         var now = clock.GetUtcNow();

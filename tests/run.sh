@@ -239,6 +239,10 @@ for proj in "${projects[@]}"; do
         failed_projects+=("$name")
     fi
     summary_lines+=("$(printf '  %-20s passed %4d  failed %4d  skipped %4d  %s' "$name" "$p" "$f" "$s" "$status")")
+    # Name the failed tests in the summary: CI keeps only the end of the output.
+    while IFS= read -r failed_test; do
+        summary_lines+=("    failed: $failed_test")
+    done < <(sed 's/\x1b\[[0-9;]*m//g' "$plog" | sed -n 's/^ *Failed \(OrleansCompute\..*\) \[[^]]*\]$/\1/p' | sort -u)
 done
 
 cleanup   # stop PostgreSQL now so its messages come before the summary

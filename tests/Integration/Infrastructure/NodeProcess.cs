@@ -85,6 +85,23 @@ public sealed partial class NodeProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Writes everything the node printed to <c>.tmp/test-logs/</c> and returns the path: a failed
+    /// multi-process test needs more than a tail to be read, and CI keeps the directory.
+    /// </summary>
+    public string SaveLog(string test)
+    {
+        var directory = Path.Combine(Repository.Root, ".tmp", "test-logs");
+        Directory.CreateDirectory(directory);
+        var path = Path.Combine(directory, $"{test}-{Name}.log");
+        lock (_log)
+        {
+            File.WriteAllText(path, _log.ToString());
+        }
+
+        return path;
+    }
+
     /// <summary>kill -9: no goodbye, no flush; the cluster must find out on its own.</summary>
     public void Kill() => _process.Kill(entireProcessTree: true);
 

@@ -35,6 +35,9 @@ public class BankTests(ITestOutputHelper output)
             ["ConnectionStrings__Postgres"] = database,
             ["Orleans__ClusterId"] = clusterId,
             ["Logging__LogLevel__Default"] = "Warning",
+            // Lock breaks, aborts and give-ups are what a failed run has to be read by.
+            ["Logging__LogLevel__Orleans.Transactions"] = "Information",
+            ["Logging__LogLevel__OrleansCompute"] = "Information",
             // Declare the killed silo dead within seconds rather than Orleans' default ~30 s, so the
             // run covers the failure, the recovery and a stretch of normal service after it.
             ["Orleans__Membership__ProbeTimeout"] = "00:00:01",
@@ -87,6 +90,11 @@ public class BankTests(ITestOutputHelper output)
             {
                 output.WriteLine($"after the kill: {log.Acknowledged.Count - acknowledgedAtKill} acknowledged, {log.Reads - readsAtDeath} reads; answers: " +
                                  string.Join(", ", log.Statuses.OrderBy(s => s.Key).Select(s => $"{s.Key}={s.Value}")));
+                foreach (var silo in silos)
+                {
+                    output.WriteLine($"--- {silo.Name}: {silo.Process.SaveLog("bank")}\n{silo.Process.Tail(100)}");
+                }
+
                 throw;
             }
             stop.Cancel();

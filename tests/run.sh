@@ -159,6 +159,9 @@ for proj in "${projects[@]}"; do
 done
 
 # ---------------------------------------------------------------- PostgreSQL
+# Test classes run in parallel, each with its own silos, and every silo has several connection
+# pools (ours, and one per Orleans ADO.NET provider): 300 connections ran out on a loaded machine.
+export OC_PG_MAX_CONNECTIONS=${OC_PG_MAX_CONNECTIONS:-1000}
 pg_start
 export OC_TEST_POSTGRES=$ConnectionStrings__Postgres
 export OC_REPO_ROOT=$REPO_ROOT

@@ -18,7 +18,8 @@
 # The server: its own temp dir ${TMPDIR:-/tmp}/oc-pg.XXXXXX (data/, sock/, server.log),
 # 127.0.0.1 only, first free port from 54329 upward, trust auth (it is a throwaway
 # cluster reachable only from this machine), fsync on (durability is a product promise,
-# so the tests must exercise it with fsync on), max_connections=300, database `orleans`
+# so the tests must exercise it with fsync on), max_connections=$OC_PG_MAX_CONNECTIONS
+# (default 300), database `orleans`
 # owned by user `postgres`. As root, the server runs as the `postgres` OS user because
 # initdb/postgres refuse to run as root.
 #
@@ -29,6 +30,7 @@
 
 OC_PG_FIRST_PORT=${OC_PG_FIRST_PORT:-54329}
 OC_PG_START_TIMEOUT=${OC_PG_START_TIMEOUT:-60}   # seconds until pg_isready must say ready
+OC_PG_MAX_CONNECTIONS=${OC_PG_MAX_CONNECTIONS:-300}
 
 _pg_log() { printf 'pg: %s\n' "$*" >&2; }
 
@@ -138,7 +140,7 @@ pg_start() {
 # --- OrleansCompute throwaway server ---
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$dir/sock'
-max_connections = 300
+max_connections = $OC_PG_MAX_CONNECTIONS
 fsync = on
 synchronous_commit = on
 full_page_writes = on

@@ -24,7 +24,14 @@ public static class TestDatabase
             await command.ExecuteNonQueryAsync();
         }
 
-        return new NpgsqlConnectionStringBuilder(ServerConnectionString) { Database = name }.ConnectionString;
+        return new NpgsqlConnectionStringBuilder(ServerConnectionString)
+        {
+            Database = name,
+            // A finished test's silos may live on in a shared fixture: let their idle connections go
+            // after seconds, not Npgsql's 5 minutes, so parallel test classes don't exhaust the server.
+            ConnectionIdleLifetime = 20,
+            ConnectionPruningInterval = 5,
+        }.ConnectionString;
     }
 
     public static async Task<T?> ScalarAsync<T>(string connectionString, string sql, params (string Name, object Value)[] parameters)

@@ -68,7 +68,8 @@ public static class SiloApp
                     MaxAutoPrepare = 32,
                     AutoPrepareMinUsages = 2,
                 }.ConnectionString));
-            builder.Services.AddSingleton<IKeyValueStore, PostgresKeyValueStore>();
+            // Tests may put a fault-injecting decorator in first; theirs then wins.
+            builder.Services.TryAddSingleton<IKeyValueStore, PostgresKeyValueStore>();
             builder.Services.AddSingleton(sp => new JobStore(sp.GetRequiredService<NpgsqlDataSource>()));
             if (settings.TransactionalStorage == TransactionalStorageKind.Postgres)
             {

@@ -5,11 +5,16 @@ namespace OrleansCompute.Data;
 /// over, or its store failed. <see cref="OutcomeUnknown"/> is true when a write may or may not have
 /// been applied (the store failed during commit); otherwise nothing changed and a retry is safe.
 /// </summary>
+/// <remarks>
+/// It carries no inner exception on purpose: it travels from a silo to the Api, and the store's
+/// own exceptions (Npgsql's) have no codec there, which turned a retryable 503 into a 500. The
+/// silo logs the cause where it happens.
+/// </remarks>
 [GenerateSerializer, Alias("oc.ShardUnavailableException")]
 public sealed class ShardUnavailableException : Exception
 {
-    public ShardUnavailableException(string message, bool outcomeUnknown, Exception? innerException = null)
-        : base(message, innerException)
+    public ShardUnavailableException(string message, bool outcomeUnknown)
+        : base(message)
     {
         OutcomeUnknown = outcomeUnknown;
     }

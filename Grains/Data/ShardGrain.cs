@@ -366,6 +366,13 @@ public sealed partial class ShardGrain(
     private Task EnsureOpenAsync()
     {
         ThrowIfBroken();
+        // A failed open is retried by the next call. OpenAsync cannot clear the field itself: when
+        // the store fails before its first await, the faulted task is assigned after it returns.
+        if (_opening is { IsFaulted: true })
+        {
+            _opening = null;
+        }
+
         return _opening ??= OpenAsync();
     }
 
@@ -387,8 +394,8 @@ public sealed partial class ShardGrain(
         }
         catch (Exception ex)
         {
-            _opening = null;
-            throw new ShardUnavailableException("The shard could not be loaded from the store; nothing was changed. Retry.", outcomeUnknown: false, ex);
+            LogStoreUnavailable(ex, "load", _tableId, _shard);
+            throw new ShardUnavailableException("The shard could not be loaded from the store; nothing was changed. Retry.", outcomeUnknown: false);
         }
     }
 
@@ -432,7 +439,8 @@ public sealed partial class ShardGrain(
         }
         catch (Exception ex) when (ex is not ShardUnavailableException)
         {
-            throw new ShardUnavailableException("The shard could not confirm its lease with the store; nothing was read or written. Retry.", outcomeUnknown: false, ex);
+            LogStoreUnavailable(ex, "renew the lease of", _tableId, _shard);
+            throw new ShardUnavailableException("The shard could not confirm its lease with the store; nothing was read or written. Retry.", outcomeUnknown: false);
         }
         finally
         {
@@ -479,6 +487,11 @@ public sealed partial class ShardGrain(
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Could not release the lease of {TableId}/{Shard}; the next activation waits for it to run out")]
     private partial void LogReleaseFailed(Exception exception, Guid tableId, int shard);
+
+    // The cause stays here, in the silo's log: store exceptions (Npgsql's) cannot cross to the Api,
+    // whose serializer has no codec for them, so the caller gets only the ShardUnavailableException.
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not {Action} {TableId}/{Shard} from the store; the caller is told to retry")]
+    private partial void LogStoreUnavailable(Exception exception, string action, Guid tableId, int shard);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Commit failed on {TableId}/{Shard} (epoch {Epoch}); the shard steps down")]
     private partial void LogCommitFailed(Exception exception, Guid tableId, int shard, long epoch);

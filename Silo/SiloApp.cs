@@ -127,6 +127,7 @@ public static class SiloApp
         silo.Configure<SiloOptions>(o => o.SiloName = settings.Name);
         silo.Configure<ClusterMembershipOptions>(configuration.GetSection("Orleans:Membership"));
         silo.AddActivityPropagation();
+        silo.AddIncomingGrainCallFilter<StoreFaultFilter>();
         silo.AddDashboard();
         silo.AddPlacementDirector<ShardPlacement, ShardPlacementDirector>();
         silo.AddPlacementDirector<SiloBoundPlacement, SiloBoundPlacementDirector>();

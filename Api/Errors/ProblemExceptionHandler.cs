@@ -59,6 +59,15 @@ public sealed partial class ProblemExceptionHandler(
                 Title = "Shard unavailable",
                 Detail = exception.Message,
             },
+            StoreUnavailableException when !HttpMethods.IsGet(httpContext.Request.Method) => OutcomeUnknown(
+                exception.Message + " The request may or may not have been applied: read before retrying, or retry a job submission with the same Idempotency-Key."),
+            StoreUnavailableException => new ProblemDetails
+            {
+                Status = StatusCodes.Status503ServiceUnavailable,
+                Type = ProblemTypes.ClusterUnavailable,
+                Title = "Store unavailable",
+                Detail = exception.Message + " Nothing was changed; retry after the time in the Retry-After header.",
+            },
             _ when ClusterFaults.IsUnavailable(exception) => new ProblemDetails
             {
                 Status = StatusCodes.Status503ServiceUnavailable,

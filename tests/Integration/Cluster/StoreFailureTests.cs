@@ -1,4 +1,6 @@
 using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using OrleansCompute.Grains.Data.Storage;
@@ -8,9 +10,9 @@ using static OrleansCompute.Tests.Api.ProblemAnswerTests;
 namespace OrleansCompute.Tests.Cluster;
 
 /// <summary>
-/// A store fault reaches the client as a retryable 503, not a 500: the shard's Npgsql exception
-/// (here PostgreSQL's "too many clients") has no codec on the Api side, so it must stay in the
-/// silo's log. CI found it when the test server ran out of connections.
+/// A store fault reaches the client as a retryable 503, not a 500: Npgsql's exceptions have no
+/// codec on the Api side, so they must stay in the silo's log. CI found it when the test server
+/// ran out of connections ("too many clients").
 /// </summary>
 public sealed class StoreFailureTests : IAsyncLifetime
 {
@@ -53,6 +55,45 @@ public sealed class StoreFailureTests : IAsyncLifetime
         _failing.On = false;
         Assert.Equal(HttpStatusCode.Created, (await _http.PutAsync("/v1/tables/faulty/keys/k", Json("1"))).StatusCode);
         Assert.Equal("1", await _http.GetStringAsync("/v1/tables/faulty/keys/k"));
+    }
+
+    [Fact]
+    public async Task A_job_submission_whose_store_fails_answers_503_outcome_unknown_and_a_retry_with_its_key_makes_one_job()
+    {
+        const string spec = """{"kind": "sleep", "input": {"tasks": 1, "milliseconds": 1}}""";
+        Assert.Equal(HttpStatusCode.Accepted, (await SubmitAsync(spec, "warm-up")).StatusCode);
+        // A real PostgreSQL error under the job grains: their table is gone for a moment.
+        await TestDatabase.ExecuteAsync(_cluster!.ConnectionString, "ALTER TABLE oc_job RENAME TO oc_job_away");
+        HttpResponseMessage submit, list;
+        try
+        {
+            submit = await SubmitAsync(spec, "during-the-fault");
+            list = await _http.GetAsync("/v1/jobs");
+        }
+        finally
+        {
+            await TestDatabase.ExecuteAsync(_cluster.ConnectionString, "ALTER TABLE oc_job_away RENAME TO oc_job");
+        }
+
+        var unknown = await AssertProblemAsync(submit, HttpStatusCode.ServiceUnavailable);
+        Assert.EndsWith("outcome-unknown", unknown.GetProperty("type").GetString());
+        Assert.Contains("Idempotency-Key", unknown.GetProperty("detail").GetString());
+        var unavailable = await AssertProblemAsync(list, HttpStatusCode.ServiceUnavailable);
+        Assert.EndsWith("cluster-unavailable", unavailable.GetProperty("type").GetString());
+        Assert.All(new[] { submit, list }, r => Assert.NotNull(r.Headers.RetryAfter));
+
+        var retried = await SubmitAsync(spec, "during-the-fault");
+        var again = await SubmitAsync(spec, "during-the-fault");
+        Assert.Equal((HttpStatusCode.Accepted, HttpStatusCode.Accepted), (retried.StatusCode, again.StatusCode));
+        Assert.Equal((await retried.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString(),
+                     (await again.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString());
+    }
+
+    private Task<HttpResponseMessage> SubmitAsync(string spec, string idempotencyKey)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/v1/jobs") { Content = Json(spec) };
+        request.Headers.Add("Idempotency-Key", idempotencyKey);
+        return _http.SendAsync(request);
     }
 
     private static StringContent Json(string body) => new(body, System.Text.Encoding.UTF8, "application/json");

@@ -50,6 +50,11 @@ public sealed partial class JobGrain(
     private List<PlannedTask> _plan = [];
     private Slot[] _tasks = [];
     private JobStatus _status;
+
+    // While the end of the job is being written, readers see the status it had before: a reader
+    // never sees an end that a crash could still take back, and the listing (read from the store)
+    // agrees with GET as soon as GET shows the end.
+    private JobStatus? _endNotYetDurable;
     private string? _result;
     private string? _error;
     private DateTimeOffset? _startedAt;
@@ -131,7 +136,9 @@ public sealed partial class JobGrain(
 
     public async Task<JobView?> WaitForChangeAsync(long seenVersion, TimeSpan wait, CancellationToken cancellationToken = default)
     {
-        if (_job is not null && _changes <= seenVersion && !_status.IsTerminal())
+        // An end still being written is not yet the end readers see: keep waiting for it.
+        var ended = _status.IsTerminal() && _endNotYetDurable is null;
+        if (_job is not null && _changes <= seenVersion && !ended)
         {
             await Task.WhenAny(_changed.Task, Task.Delay(wait, clock, cancellationToken));
         }
@@ -306,9 +313,10 @@ public sealed partial class JobGrain(
             }
         }
 
-        return new JobView(
-            _jobId, _job.Kind, _status, new JobProgress(_tasks.Length, pending, running, _succeeded, failed),
-            _result, _error, attempts, _spec.Priority, _job.CreatedAt, _startedAt, _finishedAt, _changes);
+        var progress = new JobProgress(_tasks.Length, pending, running, _succeeded, failed);
+        return _endNotYetDurable is { } shown
+            ? new JobView(_jobId, _job.Kind, shown, progress, null, null, attempts, _spec.Priority, _job.CreatedAt, _startedAt, null, _changes)
+            : new JobView(_jobId, _job.Kind, _status, progress, _result, _error, attempts, _spec.Priority, _job.CreatedAt, _startedAt, _finishedAt, _changes);
     }
 
     private void Changed()
@@ -643,6 +651,7 @@ public sealed partial class JobGrain(
             return;
         }
 
+        _endNotYetDurable = _status;
         _status = status;
         _error = error;
         _finishedAt = clock.GetUtcNow();
@@ -664,6 +673,8 @@ public sealed partial class JobGrain(
         _ready.Clear();
         await Task.WhenAll(silos.Select(silo => CancelOnWorkerAsync(silo, null)));
         await SaveHeaderAsync();
+        _endNotYetDurable = null;
+        Changed();
         await RetireAsync();
     }
 

@@ -74,4 +74,25 @@ public static class BenchHttp
         var status = $"{(int)response.StatusCode} {response.ReasonPhrase}";
         return body.Length == 0 ? status : $"{status}: {body}";
     }
+
+    /// <summary>Drops a table a target created, then disposes its client; a failure is logged, never thrown (the run's figures stand).</summary>
+    public static async Task DropTableAndDisposeAsync(HttpClient client, Uri tableUri, string table, TextWriter log, string target)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            using var response = await client.DeleteAsync(tableUri, timeout.Token);
+            log.WriteLine(response.IsSuccessStatusCode
+                ? $"{target}: dropped table {table}"
+                : $"{target}: could not drop table {table}: {await DescribeFailureAsync(response, CancellationToken.None)}");
+        }
+        catch (Exception e) when (e is HttpRequestException or OperationCanceledException)
+        {
+            log.WriteLine($"{target}: could not drop table {table}: {e.Message}");
+        }
+        finally
+        {
+            client.Dispose();
+        }
+    }
 }

@@ -67,30 +67,7 @@ public sealed class KvApiTarget : IHttpTarget
         }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        try
-        {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            using var response = await Client.DeleteAsync(_tableUri, timeout.Token);
-            if (response.IsSuccessStatusCode)
-            {
-                _log.WriteLine($"kv: dropped table {Table}");
-            }
-            else
-            {
-                _log.WriteLine($"kv: could not drop table {Table}: {await BenchHttp.DescribeFailureAsync(response, CancellationToken.None)}");
-            }
-        }
-        catch (Exception e) when (e is HttpRequestException or OperationCanceledException)
-        {
-            _log.WriteLine($"kv: could not drop table {Table}: {e.Message}");
-        }
-        finally
-        {
-            Client.Dispose();
-        }
-    }
+    public ValueTask DisposeAsync() => new(BenchHttp.DropTableAndDisposeAsync(Client, _tableUri, Table, _log, "kv"));
 
     private async Task CreateTableAsync(CancellationToken cancellationToken)
     {

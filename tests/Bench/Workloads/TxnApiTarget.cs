@@ -79,23 +79,7 @@ public sealed class TxnApiTarget : IHttpTarget
         }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        try
-        {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            using var response = await Client.DeleteAsync(_tableUri, timeout.Token);
-            _log.WriteLine(response.IsSuccessStatusCode ? $"txn: dropped table {Table}" : $"txn: could not drop table {Table}: {response.StatusCode}");
-        }
-        catch (Exception e) when (e is HttpRequestException or OperationCanceledException)
-        {
-            _log.WriteLine($"txn: could not drop table {Table}: {e.Message}");
-        }
-        finally
-        {
-            Client.Dispose();
-        }
-    }
+    public ValueTask DisposeAsync() => new(BenchHttp.DropTableAndDisposeAsync(Client, _tableUri, Table, _log, "txn"));
 }
 
 /// <summary>

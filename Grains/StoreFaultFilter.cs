@@ -21,8 +21,10 @@ public sealed partial class StoreFaultFilter(ILogger<StoreFaultFilter> logger) :
         }
         catch (DbException ex)
         {
+            // The database's own text (table names, statements) stays in the silo's log: the
+            // message below reaches API clients in the problem answer.
             LogStoreFault(ex, context.InterfaceMethod?.Name ?? "?", context.TargetId.ToString());
-            throw new StoreUnavailableException($"The database failed while {context.InterfaceMethod?.Name ?? "the call"} ran ({ex.GetType().Name}: {ex.Message}).");
+            throw new StoreUnavailableException("The database failed while the request ran.");
         }
     }
 

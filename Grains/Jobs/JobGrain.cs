@@ -313,10 +313,10 @@ public sealed partial class JobGrain(
             }
         }
 
-        var progress = new JobProgress(_tasks.Length, pending, running, _succeeded, failed);
-        return _endNotYetDurable is { } shown
-            ? new JobView(_jobId, _job.Kind, shown, progress, null, null, attempts, _spec.Priority, _job.CreatedAt, _startedAt, null, _changes)
-            : new JobView(_jobId, _job.Kind, _status, progress, _result, _error, attempts, _spec.Priority, _job.CreatedAt, _startedAt, _finishedAt, _changes);
+        var shown = _endNotYetDurable is null;
+        return new JobView(
+            _jobId, _job.Kind, _endNotYetDurable ?? _status, new JobProgress(_tasks.Length, pending, running, _succeeded, failed),
+            shown ? _result : null, shown ? _error : null, attempts, _spec.Priority, _job.CreatedAt, _startedAt, shown ? _finishedAt : null, _changes);
     }
 
     private void Changed()

@@ -28,6 +28,13 @@ public interface IShardGrain : IGrainWithStringKey
     [Alias("SweepExpired")]
     Task<int> SweepExpiredAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Hands the shard over to the silo the layout now names for it, if that is another silo: the
+    /// activation commits what it staged, releases the shard, and the new one loads it.
+    /// </summary>
+    [Alias("Move")]
+    Task MoveAsync(CancellationToken cancellationToken = default);
+
     /// <summary>Forgets the shard: the table was dropped and its rows are purged in the background.</summary>
     [Alias("Drop"), AlwaysInterleave]
     Task DropAsync(CancellationToken cancellationToken = default);

@@ -27,17 +27,18 @@ public static class ShardMap
     private const string EncryptedSuffix = "/e";
 
     /// <summary>
-    /// The grain key of one shard of one table incarnation. Whether the table is encrypted at rest
-    /// is part of the key: it is fixed for the incarnation, and the shard needs it before it loads.
+    /// The grain key of one shard of one table incarnation. What the shard needs before it loads is
+    /// part of the key, fixed for the incarnation: whether the table is encrypted at rest, and how
+    /// many shards it has (placement spreads each table's shards evenly, so it must know).
     /// </summary>
-    public static string ShardKey(string tenant, Guid tableId, int shard, bool encrypted = false) =>
-        TenantKey.For(tenant, $"{tableId:N}/{shard}{(encrypted ? EncryptedSuffix : "")}");
+    public static string ShardKey(string tenant, Guid tableId, int shard, int shards, bool encrypted = false) =>
+        TenantKey.For(tenant, $"{tableId:N}/{shard}/{shards}{(encrypted ? EncryptedSuffix : "")}");
 
     /// <summary>The grain key of one shard of <paramref name="table"/>.</summary>
-    public static string ShardKey(string tenant, TableInfo table, int shard) => ShardKey(tenant, table.Id, shard, table.Encrypted);
+    public static string ShardKey(string tenant, TableInfo table, int shard) => ShardKey(tenant, table.Id, shard, table.Shards, table.Encrypted);
 
-    /// <summary>Reads a key made by <see cref="ShardKey(string, Guid, int, bool)"/>.</summary>
-    public static (string Tenant, Guid TableId, int Shard, bool Encrypted) Parse(string shardKey)
+    /// <summary>Reads a key made by <see cref="ShardKey(string, Guid, int, int, bool)"/>.</summary>
+    public static ShardAddress Parse(string shardKey)
     {
         var (tenant, rest) = TenantKey.Parse(shardKey);
         var encrypted = rest.EndsWith(EncryptedSuffix, StringComparison.Ordinal);
@@ -46,7 +47,10 @@ public static class ShardMap
             rest = rest[..^EncryptedSuffix.Length];
         }
 
-        var slash = rest.IndexOf('/');
-        return (tenant, Guid.ParseExact(rest[..slash], "N"), int.Parse(rest[(slash + 1)..]), encrypted);
+        var parts = rest.Split('/');
+        return new ShardAddress(tenant, Guid.ParseExact(parts[0], "N"), int.Parse(parts[1]), int.Parse(parts[2]), encrypted);
     }
 }
+
+/// <summary>One shard of one table incarnation, as its grain key names it.</summary>
+public readonly record struct ShardAddress(string Tenant, Guid TableId, int Shard, int Shards, bool Encrypted);

@@ -13,10 +13,22 @@ public sealed class KeyValueOptions
     public TimeSpan SweepPeriod { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// How long a shard activation may serve reads without hearing from the store. A shard whose
-    /// silo died is taken over by a new activation at most this long after its last renewal.
+    /// The silo lease that all of a silo's shards hang on: a silo serves reads from memory only
+    /// while it holds it, and the shards of a silo that died are taken over at most this long
+    /// after its last renewal. It is renewed every fifth of this, and a silo treats it as ended a
+    /// fifth early, for clock drift. Shorter fails over sooner; it must stay well above a renewal's
+    /// worst round trip on a busy machine.
     /// </summary>
-    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(10);
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long the silo's membership must stay unchanged before shards move to follow it: a flapping silo moves nothing.</summary>
+    public TimeSpan RebalanceSettle { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How often each silo checks that its shards are where the layout puts them, besides after every membership change.</summary>
+    public TimeSpan RebalancePeriod { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Shard moves a silo runs at once, so a join or a leave never stalls the cluster.</summary>
+    public int MaxMovesInFlight { get; set; } = 4;
 
     /// <summary>How often each silo purges rows of dropped tables.</summary>
     public TimeSpan PurgePeriod { get; set; } = TimeSpan.FromSeconds(10);

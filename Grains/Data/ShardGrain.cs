@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Runtime;
 using OrleansCompute.Data;
+using OrleansCompute.Grains.Data.Placement;
 using OrleansCompute.Grains.Data.Storage;
 
 namespace OrleansCompute.Grains.Data;
@@ -22,10 +23,14 @@ namespace OrleansCompute.Grains.Data;
 ///
 /// The store fences every commit with the epoch this activation took when it opened the shard,
 /// so if Orleans briefly runs a second activation, only the newest can commit; the stale one
-/// fails its writes (nothing applied) and deactivates. Reads are guarded by a lease: the shard
-/// answers from memory only while it holds the lease (renewed by commits, and in the background
-/// when half spent), and a new activation takes over only once the old lease ran out or was
-/// released, so a read never comes from an activation that can no longer commit.
+/// fails its writes (nothing applied) and deactivates. Reads are guarded by the silo's lease
+/// (<see cref="SiloLease"/>): the shard answers from memory only while its silo holds the lease,
+/// and a new activation elsewhere takes over only once this one released the shard or the silo's
+/// lease ran out, so a read never comes from an activation that can no longer commit.
+///
+/// A move (<see cref="MoveAsync"/>) is a handover between two live activations: Orleans stops
+/// dispatching to this one, <see cref="OnDeactivateAsync"/> waits for the commit in flight and
+/// releases the shard, and the activation on the new silo takes the next epoch and loads.
 /// </summary>
 [Reentrant]
 [ShardPlacement]
@@ -33,6 +38,8 @@ public sealed partial class ShardGrain(
     IKeyValueStore store,
     [FromKeyedServices(KeyValueOptions.ClockKey)] TimeProvider clock,
     ILocalSiloDetails silo,
+    SiloLease siloLease,
+    LocalShards local,
     ValueProtector protector,
     IOptions<KeyValueOptions> options,
     ILogger<ShardGrain> logger) : Grain, IShardGrain
@@ -48,9 +55,8 @@ public sealed partial class ShardGrain(
     private bool _dropped;
     private Exception? _broken;
     private Task? _opening;
-    private long _leaseValidUntil;
-    private long _renewAfter;
-    private Task? _renewing;
+    private int _checkedAtLapse = -1;
+    private Task? _checking;
 
     private List<RowWrite> _nextWrites = [];
     private long _nextGroup = 1;
@@ -61,9 +67,22 @@ public sealed partial class ShardGrain(
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        (_, _tableId, _shard, _encrypted) = ShardMap.Parse(this.GetPrimaryKeyString());
+        var address = ShardMap.Parse(this.GetPrimaryKeyString());
+        (_tableId, _shard, _encrypted) = (address.TableId, address.Shard, address.Encrypted);
         var period = options.Value.SweepPeriod;
         this.RegisterGrainTimer(ct => SweepExpiredAsync(ct), new GrainTimerCreationOptions(period, period) { Interleave = true });
+        local.Add(this.GetPrimaryKeyString());
+        // Load at once rather than on the first request: after a move, the shard is ready before
+        // traffic reaches it. A failed load is retried by the next request (EnsureOpenAsync).
+        _ = EnsureOpenAsync().ContinueWith(static t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously);
+        return Task.CompletedTask;
+    }
+
+    public Task MoveAsync(CancellationToken cancellationToken = default)
+    {
+        // Placement picks the layout's silo; Orleans migrates when no request is running, or not at
+        // all if placement picks this silo again.
+        this.MigrateOnIdle();
         return Task.CompletedTask;
     }
 
@@ -189,7 +208,9 @@ public sealed partial class ShardGrain(
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        // Hand the lease back so the next activation, wherever it lands, need not wait for it to run out.
+        local.Remove(this.GetPrimaryKeyString());
+        // Hand the shard back so the next activation, wherever it lands, need not wait for this
+        // silo's lease to run out. What was staged commits first: nothing acknowledged is left behind.
         if (_opening is { IsCompletedSuccessfully: true } && _broken is null && !_dropped)
         {
             try
@@ -199,7 +220,7 @@ public sealed partial class ShardGrain(
                     await flushing;
                 }
 
-                await store.ReleaseLeaseAsync(_tableId, _shard, _epoch, cancellationToken);
+                await store.ReleaseShardAsync(_tableId, _shard, _epoch, cancellationToken);
             }
             catch (Exception ex)
             {
@@ -291,10 +312,9 @@ public sealed partial class ShardGrain(
 
                 // Several writes to one key in one commit: the row ends as the last one left it.
                 var rows = writes.GroupBy(w => w.Key, StringComparer.Ordinal).Select(g => g.Last()).ToList();
-                var started = Stopwatch.GetTimestamp();
                 try
                 {
-                    await store.CommitAsync(_tableId, _shard, _epoch, Lease, Sealed(rows), CancellationToken.None);
+                    await store.CommitAsync(_tableId, _shard, _epoch, Sealed(rows), CancellationToken.None);
                 }
                 catch (ShardFencedException fenced) when (fenced.TableDropped)
                 {
@@ -310,7 +330,6 @@ public sealed partial class ShardGrain(
                     return;
                 }
 
-                HoldLeaseFrom(started);
                 Apply(rows, _inFlightGroup);
                 _inFlightCommitted.SetResult(true);
             }
@@ -380,9 +399,14 @@ public sealed partial class ShardGrain(
     {
         try
         {
-            var started = Stopwatch.GetTimestamp();
-            var snapshot = await store.OpenShardAsync(_tableId, _shard, Lease, CancellationToken.None);
-            HoldLeaseFrom(started);
+            // The epoch is taken under this silo's lease, so the lease must be live first.
+            if (!await siloLease.WaitValidAsync(Patience))
+            {
+                throw new ShardUnavailableException("This silo holds no shard lease yet; nothing was changed. Retry.", outcomeUnknown: false);
+            }
+
+            _checkedAtLapse = siloLease.Lapses;
+            var snapshot = await store.OpenShardAsync(_tableId, _shard, siloLease.Holder.Id, Patience, CancellationToken.None);
             _epoch = snapshot.Epoch;
             _dropped = snapshot.Dropped;
             foreach (var row in snapshot.Rows)
@@ -392,7 +416,7 @@ public sealed partial class ShardGrain(
                 _keys.Add(row.Key);
             }
         }
-        catch (Exception ex)
+        catch (Exception ex) when (ex is not ShardUnavailableException)
         {
             LogStoreUnavailable(ex, "load", _tableId, _shard);
             throw new ShardUnavailableException("The shard could not be loaded from the store; nothing was changed. Retry.", outcomeUnknown: false);
@@ -404,33 +428,39 @@ public sealed partial class ShardGrain(
         ? [.. rows.Select(r => r.Value is null ? r : r with { Value = protector.Protect(r.Value, _tableId, r.Key) })]
         : rows;
 
-    private TimeSpan Lease => options.Value.LeaseDuration;
+    // A live holder elsewhere renews its lease within this; waiting longer would only hold the caller.
+    private TimeSpan Patience => 2 * options.Value.LeaseDuration + TimeSpan.FromSeconds(1);
 
     private async Task EnsureReadableAsync()
     {
         await EnsureOpenAsync();
-        var now = Stopwatch.GetTimestamp();
-        if (_dropped || now < _renewAfter)
+        if (_dropped)
         {
             return;
         }
 
-        _renewing ??= RenewAsync();
-        if (now >= _leaseValidUntil)
+        if (!siloLease.IsValid && !await siloLease.WaitValidAsync(Patience))
         {
-            // Spent: no read until the store confirms this activation still owns the shard.
-            await _renewing;
+            throw new ShardUnavailableException("The shard could not confirm its lease with the store; nothing was read or written. Retry.", outcomeUnknown: false);
+        }
+
+        if (_checkedAtLapse != siloLease.Lapses)
+        {
+            // The silo's lease lapsed since this shard last knew its epoch was current: someone may
+            // have taken the shard meanwhile. One round trip tells.
+            _checking ??= CheckOwnershipAsync();
+            await _checking;
         }
     }
 
-    private async Task RenewAsync()
+    private async Task CheckOwnershipAsync()
     {
         try
         {
-            var started = Stopwatch.GetTimestamp();
-            if (await store.RenewLeaseAsync(_tableId, _shard, _epoch, Lease, CancellationToken.None))
+            var lapses = siloLease.Lapses;
+            if (await store.OwnsAsync(_tableId, _shard, _epoch, CancellationToken.None))
             {
-                HoldLeaseFrom(started);
+                _checkedAtLapse = lapses;
                 return;
             }
 
@@ -439,24 +469,12 @@ public sealed partial class ShardGrain(
         }
         catch (Exception ex) when (ex is not ShardUnavailableException)
         {
-            LogStoreUnavailable(ex, "renew the lease of", _tableId, _shard);
+            LogStoreUnavailable(ex, "confirm the ownership of", _tableId, _shard);
             throw new ShardUnavailableException("The shard could not confirm its lease with the store; nothing was read or written. Retry.", outcomeUnknown: false);
         }
         finally
         {
-            _renewing = null;
-        }
-    }
-
-    // The lease runs from before the store granted it, less a fifth for clock drift between this
-    // silo and the database; renewal starts at half-life, in the background.
-    private void HoldLeaseFrom(long started)
-    {
-        var validUntil = started + (long)(Lease.TotalSeconds * 0.8 * Stopwatch.Frequency);
-        if (validUntil > _leaseValidUntil)
-        {
-            _leaseValidUntil = validUntil;
-            _renewAfter = started + (long)(Lease.TotalSeconds * 0.5 * Stopwatch.Frequency);
+            _checking = null;
         }
     }
 

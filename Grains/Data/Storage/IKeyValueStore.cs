@@ -3,28 +3,42 @@ namespace OrleansCompute.Grains.Data.Storage;
 /// <summary>
 /// Where shard grains keep their rows: PostgreSQL, or the embedded SQLite file. One row per key;
 /// a commit writes any number of rows in one transaction, fenced by the shard's epoch.
+///
+/// Ownership: each shard row names its holder, the <see cref="SiloLeaseHolder"/> whose silo lease
+/// the current epoch hangs on. A shard changes hands only when its holder released it or the
+/// holder's silo lease ran out, so a silo that holds a valid lease knows that every epoch it took
+/// is still current without asking the store.
 /// </summary>
 public interface IKeyValueStore
 {
     /// <summary>
-    /// Takes the shard over for a new activation and loads its rows: waits until the previous
-    /// activation's lease has run out (or was released), then takes the next epoch, which fences
-    /// off any older activation's commits, and a lease of <paramref name="lease"/>. Expired rows
-    /// are left for the sweep.
+    /// Takes the shard over for a new activation held by <paramref name="holder"/> and loads its rows:
+    /// waits (up to <paramref name="patience"/>) until the previous holder released the shard or its
+    /// silo lease ran out, then takes the next epoch, which fences off any older activation's commits.
+    /// Expired rows are left for the sweep. Throws <see cref="ShardFencedException"/> when a live holder keeps it.
     /// </summary>
-    Task<ShardSnapshot> OpenShardAsync(Guid tableId, int shard, TimeSpan lease, CancellationToken cancellationToken);
+    Task<ShardSnapshot> OpenShardAsync(Guid tableId, int shard, string holder, TimeSpan patience, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Writes rows in one transaction if <paramref name="epoch"/> still owns the shard, extending
-    /// its lease. Throws <see cref="ShardFencedException"/> when it does not, or the table was dropped.
+    /// Writes rows in one transaction if <paramref name="epoch"/> still owns the shard. Throws
+    /// <see cref="ShardFencedException"/> when it does not, or the table was dropped.
     /// </summary>
-    Task CommitAsync(Guid tableId, int shard, long epoch, TimeSpan lease, IReadOnlyList<RowWrite> writes, CancellationToken cancellationToken);
+    Task CommitAsync(Guid tableId, int shard, long epoch, IReadOnlyList<RowWrite> writes, CancellationToken cancellationToken);
 
-    /// <summary>Extends the lease of <paramref name="epoch"/>; false when another activation owns the shard or the table was dropped.</summary>
-    Task<bool> RenewLeaseAsync(Guid tableId, int shard, long epoch, TimeSpan lease, CancellationToken cancellationToken);
+    /// <summary>True while <paramref name="epoch"/> still owns the shard and its table exists.</summary>
+    Task<bool> OwnsAsync(Guid tableId, int shard, long epoch, CancellationToken cancellationToken);
 
-    /// <summary>Gives the lease up (a deactivating shard), so the next activation need not wait for it to run out.</summary>
-    Task ReleaseLeaseAsync(Guid tableId, int shard, long epoch, CancellationToken cancellationToken);
+    /// <summary>Gives the shard up (a deactivating or moving shard), so the next activation need not wait for the holder's lease.</summary>
+    Task ReleaseShardAsync(Guid tableId, int shard, long epoch, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Extends the silo lease of <paramref name="holder"/> to <paramref name="lease"/> from now, by the
+    /// store's clock. False when the membership records the silo dead: its lease then only runs out.
+    /// </summary>
+    Task<bool> RenewSiloLeaseAsync(SiloLeaseHolder holder, TimeSpan lease, CancellationToken cancellationToken);
+
+    /// <summary>Ends the silo lease at once (a silo that stopped after releasing its shards), and forgets long-expired ones.</summary>
+    Task EndSiloLeaseAsync(SiloLeaseHolder holder, CancellationToken cancellationToken);
 
     /// <summary>Marks every shard of a table dropped, so no activation commits to it again, and queues its rows for purging.</summary>
     Task MarkDroppedAsync(Guid tableId, int shards, CancellationToken cancellationToken);
@@ -32,6 +46,13 @@ public interface IKeyValueStore
     /// <summary>Deletes up to <paramref name="batchSize"/> rows of dropped tables; returns how many. Forgets tables with none left.</summary>
     Task<int> PurgeDroppedAsync(int batchSize, CancellationToken cancellationToken);
 }
+
+/// <summary>
+/// One silo process as the holder of a silo lease: <see cref="Id"/> is its address with its
+/// generation, so a restarted silo at the same address is a new holder; the rest finds its row in
+/// the membership table.
+/// </summary>
+public sealed record SiloLeaseHolder(string Id, string ClusterId, string Address, int Port, int Generation);
 
 /// <summary>A shard as an activation finds it: its epoch, whether its table is gone, and its rows.</summary>
 public sealed record ShardSnapshot(long Epoch, bool Dropped, IReadOnlyList<StoredRow> Rows);

@@ -13,25 +13,30 @@ public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyVal
     private const string FencedState = "OCKV1";
     private const string DroppedState = "OCKV2";
 
-    public async Task<ShardSnapshot> OpenShardAsync(Guid tableId, int shard, TimeSpan lease, CancellationToken cancellationToken)
+    public async Task<ShardSnapshot> OpenShardAsync(Guid tableId, int shard, string holder, TimeSpan patience, CancellationToken cancellationToken)
     {
-        // The previous holder renews well within its lease; waiting two leases means it is alive and still serving.
-        var deadline = DateTime.UtcNow + 2 * lease + TimeSpan.FromSeconds(1);
+        var deadline = DateTime.UtcNow + patience;
         while (true)
         {
             await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
             (long Epoch, bool Dropped)? taken = null;
+            // Free when released, held by this very silo (an earlier activation here that could not
+            // release), or held by a silo whose lease ran out. A row of step 6 (no holder) still
+            // honours its own lease, so a silo of the old version keeps what it holds.
             await using (var take = new NpgsqlCommand("""
-                INSERT INTO oc_kv_shard (table_id, shard, epoch, lease_until) VALUES (@table, @shard, 1, now() + @lease)
-                ON CONFLICT (table_id, shard) DO UPDATE SET epoch = oc_kv_shard.epoch + 1, lease_until = EXCLUDED.lease_until
-                WHERE oc_kv_shard.lease_until <= now() OR oc_kv_shard.dropped
+                INSERT INTO oc_kv_shard (table_id, shard, epoch, holder) VALUES (@table, @shard, 1, @holder)
+                ON CONFLICT (table_id, shard) DO UPDATE SET epoch = oc_kv_shard.epoch + 1, holder = EXCLUDED.holder
+                WHERE oc_kv_shard.dropped
+                   OR (oc_kv_shard.holder IS NULL AND oc_kv_shard.lease_until <= now())
+                   OR oc_kv_shard.holder = EXCLUDED.holder
+                   OR NOT EXISTS (SELECT 1 FROM oc_kv_silo_lease l WHERE l.silo = oc_kv_shard.holder AND l.lease_until > now())
                 RETURNING epoch, dropped
                 """, connection, transaction))
             {
                 take.Parameters.AddWithValue("table", tableId);
                 take.Parameters.AddWithValue("shard", shard);
-                take.Parameters.AddWithValue("lease", lease);
+                take.Parameters.AddWithValue("holder", holder);
                 await using var reader = await take.ExecuteReaderAsync(cancellationToken);
                 if (await reader.ReadAsync(cancellationToken))
                 {
@@ -41,10 +46,11 @@ public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyVal
 
             if (taken is not { } owned)
             {
-                // Another activation holds the lease: wait for it to run out, then try again.
-                await using var remaining = new NpgsqlCommand(
-                    "SELECT GREATEST(lease_until - now(), interval '0') FROM oc_kv_shard WHERE table_id = @table AND shard = @shard",
-                    connection, transaction);
+                // A live holder: wait for its lease to run out (it may be dying), then try again.
+                await using var remaining = new NpgsqlCommand("""
+                    SELECT GREATEST(COALESCE((SELECT l.lease_until FROM oc_kv_silo_lease l WHERE l.silo = s.holder), s.lease_until) - now(), interval '0')
+                    FROM oc_kv_shard s WHERE s.table_id = @table AND s.shard = @shard
+                    """, connection, transaction);
                 remaining.Parameters.AddWithValue("table", tableId);
                 remaining.Parameters.AddWithValue("shard", shard);
                 var wait = (TimeSpan)(await remaining.ExecuteScalarAsync(cancellationToken))!;
@@ -82,17 +88,16 @@ public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyVal
         }
     }
 
-    public async Task CommitAsync(Guid tableId, int shard, long epoch, TimeSpan lease, IReadOnlyList<RowWrite> writes, CancellationToken cancellationToken)
+    public async Task CommitAsync(Guid tableId, int shard, long epoch, IReadOnlyList<RowWrite> writes, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         // No explicit transaction: a batch runs in one implicit transaction and one round trip.
         await using var batch = new NpgsqlBatch(connection);
 
-        var fence = new NpgsqlBatchCommand("SELECT oc_kv_commit_fence(@table, @shard, @epoch, @lease)");
+        var fence = new NpgsqlBatchCommand("SELECT oc_kv_commit_fence(@table, @shard, @epoch)");
         fence.Parameters.AddWithValue("table", tableId);
         fence.Parameters.AddWithValue("shard", shard);
         fence.Parameters.AddWithValue("epoch", epoch);
-        fence.Parameters.AddWithValue("lease", lease);
         batch.BatchCommands.Add(fence);
 
         var puts = writes.Where(w => w.Value is not null).ToList();
@@ -135,29 +140,56 @@ public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyVal
         }
     }
 
-    public async Task<bool> RenewLeaseAsync(Guid tableId, int shard, long epoch, TimeSpan lease, CancellationToken cancellationToken)
+    public async Task<bool> OwnsAsync(Guid tableId, int shard, long epoch, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var renew = new NpgsqlCommand("""
-            UPDATE oc_kv_shard SET lease_until = now() + @lease
-            WHERE table_id = @table AND shard = @shard AND epoch = @epoch AND NOT dropped
-            """, connection);
-        renew.Parameters.AddWithValue("table", tableId);
-        renew.Parameters.AddWithValue("shard", shard);
-        renew.Parameters.AddWithValue("epoch", epoch);
-        renew.Parameters.AddWithValue("lease", lease);
-        return await renew.ExecuteNonQueryAsync(cancellationToken) == 1;
+        await using var owns = new NpgsqlCommand(
+            "SELECT EXISTS (SELECT 1 FROM oc_kv_shard WHERE table_id = @table AND shard = @shard AND epoch = @epoch AND NOT dropped)", connection);
+        owns.Parameters.AddWithValue("table", tableId);
+        owns.Parameters.AddWithValue("shard", shard);
+        owns.Parameters.AddWithValue("epoch", epoch);
+        return (bool)(await owns.ExecuteScalarAsync(cancellationToken))!;
     }
 
-    public async Task ReleaseLeaseAsync(Guid tableId, int shard, long epoch, CancellationToken cancellationToken)
+    public async Task ReleaseShardAsync(Guid tableId, int shard, long epoch, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var release = new NpgsqlCommand(
-            "UPDATE oc_kv_shard SET lease_until = now() WHERE table_id = @table AND shard = @shard AND epoch = @epoch", connection);
+            "UPDATE oc_kv_shard SET holder = NULL, lease_until = '-infinity' WHERE table_id = @table AND shard = @shard AND epoch = @epoch", connection);
         release.Parameters.AddWithValue("table", tableId);
         release.Parameters.AddWithValue("shard", shard);
         release.Parameters.AddWithValue("epoch", epoch);
         await release.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async Task<bool> RenewSiloLeaseAsync(SiloLeaseHolder holder, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        // In the statement itself, so no renewal can land after the vote that declared the silo dead.
+        await using var renew = new NpgsqlCommand("""
+            INSERT INTO oc_kv_silo_lease (silo, lease_until)
+            SELECT @silo, now() + @lease
+            WHERE NOT EXISTS (SELECT 1 FROM oc_membership m
+                              WHERE m.deployment_id = @cluster AND m.address = @address AND m.port = @port
+                                AND m.generation = @generation AND m.status = 6)
+            ON CONFLICT (silo) DO UPDATE SET lease_until = EXCLUDED.lease_until
+            """, connection);
+        renew.Parameters.AddWithValue("silo", holder.Id);
+        renew.Parameters.AddWithValue("lease", lease);
+        renew.Parameters.AddWithValue("cluster", holder.ClusterId);
+        renew.Parameters.AddWithValue("address", holder.Address);
+        renew.Parameters.AddWithValue("port", holder.Port);
+        renew.Parameters.AddWithValue("generation", holder.Generation);
+        return await renew.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    public async Task EndSiloLeaseAsync(SiloLeaseHolder holder, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var end = new NpgsqlCommand(
+            "DELETE FROM oc_kv_silo_lease WHERE silo = @silo OR lease_until < now() - interval '1 day'", connection);
+        end.Parameters.AddWithValue("silo", holder.Id);
+        await end.ExecuteNonQueryAsync(cancellationToken);
     }
 
     public async Task MarkDroppedAsync(Guid tableId, int shards, CancellationToken cancellationToken)

@@ -8,9 +8,9 @@ namespace OrleansCompute.Grains.Data.Storage;
 /// </summary>
 public sealed class SqliteKeyValueStore(string connectionString) : IKeyValueStore
 {
-    public async Task<ShardSnapshot> OpenShardAsync(Guid tableId, int shard, TimeSpan lease, CancellationToken cancellationToken)
+    public async Task<ShardSnapshot> OpenShardAsync(Guid tableId, int shard, string holder, TimeSpan patience, CancellationToken cancellationToken)
     {
-        var deadline = DateTimeOffset.UtcNow + 2 * lease + TimeSpan.FromSeconds(1);
+        var deadline = DateTimeOffset.UtcNow + patience;
         while (true)
         {
             await using var connection = await OpenAsync(cancellationToken);
@@ -18,14 +18,17 @@ public sealed class SqliteKeyValueStore(string connectionString) : IKeyValueStor
             var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
             (long Epoch, bool Dropped)? taken = null;
             await using (var take = Command(connection, transaction, """
-                INSERT INTO oc_kv_shard (table_id, shard, epoch, lease_until) VALUES (@table, @shard, 1, @until)
-                ON CONFLICT (table_id, shard) DO UPDATE SET epoch = epoch + 1, lease_until = excluded.lease_until
-                WHERE lease_until <= @now OR dropped <> 0
+                INSERT INTO oc_kv_shard (table_id, shard, epoch, holder) VALUES (@table, @shard, 1, @holder)
+                ON CONFLICT (table_id, shard) DO UPDATE SET epoch = epoch + 1, holder = excluded.holder
+                WHERE dropped <> 0
+                   OR (holder IS NULL AND lease_until <= @now)
+                   OR holder = excluded.holder
+                   OR NOT EXISTS (SELECT 1 FROM oc_kv_silo_lease l WHERE l.silo = oc_kv_shard.holder AND l.lease_until > @now)
                 RETURNING epoch, dropped
                 """, tableId, shard))
             {
                 take.Parameters.AddWithValue("@now", now);
-                take.Parameters.AddWithValue("@until", now + (long)lease.TotalMilliseconds);
+                take.Parameters.AddWithValue("@holder", holder);
                 await using var reader = await take.ExecuteReaderAsync(cancellationToken);
                 if (await reader.ReadAsync(cancellationToken))
                 {
@@ -36,7 +39,10 @@ public sealed class SqliteKeyValueStore(string connectionString) : IKeyValueStor
             if (taken is not { } owned)
             {
                 await using var remaining = Command(connection, transaction,
-                    "SELECT lease_until FROM oc_kv_shard WHERE table_id = @table AND shard = @shard", tableId, shard);
+                    """
+                    SELECT COALESCE((SELECT l.lease_until FROM oc_kv_silo_lease l WHERE l.silo = s.holder), s.lease_until)
+                    FROM oc_kv_shard s WHERE s.table_id = @table AND s.shard = @shard
+                    """, tableId, shard);
                 var wait = TimeSpan.FromMilliseconds(Math.Max(0, (long)(await remaining.ExecuteScalarAsync(cancellationToken))! - now));
                 await transaction.RollbackAsync(cancellationToken);
                 if (DateTimeOffset.UtcNow + wait > deadline)
@@ -69,7 +75,7 @@ public sealed class SqliteKeyValueStore(string connectionString) : IKeyValueStor
         }
     }
 
-    public async Task CommitAsync(Guid tableId, int shard, long epoch, TimeSpan lease, IReadOnlyList<RowWrite> writes, CancellationToken cancellationToken)
+    public async Task CommitAsync(Guid tableId, int shard, long epoch, IReadOnlyList<RowWrite> writes, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
@@ -87,13 +93,6 @@ public sealed class SqliteKeyValueStore(string connectionString) : IKeyValueStor
             {
                 throw new ShardFencedException($"shard {tableId}/{shard} is no longer owned by epoch {epoch}", tableDropped: false);
             }
-        }
-
-        await using (var extend = Command(connection, transaction,
-            "UPDATE oc_kv_shard SET lease_until = @until WHERE table_id = @table AND shard = @shard", tableId, shard))
-        {
-            extend.Parameters.AddWithValue("@until", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + (long)lease.TotalMilliseconds);
-            await extend.ExecuteNonQueryAsync(cancellationToken);
         }
 
         await using var upsert = Command(connection, transaction, """
@@ -129,30 +128,50 @@ public sealed class SqliteKeyValueStore(string connectionString) : IKeyValueStor
         await transaction.CommitAsync(cancellationToken);
     }
 
-    public async Task<bool> RenewLeaseAsync(Guid tableId, int shard, long epoch, TimeSpan lease, CancellationToken cancellationToken)
+    public async Task<bool> OwnsAsync(Guid tableId, int shard, long epoch, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
-        await using var renew = Command(connection, transaction, """
-            UPDATE oc_kv_shard SET lease_until = @until
-            WHERE table_id = @table AND shard = @shard AND epoch = @epoch AND dropped = 0
-            """, tableId, shard);
-        renew.Parameters.AddWithValue("@epoch", epoch);
-        renew.Parameters.AddWithValue("@until", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + (long)lease.TotalMilliseconds);
-        var renewed = await renew.ExecuteNonQueryAsync(cancellationToken) == 1;
+        await using var owns = Command(connection, transaction,
+            "SELECT COUNT(*) FROM oc_kv_shard WHERE table_id = @table AND shard = @shard AND epoch = @epoch AND dropped = 0", tableId, shard);
+        owns.Parameters.AddWithValue("@epoch", epoch);
+        var result = (long)(await owns.ExecuteScalarAsync(cancellationToken))! == 1;
         await transaction.CommitAsync(cancellationToken);
-        return renewed;
+        return result;
     }
 
-    public async Task ReleaseLeaseAsync(Guid tableId, int shard, long epoch, CancellationToken cancellationToken)
+    public async Task ReleaseShardAsync(Guid tableId, int shard, long epoch, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
         await using var release = Command(connection, transaction,
-            "UPDATE oc_kv_shard SET lease_until = 0 WHERE table_id = @table AND shard = @shard AND epoch = @epoch", tableId, shard);
+            "UPDATE oc_kv_shard SET holder = NULL, lease_until = 0 WHERE table_id = @table AND shard = @shard AND epoch = @epoch", tableId, shard);
         release.Parameters.AddWithValue("@epoch", epoch);
         await release.ExecuteNonQueryAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
+    }
+
+    public async Task<bool> RenewSiloLeaseAsync(SiloLeaseHolder holder, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var renew = connection.CreateCommand();
+        renew.CommandText = """
+            INSERT INTO oc_kv_silo_lease (silo, lease_until) VALUES (@silo, @until)
+            ON CONFLICT (silo) DO UPDATE SET lease_until = excluded.lease_until
+            """;
+        renew.Parameters.AddWithValue("@silo", holder.Id);
+        renew.Parameters.AddWithValue("@until", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + (long)lease.TotalMilliseconds);
+        return await renew.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    public async Task EndSiloLeaseAsync(SiloLeaseHolder holder, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var end = connection.CreateCommand();
+        end.CommandText = "DELETE FROM oc_kv_silo_lease WHERE silo = @silo OR lease_until < @old";
+        end.Parameters.AddWithValue("@silo", holder.Id);
+        end.Parameters.AddWithValue("@old", DateTimeOffset.UtcNow.AddDays(-1).ToUnixTimeMilliseconds());
+        await end.ExecuteNonQueryAsync(cancellationToken);
     }
 
     public async Task MarkDroppedAsync(Guid tableId, int shards, CancellationToken cancellationToken)

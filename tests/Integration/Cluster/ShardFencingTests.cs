@@ -10,32 +10,35 @@ namespace OrleansCompute.Tests.Cluster;
 /// <summary>
 /// Two activations of one shard must never both acknowledge conflicting writes, nor may the stale
 /// one answer reads. Two clusters on one database with different cluster ids each run their own
-/// activation of the same shard, which is what Orleans can briefly do during a membership change:
-/// the lease makes the newer one wait for the older one's lease to run out, the epoch fence lets
-/// only the newest commit, and the stale one steps down instead of answering.
+/// activation of the same shard, which is what Orleans can briefly do during a membership change.
+/// The left silo then loses its silo lease (its renewals fail, as when it cannot reach the
+/// database): the right activation takes over once that lease ran out, the epoch fence lets only
+/// the newest commit, and the stale one neither writes nor answers reads, also after its lease
+/// comes back.
 /// </summary>
 public class ShardFencingTests
 {
-    private static readonly Dictionary<string, string?> ShortLease = new() { ["KeyValue:LeaseDuration"] = "00:00:02" };
-
     [Fact]
     public async Task A_second_activation_takes_over_and_the_stale_one_neither_writes_nor_reads()
     {
         var database = await TestDatabase.CreateAsync("fence");
-        await using var left = await PostgresCluster.StartAsync("fence", silos: 1, database, ShortLease);
-        await using var right = await PostgresCluster.StartAsync("fence", silos: 1, database, ShortLease);
+        var leftFaults = new StoreFaults();
+        await using var left = await PostgresCluster.StartAsync("fence", silos: 1, database, services: services =>
+            services.AddSingleton<IKeyValueStore>(sp => new FaultyKeyValueStore(ActivatorUtilities.CreateInstance<PostgresKeyValueStore>(sp), leftFaults)));
+        await using var right = await PostgresCluster.StartAsync("fence", silos: 1, database);
         var tableId = Guid.NewGuid();
-        var shardKey = ShardMap.ShardKey("default", tableId, 0);
+        var shardKey = ShardMap.ShardKey("default", tableId, 0, 1);
         var leftShard = left.Silos[0].Grains.GetGrain<IShardGrain>(shardKey);
         var rightShard = right.Silos[0].Grains.GetGrain<IShardGrain>(shardKey);
 
         Assert.Equal(KvStatus.Created, (await leftShard.ExecuteAsync(Put("k", "1"))).Status);
-        // The right cluster's activation opens the shard: it waits out the left's lease, takes the next epoch, and sees the left's writes.
+        leftFaults.FailSiloLeaseRenewals = true;
+        // The right cluster's activation opens the shard: it waits out the left silo's lease, takes the next epoch, and sees the left's writes.
         Assert.Equal("1", Text((await rightShard.ExecuteAsync(Get("k"))).Value));
         Assert.Equal(KvStatus.Ok, (await rightShard.ExecuteAsync(Put("k", "2"))).Status);
 
-        // The left activation is stale: it must not answer the old value. It steps down instead, and
-        // whichever activation then owns the shard serves the two racing creates: exactly one wins.
+        // The left activation is stale: it must not answer the old value. Whichever activation owns
+        // the shard serves the two racing creates: exactly one wins.
         var staleRead = await Outcome(leftShard.ExecuteAsync(Get("k")));
         var leftWrite = await Outcome(leftShard.ExecuteAsync(new KvOp(KvOpKind.Put, "owner", "\"left\""u8.ToArray(), IfAbsent: true)));
         var rightWrite = await Outcome(rightShard.ExecuteAsync(new KvOp(KvOpKind.Put, "owner", "\"right\""u8.ToArray(), IfAbsent: true)));
@@ -48,47 +51,83 @@ public class ShardFencingTests
         Assert.Equal(winner, await TestDatabase.ScalarAsync<string>(database,
             "SELECT convert_from(value, 'UTF8') FROM oc_kv WHERE table_id = @table AND key = 'owner'", ("table", tableId)));
 
-        // Both sides converge on the truth once the shard settles on one activation.
-        foreach (var shard in new[] { leftShard, rightShard })
+        // The left silo's lease comes back after a lapse: its shard must first find out that it was
+        // taken over, so it still answers nothing but the truth (or a retryable 503).
+        leftFaults.FailSiloLeaseRenewals = false;
+        for (var i = 0; i < 3; i++)
         {
-            await Eventually.WaitAsync(async () =>
-                (await Outcome(shard.ExecuteAsync(Get("owner")))).Result is { Status: KvStatus.Ok } read && Text(read.Value) == winner,
-                TimeSpan.FromSeconds(30), "every cluster to read the winning create");
+            var late = await Outcome(leftShard.ExecuteAsync(Get("owner")));
+            Assert.True(late.Error is ShardUnavailableException || Text(late.Result?.Value) == winner, $"the stale activation answered {Text(late.Result?.Value)}");
         }
+
+        await Eventually.WaitAsync(async () =>
+            (await Outcome(rightShard.ExecuteAsync(Get("owner")))).Result is { Status: KvStatus.Ok } read && Text(read.Value) == winner,
+            TimeSpan.FromSeconds(30), "the owning cluster to read the winning create");
     }
 
     [Fact]
-    public async Task The_store_makes_a_takeover_wait_for_the_lease_and_refuses_the_older_epoch_and_dropped_tables()
+    public async Task The_store_hands_a_shard_over_only_when_its_holder_released_it_or_lost_its_silo_lease()
     {
         await using var cluster = await PostgresCluster.StartAsync("epoch", silos: 1);
         var store = cluster.Silos[0].Services.GetRequiredService<IKeyValueStore>();
         var tableId = Guid.NewGuid();
-        var lease = TimeSpan.FromMilliseconds(800);
+        var patience = TimeSpan.FromSeconds(5);
         var write = new RowWrite("k", "1"u8.ToArray(), 1, null);
+        var (shortLived, longLived, other) = (Holder(), Holder(), Holder());
+        Assert.True(await store.RenewSiloLeaseAsync(shortLived, TimeSpan.FromMilliseconds(800), CancellationToken.None));
+        Assert.True(await store.RenewSiloLeaseAsync(longLived, TimeSpan.FromMinutes(1), CancellationToken.None));
 
-        var first = await store.OpenShardAsync(tableId, 0, lease, CancellationToken.None);
+        var first = await store.OpenShardAsync(tableId, 0, shortLived.Id, patience, CancellationToken.None);
         var clock = Stopwatch.StartNew();
-        var second = await store.OpenShardAsync(tableId, 0, lease, CancellationToken.None);
+        var second = await store.OpenShardAsync(tableId, 0, longLived.Id, patience, CancellationToken.None);
         var waited = clock.Elapsed;
 
-        var stale = await Assert.ThrowsAsync<ShardFencedException>(() => store.CommitAsync(tableId, 0, first.Epoch, lease, [write], CancellationToken.None));
-        Assert.False(await store.RenewLeaseAsync(tableId, 0, first.Epoch, lease, CancellationToken.None));
-        await store.CommitAsync(tableId, 0, second.Epoch, lease, [write], CancellationToken.None);
-        Assert.True(await store.RenewLeaseAsync(tableId, 0, second.Epoch, lease, CancellationToken.None));
-        await store.ReleaseLeaseAsync(tableId, 0, second.Epoch, CancellationToken.None);
+        var stale = await Assert.ThrowsAsync<ShardFencedException>(() => store.CommitAsync(tableId, 0, first.Epoch, [write], CancellationToken.None));
+        Assert.False(await store.OwnsAsync(tableId, 0, first.Epoch, CancellationToken.None));
+        await store.CommitAsync(tableId, 0, second.Epoch, [write], CancellationToken.None);
+        Assert.True(await store.OwnsAsync(tableId, 0, second.Epoch, CancellationToken.None));
+        // A live holder keeps its shard from everyone else.
+        await Assert.ThrowsAsync<ShardFencedException>(() => store.OpenShardAsync(tableId, 0, other.Id, TimeSpan.FromMilliseconds(300), CancellationToken.None));
+        await store.ReleaseShardAsync(tableId, 0, second.Epoch, CancellationToken.None);
         clock.Restart();
-        var third = await store.OpenShardAsync(tableId, 0, lease, CancellationToken.None);
+        var third = await store.OpenShardAsync(tableId, 0, other.Id, patience, CancellationToken.None);
         var afterRelease = clock.Elapsed;
         await store.MarkDroppedAsync(tableId, 1, CancellationToken.None);
-        var dropped = await Assert.ThrowsAsync<ShardFencedException>(() => store.CommitAsync(tableId, 0, third.Epoch, lease, [write], CancellationToken.None));
+        var dropped = await Assert.ThrowsAsync<ShardFencedException>(() => store.CommitAsync(tableId, 0, third.Epoch, [write], CancellationToken.None));
 
         Assert.True(waited >= TimeSpan.FromMilliseconds(500), $"the takeover waited only {waited}");
-        Assert.True(afterRelease < TimeSpan.FromMilliseconds(500), $"a released lease still made the takeover wait {afterRelease}");
+        Assert.True(afterRelease < TimeSpan.FromMilliseconds(500), $"a released shard still made the takeover wait {afterRelease}");
         Assert.True(second.Epoch > first.Epoch && third.Epoch > second.Epoch);
         Assert.Equal(["k"], third.Rows.Select(r => r.Key));
         Assert.False(stale.TableDropped);
         Assert.True(dropped.TableDropped);
-        Assert.True((await store.OpenShardAsync(tableId, 0, lease, CancellationToken.None)).Dropped);
+        Assert.True((await store.OpenShardAsync(tableId, 0, other.Id, patience, CancellationToken.None)).Dropped);
+    }
+
+    [Fact]
+    public async Task A_silo_the_membership_records_dead_cannot_renew_its_lease()
+    {
+        await using var cluster = await PostgresCluster.StartAsync("voted", silos: 1);
+        var store = cluster.Silos[0].Services.GetRequiredService<IKeyValueStore>();
+        var holder = Holder();
+        Assert.True(await store.RenewSiloLeaseAsync(holder, TimeSpan.FromSeconds(2), CancellationToken.None));
+
+        await TestDatabase.ScalarAsync<int>(cluster.ConnectionString,
+            "INSERT INTO oc_membership_version (deployment_id) VALUES (@cluster) RETURNING 1", ("cluster", holder.ClusterId));
+        await TestDatabase.ScalarAsync<int>(cluster.ConnectionString, """
+            INSERT INTO oc_membership (deployment_id, address, port, generation, silo_name, host_name, status, start_time, i_am_alive_time)
+            VALUES (@cluster, @address, @port, @generation, 'voted-out', 'test', 6, now(), now())
+            RETURNING 1
+            """, ("cluster", holder.ClusterId), ("address", holder.Address), ("port", holder.Port), ("generation", holder.Generation));
+
+        Assert.False(await store.RenewSiloLeaseAsync(holder, TimeSpan.FromSeconds(2), CancellationToken.None));
+    }
+
+    private static SiloLeaseHolder Holder()
+    {
+        var port = Random.Shared.Next(20_000, 60_000);
+        var generation = Random.Shared.Next(1, int.MaxValue);
+        return new SiloLeaseHolder($"127.0.0.1:{port}@{generation}", $"lease-{Guid.NewGuid():N}", "127.0.0.1", port, generation);
     }
 
     private static KvOp Get(string key) => new(KvOpKind.Get, key);

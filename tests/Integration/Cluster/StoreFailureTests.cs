@@ -16,7 +16,7 @@ namespace OrleansCompute.Tests.Cluster;
 /// </summary>
 public sealed class StoreFailureTests : IAsyncLifetime
 {
-    private readonly FailingStoreSwitch _failing = new();
+    private readonly StoreFaults _failing = new();
     private PostgresCluster? _cluster;
     private HttpClient _http = null!;
 
@@ -24,7 +24,7 @@ public sealed class StoreFailureTests : IAsyncLifetime
     {
         // The product's store, wrapped by a test-only decorator; no product code path knows of it.
         _cluster = await PostgresCluster.StartAsync("storefault", silos: 1, services: services =>
-            services.AddSingleton<IKeyValueStore>(sp => new FailingStore(ActivatorUtilities.CreateInstance<PostgresKeyValueStore>(sp), _failing)));
+            services.AddSingleton<IKeyValueStore>(sp => new FaultyKeyValueStore(ActivatorUtilities.CreateInstance<PostgresKeyValueStore>(sp), _failing)));
         _http = await _cluster.Api.CreateReadyClientAsync();
     }
 
@@ -40,7 +40,7 @@ public sealed class StoreFailureTests : IAsyncLifetime
     public async Task A_shard_whose_store_refuses_connections_answers_503_with_retry_after_and_recovers()
     {
         Assert.Equal(HttpStatusCode.Created, (await _http.PutAsync("/v1/tables/faulty", Json("""{"shards": 1}"""))).StatusCode);
-        _failing.On = true;
+        _failing.FailLoads = true;
 
         var read = await _http.GetAsync("/v1/tables/faulty/keys/k");
         var write = await _http.PutAsync("/v1/tables/faulty/keys/k", Json("1"));
@@ -52,7 +52,7 @@ public sealed class StoreFailureTests : IAsyncLifetime
             Assert.Contains("nothing was changed", problem.GetProperty("detail").GetString());
         }
 
-        _failing.On = false;
+        _failing.FailLoads = false;
         Assert.Equal(HttpStatusCode.Created, (await _http.PutAsync("/v1/tables/faulty/keys/k", Json("1"))).StatusCode);
         Assert.Equal("1", await _http.GetStringAsync("/v1/tables/faulty/keys/k"));
     }
@@ -99,33 +99,4 @@ public sealed class StoreFailureTests : IAsyncLifetime
     }
 
     private static StringContent Json(string body) => new(body, System.Text.Encoding.UTF8, "application/json");
-
-    private sealed class FailingStoreSwitch
-    {
-        public volatile bool On;
-    }
-
-    /// <summary>Fails shard loads the way PostgreSQL does when it has no connection left.</summary>
-    private sealed class FailingStore(IKeyValueStore inner, FailingStoreSwitch failing) : IKeyValueStore
-    {
-        public Task<ShardSnapshot> OpenShardAsync(Guid tableId, int shard, TimeSpan lease, CancellationToken cancellationToken) =>
-            failing.On
-                ? throw new PostgresException("sorry, too many clients already", "FATAL", "FATAL", "53300")
-                : inner.OpenShardAsync(tableId, shard, lease, cancellationToken);
-
-        public Task CommitAsync(Guid tableId, int shard, long epoch, TimeSpan lease, IReadOnlyList<RowWrite> writes, CancellationToken cancellationToken) =>
-            inner.CommitAsync(tableId, shard, epoch, lease, writes, cancellationToken);
-
-        public Task<bool> RenewLeaseAsync(Guid tableId, int shard, long epoch, TimeSpan lease, CancellationToken cancellationToken) =>
-            inner.RenewLeaseAsync(tableId, shard, epoch, lease, cancellationToken);
-
-        public Task ReleaseLeaseAsync(Guid tableId, int shard, long epoch, CancellationToken cancellationToken) =>
-            inner.ReleaseLeaseAsync(tableId, shard, epoch, cancellationToken);
-
-        public Task MarkDroppedAsync(Guid tableId, int shards, CancellationToken cancellationToken) =>
-            inner.MarkDroppedAsync(tableId, shards, cancellationToken);
-
-        public Task<int> PurgeDroppedAsync(int batchSize, CancellationToken cancellationToken) =>
-            inner.PurgeDroppedAsync(batchSize, cancellationToken);
-    }
 }

@@ -1,0 +1,47 @@
+using Npgsql;
+using OrleansCompute.Grains.Data.Storage;
+
+namespace OrleansCompute.Tests.Infrastructure;
+
+/// <summary>What a <see cref="FaultyKeyValueStore"/> fails right now; tests flip the switches.</summary>
+public sealed class StoreFaults
+{
+    /// <summary>Shard loads fail the way PostgreSQL does when it has no connection left.</summary>
+    public volatile bool FailLoads;
+
+    /// <summary>The silo's lease renewals fail, as when the silo cannot reach the database.</summary>
+    public volatile bool FailSiloLeaseRenewals;
+}
+
+/// <summary>
+/// The product's store behind a test-only decorator that fails on demand; no product code path
+/// knows of it. Register it in a test silo's services before the product's own.
+/// </summary>
+public sealed class FaultyKeyValueStore(IKeyValueStore inner, StoreFaults faults) : IKeyValueStore
+{
+    public Task<ShardSnapshot> OpenShardAsync(Guid tableId, int shard, string holder, TimeSpan patience, CancellationToken cancellationToken) =>
+        faults.FailLoads ? throw TooManyClients() : inner.OpenShardAsync(tableId, shard, holder, patience, cancellationToken);
+
+    public Task CommitAsync(Guid tableId, int shard, long epoch, IReadOnlyList<RowWrite> writes, CancellationToken cancellationToken) =>
+        inner.CommitAsync(tableId, shard, epoch, writes, cancellationToken);
+
+    public Task<bool> OwnsAsync(Guid tableId, int shard, long epoch, CancellationToken cancellationToken) =>
+        inner.OwnsAsync(tableId, shard, epoch, cancellationToken);
+
+    public Task ReleaseShardAsync(Guid tableId, int shard, long epoch, CancellationToken cancellationToken) =>
+        inner.ReleaseShardAsync(tableId, shard, epoch, cancellationToken);
+
+    public Task<bool> RenewSiloLeaseAsync(SiloLeaseHolder holder, TimeSpan lease, CancellationToken cancellationToken) =>
+        faults.FailSiloLeaseRenewals ? throw TooManyClients() : inner.RenewSiloLeaseAsync(holder, lease, cancellationToken);
+
+    public Task EndSiloLeaseAsync(SiloLeaseHolder holder, CancellationToken cancellationToken) =>
+        inner.EndSiloLeaseAsync(holder, cancellationToken);
+
+    public Task MarkDroppedAsync(Guid tableId, int shards, CancellationToken cancellationToken) =>
+        inner.MarkDroppedAsync(tableId, shards, cancellationToken);
+
+    public Task<int> PurgeDroppedAsync(int batchSize, CancellationToken cancellationToken) =>
+        inner.PurgeDroppedAsync(batchSize, cancellationToken);
+
+    private static PostgresException TooManyClients() => new("sorry, too many clients already", "FATAL", "FATAL", "53300");
+}

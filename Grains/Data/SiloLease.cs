@@ -80,7 +80,8 @@ public sealed partial class SiloLease(
 
     private Task StartAsync(CancellationToken cancellationToken)
     {
-        _loop = RenewLoopAsync(_stopping.Token);
+        // On the thread pool: the lifecycle may start us from a scheduling context that does not outlive the start.
+        _loop = Task.Run(() => RenewLoopAsync(_stopping.Token));
         return Task.CompletedTask;
     }
 

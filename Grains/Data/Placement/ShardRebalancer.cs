@@ -58,8 +58,9 @@ public sealed partial class ShardRebalancer(
 
     private Task StartAsync(CancellationToken cancellationToken)
     {
-        _watch = WatchMembershipAsync(_stopping.Token);
-        _loop = RebalanceLoopAsync(_stopping.Token);
+        // On the thread pool: the lifecycle may start us from a scheduling context that does not outlive the start.
+        _watch = Task.Run(() => WatchMembershipAsync(_stopping.Token));
+        _loop = Task.Run(() => RebalanceLoopAsync(_stopping.Token));
         return Task.CompletedTask;
     }
 
@@ -86,8 +87,18 @@ public sealed partial class ShardRebalancer(
     {
         try
         {
-            await foreach (var _ in membership.MembershipUpdates.WithCancellation(stopping))
+            var activeBefore = "";
+            await foreach (var snapshot in membership.MembershipUpdates.WithCancellation(stopping))
             {
+                // Only the set of active silos decides the layout. Other updates (suspicion votes,
+                // heartbeats) change the membership version too, and must not hold rebalancing off.
+                var active = string.Join(',', snapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress.ToParsableString()).Order(StringComparer.Ordinal));
+                if (active == activeBefore)
+                {
+                    continue;
+                }
+
+                activeBefore = active;
                 Volatile.Write(ref _lastChange, Stopwatch.GetTimestamp());
                 Interlocked.Exchange(ref _changed, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
             }
@@ -132,12 +143,15 @@ public sealed partial class ShardRebalancer(
         var active = ActiveSilos();
         if (Array.IndexOf(active, silo.SiloAddress) < 0)
         {
+            LogNotActive();
             return;
         }
 
-        var misplaced = local.Keys
+        var hosted = local.Keys.ToList();
+        var misplaced = hosted
             .Where(key => !ShardPlacementDirector.Place(ShardMap.Parse(key), active, silo.SiloAddress, draining: false).Equals(silo.SiloAddress))
             .ToList();
+        LogRound(hosted.Count, misplaced.Count, active.Length);
         if (misplaced.Count > 0)
         {
             var started = Stopwatch.GetTimestamp();
@@ -218,6 +232,12 @@ public sealed partial class ShardRebalancer(
 
         return false;
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Rebalance round skipped: this silo is not active in its own view of the membership")]
+    private partial void LogNotActive();
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Rebalance round: {Hosted} shards here, {Misplaced} misplaced, {Silos} active silos")]
+    private partial void LogRound(int hosted, int misplaced, int silos);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Moved shard {Shard} to {Silo} in {Milliseconds:F0} ms ({Reason})")]
     private partial void LogMoved(string shard, string silo, double milliseconds, string reason);

@@ -290,7 +290,7 @@ public class ElasticShardTests(ITestOutputHelper output)
                 ["Orleans__ClusterId"] = clusterId,
                 ["Logging__LogLevel__Default"] = "Warning",
                 // The rebalancer's rounds and drains are what a failed run is read by.
-                ["Logging__LogLevel__OrleansCompute.Grains.Data"] = "Information",
+                ["Logging__LogLevel__OrleansCompute.Grains.Data"] = "Debug",
             };
             var nodes = Enumerable.Range(0, silos).Select(_ => SiloNode.Start(environment)).ToList();
             await Task.WhenAll(nodes.Select(s => s.WaitReadyAsync()));
@@ -302,7 +302,6 @@ public class ElasticShardTests(ITestOutputHelper output)
                 ["RateLimit:RequestsPerSecond"] = "1000000",
             });
             var http = await api.CreateReadyClientAsync();
-            http.Timeout = TimeSpan.FromSeconds(20);
             var run = new ElasticRun(environment, api, http);
             run.Silos.AddRange(nodes);
             return run;

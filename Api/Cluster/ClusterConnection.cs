@@ -9,10 +9,14 @@ namespace OrleansCompute.Api.Cluster;
 public sealed class ClusterConnection : IClusterConnectionStatusObserver
 {
     private volatile bool _connected;
+    private CancellationTokenSource _gatewayLoss = new();
 
     public bool IsConnected => _connected;
 
     public int Gateways { get; private set; }
+
+    /// <summary>Cancelled when a gateway is lost (or the whole cluster): calls in flight through it may never be answered.</summary>
+    public CancellationToken GatewayLost => Volatile.Read(ref _gatewayLoss).Token;
 
     public void MarkConnected() => _connected = true;
 
@@ -25,7 +29,19 @@ public sealed class ClusterConnection : IClusterConnectionStatusObserver
         {
             _connected = false;
         }
+
+        if (currentNumberOfGateways < previousNumberOfGateways)
+        {
+            SignalGatewayLoss();
+        }
     }
 
-    void IClusterConnectionStatusObserver.NotifyClusterConnectionLost() => _connected = false;
+    void IClusterConnectionStatusObserver.NotifyClusterConnectionLost()
+    {
+        _connected = false;
+        SignalGatewayLoss();
+    }
+
+    // Not disposed: a request may still be linking to the old token, and one is left per loss.
+    private void SignalGatewayLoss() => Interlocked.Exchange(ref _gatewayLoss, new()).Cancel();
 }

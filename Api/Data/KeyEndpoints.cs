@@ -1,3 +1,4 @@
+using OrleansCompute.Api.Cluster;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -17,7 +18,7 @@ public static class KeyEndpoints
 {
     public static RouteGroupBuilder MapKeyEndpoints(this RouteGroupBuilder v1)
     {
-        var keys = v1.MapGroup("/tables/{table}").WithTags("Keys");
+        var keys = v1.MapGroup("/tables/{table}").WithTags("Keys").AddEndpointFilter<GatewayLossFilter>();
         keys.MapGet("/keys", ScanAsync).RequireScope(Scopes.DataRead)
             .WithSummary("Live keys in code point order across all shards, with an optional prefix.")
             .ProducesProblem(StatusCodes.Status404NotFound);

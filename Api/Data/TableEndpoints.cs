@@ -1,3 +1,4 @@
+using OrleansCompute.Api.Cluster;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using OrleansCompute.Api.Errors;
@@ -14,7 +15,7 @@ public static class TableEndpoints
 {
     public static RouteGroupBuilder MapTableEndpoints(this RouteGroupBuilder v1)
     {
-        var tables = v1.MapGroup("/tables").WithTags("Tables");
+        var tables = v1.MapGroup("/tables").WithTags("Tables").AddEndpointFilter<GatewayLossFilter>();
         tables.MapPut("/{table}", CreateAsync).RequireScope(Scopes.DataWrite)
             .WithSummary("Create a table: 201 when created, 200 when an identical table exists, 409 when a different one does.")
             .ProducesProblem(StatusCodes.Status409Conflict)

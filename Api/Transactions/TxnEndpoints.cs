@@ -1,3 +1,4 @@
+using OrleansCompute.Api.Cluster;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -18,7 +19,7 @@ public static class TxnEndpoints
     public static RouteGroupBuilder MapTxnEndpoints(this RouteGroupBuilder v1)
     {
         // data:read lets a caller in; a transaction that can write also needs data:write (checked in the handler).
-        v1.MapPost("/txn", RunAsync).RequireScope(Scopes.DataRead).WithTags("Transactions")
+        v1.MapPost("/txn", RunAsync).RequireScope(Scopes.DataRead).WithTags("Transactions").AddEndpointFilter<GatewayLossFilter>()
             .WithSummary("Compare, then run the success or the failure branch, all in one serializable transaction over transactional tables.")
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound)

@@ -22,7 +22,7 @@ public sealed class KeyValueOptions
     public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>How long the silo's membership must stay unchanged before shards move to follow it: a flapping silo moves nothing.</summary>
-    public TimeSpan RebalanceSettle { get; set; } = TimeSpan.FromSeconds(2);
+    public TimeSpan RebalanceSettle { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>How often each silo checks that its shards are where the layout puts them, besides after every membership change.</summary>
     public TimeSpan RebalancePeriod { get; set; } = TimeSpan.FromSeconds(10);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using OrleansCompute.Bench.Baselines;
+using OrleansCompute.Bench.Elastic;
 using OrleansCompute.Bench.Jobs;
 using OrleansCompute.Bench.Workloads;
 
@@ -18,6 +19,9 @@ public sealed class BenchSession(Options options, ProgressDisplay progress)
     public IReadOnlyList<RunResult> Results => _results;
 
     public IReadOnlyList<Skipped> SkippedRuns => _skipped;
+
+    /// <summary>The elastic workload's figures (issue #11), when it ran.</summary>
+    public ElasticSummary? Elastic { get; private set; }
 
     /// <summary>"orleans on 15.18" when --pg answered.</summary>
     public string? PostgresDescription { get; private set; }
@@ -48,6 +52,11 @@ public sealed class BenchSession(Options options, ProgressDisplay progress)
                     : await TxnApiTarget.StartAsync(options.Api, options.ApiKey, options.Concurrency, new ProgressWriter(progress), cancellationToken),
                 pg,
                 cancellationToken);
+        }
+
+        if (options.Workloads.Contains("elastic"))
+        {
+            await RunElasticAsync(pg, cancellationToken);
         }
 
         if (options.Baselines.Contains("kestrel"))
@@ -127,6 +136,38 @@ public sealed class BenchSession(Options options, ProgressDisplay progress)
             {
                 var hangfire = new HangfireBaseline(pg, progress);
                 await RunBatchAsync(HangfireBaseline.TargetName, HangfireBaseline.WorkloadName, () => hangfire.RunAsync(options.HangfireJobs, batch, cancellationToken));
+            }
+        }
+    }
+
+    /// <summary>The elastic workload: silos join, leave and die under half-peak load (issue #11).</summary>
+    private async Task RunElasticAsync(PgStats? pg, CancellationToken cancellationToken)
+    {
+        if (options.Api is null)
+        {
+            Skip("kv", "elastic", "elastic: no --api given");
+            return;
+        }
+
+        var elastic = new ElasticBench(options, _runner, pg, progress, Add);
+        try
+        {
+            await elastic.RunAsync(cancellationToken);
+        }
+        catch (BenchSkipException e)
+        {
+            Skip("kv", "elastic", e.Message);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            Skip("kv", "elastic", $"kv elastic: failed: {e.GetType().Name}: {e.Message}");
+        }
+        finally
+        {
+            // Whatever was measured before a failure or Ctrl-C is reported.
+            if (elastic.Summary.Windows.Count > 0 || elastic.Summary.PeakBefore is not null)
+            {
+                Elastic = elastic.Summary;
             }
         }
     }

@@ -7,6 +7,9 @@ public sealed record Options
 {
     public static readonly IReadOnlyList<string> AllWorkloads = ["kv-get-hot", "kv-get-random", "kv-put-random", "txn-transfer"];
 
+    /// <summary>Workloads run only when named: <c>elastic</c> starts, stops and kills silos (issue #11).</summary>
+    public static readonly IReadOnlyList<string> KnownWorkloads = [.. AllWorkloads, "elastic"];
+
     public static readonly IReadOnlyList<string> AllBaselines = ["kestrel", "pgbench", "pgbench-tpcb", "etcd", "hangfire", "primes-loop"];
 
     public static readonly IReadOnlyList<string> AllJobs = ["noop", "primes"];
@@ -24,7 +27,12 @@ public sealed record Options
           --warmup S          seconds of load before measuring, every run (2)
           --prime S           seconds of unmeasured load per HTTP workload, once before its
                               first run, so freshly started processes are past JIT tiering (3)
-          --workloads LIST    comma list of kv-get-hot,kv-get-random,kv-put-random,txn-transfer, or none (all)
+          --workloads LIST    comma list of kv-get-hot,kv-get-random,kv-put-random,txn-transfer,elastic,
+                              or none (default: all but elastic, which runs only when named)
+          --silo-pids LIST    elastic: PIDs of running silos, comma-separated; the first gets SIGTERM
+                              (graceful leave), the second SIGKILL
+          --start-silo-cmd C  elastic: shell command that starts one more silo of the cluster and
+                              returns (run with /bin/sh -c; its last output line is logged)
           --baselines LIST    comma list of kestrel,pgbench,pgbench-tpcb,etcd,hangfire,primes-loop, or none (all)
           --jobs LIST         comma list of noop,primes, or none (all): job workloads, each one job
                               run to completion through the Api (SPEC §4.3)
@@ -57,6 +65,10 @@ public sealed record Options
     public IReadOnlyList<string> Baselines { get; init; } = AllBaselines;
 
     public IReadOnlyList<string> Jobs { get; init; } = AllJobs;
+
+    public IReadOnlyList<int> SiloPids { get; init; } = [];
+
+    public string? StartSiloCommand { get; init; }
 
     public int NoOpTasks { get; init; } = 20_000;
 
@@ -114,7 +126,9 @@ public sealed record Options
                 "--duration" => options with { Duration = ParseSeconds(arg, Value(), allowZero: false) },
                 "--warmup" => options with { Warmup = ParseSeconds(arg, Value(), allowZero: true) },
                 "--prime" => options with { Prime = ParseSeconds(arg, Value(), allowZero: true) },
-                "--workloads" => options with { Workloads = ParseList(arg, Value(), AllWorkloads) },
+                "--workloads" => options with { Workloads = ParseList(arg, Value(), KnownWorkloads) },
+                "--silo-pids" => options with { SiloPids = ParsePids(arg, Value()) },
+                "--start-silo-cmd" => options with { StartSiloCommand = NonEmpty(arg, Value()) },
                 "--baselines" => options with { Baselines = ParseList(arg, Value(), AllBaselines) },
                 "--jobs" => options with { Jobs = ParseList(arg, Value(), AllJobs) },
                 "--noop-tasks" => options with { NoOpTasks = ParseInt(arg, Value(), 1, 1_000_000) },
@@ -135,6 +149,11 @@ public sealed record Options
 
         return options;
     }
+
+    private static List<int> ParsePids(string name, string value) =>
+        value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(pid => ParseInt(name, pid, 2, int.MaxValue))
+            .ToList();
 
     private static string NonEmpty(string name, string value) =>
         string.IsNullOrWhiteSpace(value) ? throw new OptionsException($"{name} needs a non-empty value") : value;

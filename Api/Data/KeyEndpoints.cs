@@ -142,10 +142,11 @@ public static class KeyEndpoints
         var pages = await tables.RunAsync(tenant, table,
             async info => info.Transactional
                 ? [await TransactionalKeys.ScanAsync(grains, tenant, info, prefix ?? "", position, pageSize, cancellationToken)]
-                : await Task.WhenAll(Enumerable.Range(0, info.Shards).Select(shard =>
-                    grains.GetGrain<IShardGrain>(ShardMap.ShardKey(tenant, info, shard)).ScanAsync(prefix ?? "", position, pageSize, cancellationToken))),
+                : await Task.WhenAll(ShardMap.ShardKeysOf(tenant, info).Select(shard =>
+                    grains.GetGrain<IShardGrain>(shard).ScanAsync(prefix ?? "", position, pageSize, cancellationToken))),
             answers => answers.Any(p => p.TableNotFound),
-            cancellationToken);
+            cancellationToken,
+            moved: answers => answers.Any(p => p.Moved));
         if (pages is null)
         {
             return Problems.TableNotFound(table);
@@ -176,7 +177,7 @@ public static class KeyEndpoints
         }
 
         var answers = await tables.RunAsync(tenant, table,
-            info => ExecuteByShardAsync(grains, tenant, info, ops, cancellationToken),
+            info => ExecuteByShardAsync(grains, tables, tenant, table, info, ops, cancellationToken),
             results => results.Any(r => r.Status == KvStatus.TableNotFound),
             cancellationToken);
         return answers is null
@@ -184,25 +185,63 @@ public static class KeyEndpoints
             : TypedResults.Ok(new BatchResponse([.. ops.Zip(answers, BatchResult.From)]));
     }
 
-    // One call per shard, each carrying that shard's operations in request order; answers come back in request order.
+    // One call per shard, each carrying that shard's operations in request order; answers come back in
+    // request order. A shard that refused its operations because it is handing over (a reshard) applied
+    // none of them: only those are routed again, so no operation runs twice.
     private static async Task<KvResult[]> ExecuteByShardAsync(
-        IGrainFactory grains, string tenant, TableInfo info, List<KvOp> ops, CancellationToken cancellationToken)
+        IGrainFactory grains, TableDirectory tables, string tenant, string table, TableInfo info, List<KvOp> ops, CancellationToken cancellationToken)
     {
-        var byShard = ops.Select((op, index) => (op, index)).GroupBy(o => ShardMap.ShardOf(o.op.Key, info.Shards)).ToList();
-        var answers = await Task.WhenAll(byShard.Select(group =>
-            grains.GetGrain<IShardGrain>(ShardMap.ShardKey(tenant, info, group.Key))
-                .ExecuteBatchAsync([.. group.Select(o => o.op)], cancellationToken)));
         var results = new KvResult[ops.Count];
-        for (var g = 0; g < byShard.Count; g++)
+        var pending = Enumerable.Range(0, ops.Count).ToList();
+        var handOver = new TableDirectory.HandOverWait();
+        while (true)
         {
-            var group = byShard[g].ToList();
-            for (var i = 0; i < group.Count; i++)
+            var byShard = pending.GroupBy(index => ShardMap.ShardKeyFor(tenant, info, ops[index].Key)).ToList();
+            var answers = await Task.WhenAll(byShard.Select(group =>
+                grains.GetGrain<IShardGrain>(group.Key).ExecuteBatchAsync([.. group.Select(index => ops[index])], cancellationToken)));
+            var moved = new List<int>();
+            for (var g = 0; g < byShard.Count; g++)
             {
-                results[group[i].index] = answers[g][i];
+                var group = byShard[g].ToList();
+                for (var i = 0; i < group.Count; i++)
+                {
+                    if (answers[g][i].Status == KvStatus.Moved)
+                    {
+                        moved.Add(group[i]);
+                    }
+                    else
+                    {
+                        results[group[i]] = answers[g][i];
+                    }
+                }
             }
-        }
 
-        return results;
+            if (moved.Count == 0 || await NextOrGiveUpAsync(handOver, tables, tenant, table, moved.Count < ops.Count, cancellationToken) is not { } current)
+            {
+                foreach (var index in moved)
+                {
+                    results[index] = new KvResult(KvStatus.TableNotFound);
+                }
+
+                return results;
+            }
+
+            (pending, info) = (moved, current);
+        }
+    }
+
+    // Past the hand-over patience some of the batch may have applied: then the answer must say so.
+    private static async Task<TableInfo?> NextOrGiveUpAsync(
+        TableDirectory.HandOverWait handOver, TableDirectory tables, string tenant, string table, bool someApplied, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await handOver.NextAsync(tables, tenant, table, cancellationToken);
+        }
+        catch (ShardUnavailableException ex) when (someApplied)
+        {
+            throw new ShardUnavailableException(ex.Message.Replace("nothing was changed", "the batch's other operations were applied", StringComparison.Ordinal), outcomeUnknown: true);
+        }
     }
 
     public static async Task<Results<Ok<PageResponse<ShardInfo>>, ValidationProblem, ProblemHttpResult>> ShardsAsync(
@@ -227,8 +266,8 @@ public static class KeyEndpoints
     }
 
     internal static Task<ShardInfo[]> DescribeShardsAsync(IGrainFactory grains, string tenant, TableInfo info, CancellationToken cancellationToken) =>
-        Task.WhenAll(Enumerable.Range(0, info.Shards).Select(shard =>
-            grains.GetGrain<IShardGrain>(ShardMap.ShardKey(tenant, info, shard)).DescribeAsync(cancellationToken)));
+        Task.WhenAll(ShardMap.ShardKeysOf(tenant, info).Select(shard =>
+            grains.GetGrain<IShardGrain>(shard).DescribeAsync(cancellationToken)));
 
     private static async Task<KvResult> ExecuteAsync(
         HttpContext http, TableDirectory tables, IGrainFactory grains, string table, KvOp op, CancellationToken cancellationToken)
@@ -237,14 +276,12 @@ public static class KeyEndpoints
         return await tables.RunAsync(tenant, table,
                 info => info.Transactional
                     ? TransactionalKeys.ExecuteAsync(grains, tenant, info, op, cancellationToken)
-                    : Shard(grains, tenant, info, op.Key).ExecuteAsync(op, cancellationToken),
+                    : grains.GetGrain<IShardGrain>(ShardMap.ShardKeyFor(tenant, info, op.Key)).ExecuteAsync(op, cancellationToken),
                 result => result.Status == KvStatus.TableNotFound,
-                cancellationToken)
+                cancellationToken,
+                moved: result => result.Status == KvStatus.Moved)
             ?? new KvResult(KvStatus.TableNotFound);
     }
-
-    private static IShardGrain Shard(IGrainFactory grains, string tenant, TableInfo info, string key) =>
-        grains.GetGrain<IShardGrain>(ShardMap.ShardKey(tenant, info, ShardMap.ShardOf(key, info.Shards)));
 
     private static List<KvOp> ParseBatch(BatchRequest body, KeyValueLimits limits, Dictionary<string, string[]> errors)
     {

@@ -1,6 +1,6 @@
-using OrleansCompute.Api.Cluster;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
+using OrleansCompute.Api.Cluster;
 using OrleansCompute.Api.Errors;
 using OrleansCompute.Api.Security;
 using OrleansCompute.Api.Tenancy;
@@ -10,7 +10,7 @@ using OrleansCompute.Transactions;
 
 namespace OrleansCompute.Api.Data;
 
-/// <summary>Tables (SPEC §4.1): create, describe, list and drop.</summary>
+/// <summary>Tables (SPEC §4.1): create, reshard, describe, list and drop.</summary>
 public static class TableEndpoints
 {
     public static RouteGroupBuilder MapTableEndpoints(this RouteGroupBuilder v1)
@@ -20,6 +20,10 @@ public static class TableEndpoints
             .WithSummary("Create a table: 201 when created, 200 when an identical table exists, 409 when a different one does.")
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
+        tables.MapPatch("/{table}", ReshardAsync).RequireScope(Scopes.DataWrite)
+            .WithSummary("Reshard a table online: 202 while its keys move to the new shard count (a multiple or divisor of the current one); GET shows the progress.")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
         tables.MapGet("/", ListAsync).RequireScope(Scopes.DataRead).WithSummary("List tables in name order.");
         tables.MapGet("/{table}", DescribeAsync).RequireScope(Scopes.DataRead).WithSummary("Describe a table.")
             .ProducesProblem(StatusCodes.Status404NotFound);
@@ -62,6 +66,48 @@ public static class TableEndpoints
                 type: ProblemTypes.Conflict,
                 title: "Table exists with a different definition",
                 detail: $"Table '{table}' exists with transactional={result.Table.Transactional}, shards={result.Table.Shards}, encrypted={result.Table.Encrypted}. Drop it first to change it."),
+        };
+    }
+
+    public static async Task<Results<Accepted<TableResponse>, Ok<TableResponse>, ValidationProblem, ProblemHttpResult>> ReshardAsync(
+        string table, ReshardRequest body, HttpContext http, IGrainFactory grains, TableDirectory directory, CancellationToken cancellationToken)
+    {
+        var errors = new Dictionary<string, string[]>();
+        AddNameError(errors, table);
+        if (body.Shards is not { } shards)
+        {
+            errors["shards"] = ["shards is required."];
+        }
+        else if (shards is < 1 or > TableSpec.MaxShards)
+        {
+            errors["shards"] = [$"shards must be between 1 and {TableSpec.MaxShards}."];
+        }
+
+        if (errors.Count > 0)
+        {
+            return Problems.Invalid(errors);
+        }
+
+        var result = await Table(grains, http, table).ReshardAsync(body.Shards!.Value, cancellationToken);
+        directory.Forget(http.Tenant(), table);
+        return result switch
+        {
+            { Outcome: ReshardOutcome.Started, Table: { } info } => TypedResults.Accepted($"/v1/tables/{table}", TableResponse.From(info)),
+            { Outcome: ReshardOutcome.Unchanged, Table: { } info } => TypedResults.Ok(TableResponse.From(info)),
+            { Outcome: ReshardOutcome.InProgress, Table: { } info } => TypedResults.Problem(
+                statusCode: StatusCodes.Status409Conflict,
+                type: ProblemTypes.Conflict,
+                title: "Reshard in progress",
+                detail: $"Table '{table}' is already resharding from {info.Shards} to {info.Resharding!.To} shards; wait until GET shows no 'resharding', then ask again."),
+            { Outcome: ReshardOutcome.NotAFactor, Table: { } info } => Problems.Invalid(new Dictionary<string, string[]>
+            {
+                ["shards"] = [$"A table reshards by splitting or merging its shards: {body.Shards} must be a multiple or a divisor of its {info.Shards} shards."],
+            }),
+            { Outcome: ReshardOutcome.Transactional } => Problems.Invalid(new Dictionary<string, string[]>
+            {
+                ["shards"] = ["Table '" + table + "' is transactional: each of its keys lives in a grain of its own, and its shard count only spreads the key index, so it cannot be resharded."],
+            }),
+            _ => Problems.TableNotFound(table),
         };
     }
 
@@ -146,14 +192,26 @@ public static class TableEndpoints
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record CreateTableRequest(bool? Transactional, int? Shards, bool? Encrypted);
 
-/// <summary>A table as the Api shows it; <see cref="KeyCount"/> only when described on its own (it asks every shard).</summary>
+/// <summary>The body of <c>PATCH /v1/tables/{table}</c>: the new shard count.</summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+public sealed record ReshardRequest(int? Shards);
+
+/// <summary>A reshard in progress: from and to shard counts, and the share of current shards already moved (0 to 1).</summary>
+public sealed record ReshardingResponse(int From, int To, double Progress, DateTimeOffset StartedAt, string? Coordinator);
+
+/// <summary>
+/// A table as the Api shows it; <see cref="KeyCount"/> only when described on its own (it asks every
+/// shard), <see cref="Resharding"/> only while it reshards.
+/// </summary>
 public sealed record TableResponse(
     string Name,
     bool Transactional,
     int Shards,
     bool Encrypted,
     DateTimeOffset CreatedAt,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? KeyCount = null)
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? KeyCount = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ReshardingResponse? Resharding = null)
 {
-    public static TableResponse From(TableInfo info) => new(info.Name, info.Transactional, info.Shards, info.Encrypted, info.CreatedAt);
+    public static TableResponse From(TableInfo info) => new(info.Name, info.Transactional, info.Shards, info.Encrypted, info.CreatedAt,
+        Resharding: info.Resharding is { } r ? new ReshardingResponse(info.Shards, r.To, Math.Round((double)r.Moved.Count / info.Shards, 3), r.StartedAt, r.Coordinator) : null);
 }

@@ -35,6 +35,20 @@ public interface IShardGrain : IGrainWithStringKey
     [Alias("Move")]
     Task MoveAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Hands this shard's keys to the new layout of a reshard: from now on it answers every call
+    /// with <see cref="KvStatus.Moved"/>, commits what it staged, seals itself in the store (no
+    /// activation of it commits again), and copies its keys into the shards of the new layout
+    /// (<paramref name="toId"/>, <paramref name="toShards"/> shards) that hold them. Safe to call
+    /// again after a failure or on a new activation: the copy is the same.
+    /// </summary>
+    [Alias("HandOver")]
+    Task HandOverAsync(Guid toId, int toShards, CancellationToken cancellationToken = default);
+
+    /// <summary>Writes keys handed over by a shard of the old layout, with their versions and expiry, through the usual commit.</summary>
+    [Alias("Ingest")]
+    Task IngestAsync(KvRow[] rows, CancellationToken cancellationToken = default);
+
     /// <summary>Forgets the shard: the table was dropped and its rows are purged in the background.</summary>
     [Alias("Drop"), AlwaysInterleave]
     Task DropAsync(CancellationToken cancellationToken = default);

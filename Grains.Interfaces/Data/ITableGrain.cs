@@ -15,6 +15,13 @@ public interface ITableGrain : IGrainWithStringKey
     [Alias("Describe"), ReadOnly]
     Task<TableInfo?> DescribeAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Starts moving the table's keys to <paramref name="shards"/> shards (a multiple or a divisor of
+    /// the current count) while reads and writes go on; <see cref="DescribeAsync"/> shows the progress.
+    /// </summary>
+    [Alias("Reshard")]
+    Task<ReshardResult> ReshardAsync(int shards, CancellationToken cancellationToken = default);
+
     /// <summary>Drops the table. False when it did not exist.</summary>
     [Alias("Drop")]
     Task<bool> DropAsync(CancellationToken cancellationToken = default);

@@ -45,6 +45,9 @@ public enum KvStatus
 
     /// <summary>The table was dropped; nothing changed.</summary>
     TableNotFound,
+
+    /// <summary>The shard's keys moved to other shards (the table is resharding); nothing changed. Route again and retry.</summary>
+    Moved,
 }
 
 /// <summary>The outcome of one operation: the key's version and value after it (value only for gets).</summary>
@@ -57,7 +60,11 @@ public sealed record KvItem(string Key, byte[] Value, long Version);
 
 /// <summary>Keys of one shard in <see cref="KeyOrder"/>; <see cref="More"/> when the shard has further matches.</summary>
 [GenerateSerializer, Immutable, Alias("oc.KvScanPage")]
-public sealed record KvScanPage(IReadOnlyList<KvItem> Items, bool More, bool TableNotFound = false);
+public sealed record KvScanPage(IReadOnlyList<KvItem> Items, bool More, bool TableNotFound = false, bool Moved = false);
+
+/// <summary>A key's whole stored state, as one shard hands it to another while a table reshards.</summary>
+[GenerateSerializer, Immutable, Alias("oc.KvRow")]
+public sealed record KvRow(string Key, byte[] Value, long Version, DateTimeOffset? ExpiresAt);
 
 /// <summary>Where a shard lives and how many live keys it holds.</summary>
 [GenerateSerializer, Immutable, Alias("oc.ShardInfo")]

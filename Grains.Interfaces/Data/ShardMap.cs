@@ -37,6 +37,43 @@ public static class ShardMap
     /// <summary>The grain key of one shard of <paramref name="table"/>.</summary>
     public static string ShardKey(string tenant, TableInfo table, int shard) => ShardKey(tenant, table.Id, shard, table.Shards, table.Encrypted);
 
+    /// <summary>
+    /// The grain key of the shard that holds <paramref name="key"/> now: in the current layout,
+    /// or, while the table reshards and the key's current shard has moved, in the new one.
+    /// </summary>
+    public static string ShardKeyFor(string tenant, TableInfo table, string key)
+    {
+        var shard = ShardOf(key, table.Shards);
+        return table.Resharding is { } resharding && resharding.HasMoved(shard)
+            ? ShardKey(tenant, resharding.ToId, ShardOf(key, resharding.To), resharding.To, table.Encrypted)
+            : ShardKey(tenant, table.Id, shard, table.Shards, table.Encrypted);
+    }
+
+    /// <summary>
+    /// Every shard a scan must visit now: the current shards that have not moved, and the new
+    /// shards that any moved one feeds. Each key lives in exactly one of them.
+    /// </summary>
+    public static IReadOnlyList<string> ShardKeysOf(string tenant, TableInfo table)
+    {
+        if (table.Resharding is not { } resharding)
+        {
+            return [.. Enumerable.Range(0, table.Shards).Select(shard => ShardKey(tenant, table, shard))];
+        }
+
+        var current = Enumerable.Range(0, table.Shards).Where(shard => !resharding.HasMoved(shard))
+            .Select(shard => ShardKey(tenant, table, shard));
+        var fed = Enumerable.Range(0, resharding.To).Where(target => Sources(target, resharding.To, table.Shards).Any(resharding.HasMoved))
+            .Select(target => ShardKey(tenant, resharding.ToId, target, resharding.To, table.Encrypted));
+        return [.. current.Concat(fed)];
+    }
+
+    /// <summary>
+    /// The shards of a <paramref name="from"/>-shard layout whose keys land in shard
+    /// <paramref name="target"/> of a <paramref name="to"/>-shard layout, when one count divides the other.
+    /// </summary>
+    public static IEnumerable<int> Sources(int target, int to, int from) =>
+        to >= from ? [target % from] : Enumerable.Range(0, from / to).Select(i => target + i * to);
+
     /// <summary>Reads a key made by <see cref="ShardKey(string, Guid, int, int, bool)"/>.</summary>
     public static ShardAddress Parse(string shardKey)
     {

@@ -15,9 +15,52 @@ public sealed record TableSpec(bool Transactional, int Shards, bool Encrypted = 
 /// A table as it exists in the cluster. <see cref="Id"/> names this incarnation of the table: a
 /// table dropped and created again under the same name gets a new id, so its shards and rows
 /// never meet the old ones, which are purged in the background.
+///
+/// <see cref="Id"/> and <see cref="Shards"/> name the table's current shard layout. While the table
+/// reshards, <see cref="Resharding"/> names the layout it is moving to and which shards of the
+/// current one have moved there; when every shard has, the new layout becomes the current one.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("oc.TableInfo")]
-public sealed record TableInfo(string Name, bool Transactional, int Shards, DateTimeOffset CreatedAt, Guid Id, bool Encrypted = false);
+public sealed record TableInfo(string Name, bool Transactional, int Shards, DateTimeOffset CreatedAt, Guid Id, bool Encrypted = false, Resharding? Resharding = null);
+
+/// <summary>
+/// A reshard in progress: the table's keys move, one current shard at a time, to <see cref="To"/>
+/// shards under the layout id <see cref="ToId"/>. <see cref="Moved"/> lists the current shards whose
+/// keys now live in the new layout; <see cref="Coordinator"/> is the silo driving it.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("oc.Resharding")]
+public sealed record Resharding(int To, Guid ToId, IReadOnlyList<int> Moved, DateTimeOffset StartedAt, string? Coordinator = null)
+{
+    /// <summary>True when the keys of current shard <paramref name="shard"/> live in the new layout.</summary>
+    public bool HasMoved(int shard) => Moved.Contains(shard);
+}
+
+/// <summary>How a reshard request relates to the table.</summary>
+[GenerateSerializer, Alias("oc.ReshardOutcome")]
+public enum ReshardOutcome
+{
+    /// <summary>The reshard started (or the table already has that many shards).</summary>
+    Started,
+
+    /// <summary>The table has that many shards already; nothing to do.</summary>
+    Unchanged,
+
+    /// <summary>There is no such table.</summary>
+    NotFound,
+
+    /// <summary>Another reshard of the table is still running; nothing changed.</summary>
+    InProgress,
+
+    /// <summary>The new count is neither a multiple nor a divisor of the current one; nothing changed.</summary>
+    NotAFactor,
+
+    /// <summary>The table is transactional; its keys live in grains of their own, not in shards that could split.</summary>
+    Transactional,
+}
+
+/// <summary>The answer to a reshard request: the outcome and the table as it now is.</summary>
+[GenerateSerializer, Immutable, Alias("oc.ReshardResult")]
+public sealed record ReshardResult(ReshardOutcome Outcome, TableInfo? Table);
 
 /// <summary>How a create request relates to what already exists.</summary>
 [GenerateSerializer, Alias("oc.TableCreateOutcome")]

@@ -53,6 +53,8 @@ public sealed partial class ShardGrain(
     private bool _encrypted;
     private long _epoch;
     private bool _dropped;
+    private bool _sealed;
+    private string _tenant = "";
     private Exception? _broken;
     private Task? _opening;
     private int _checkedAtLapse = -1;
@@ -68,7 +70,7 @@ public sealed partial class ShardGrain(
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         var address = ShardMap.Parse(this.GetPrimaryKeyString());
-        (_tableId, _shard, _encrypted) = (address.TableId, address.Shard, address.Encrypted);
+        (_tenant, _tableId, _shard, _encrypted) = (address.Tenant, address.TableId, address.Shard, address.Encrypted);
         var period = options.Value.SweepPeriod;
         this.RegisterGrainTimer(ct => SweepExpiredAsync(ct), new GrainTimerCreationOptions(period, period) { Interleave = true });
         local.Add(this.GetPrimaryKeyString());
@@ -94,6 +96,11 @@ public sealed partial class ShardGrain(
             return new KvResult(KvStatus.TableNotFound);
         }
 
+        if (_sealed)
+        {
+            return new KvResult(KvStatus.Moved);
+        }
+
         if (op.Kind == KvOpKind.Get)
         {
             // The hot path: committed state only, no waiting, no store.
@@ -111,6 +118,12 @@ public sealed partial class ShardGrain(
         if (_dropped)
         {
             return [.. ops.Select(_ => new KvResult(KvStatus.TableNotFound))];
+        }
+
+        if (_sealed)
+        {
+            // Refused whole, before anything is staged: the caller routes again and retries.
+            return [.. ops.Select(_ => new KvResult(KvStatus.Moved))];
         }
 
         ThrowIfBroken();
@@ -142,6 +155,11 @@ public sealed partial class ShardGrain(
         if (_dropped)
         {
             return new KvScanPage([], More: false, TableNotFound: true);
+        }
+
+        if (_sealed)
+        {
+            return new KvScanPage([], More: false, Moved: true);
         }
 
         var now = clock.GetUtcNow();
@@ -181,7 +199,7 @@ public sealed partial class ShardGrain(
 
     public async Task<int> SweepExpiredAsync(CancellationToken cancellationToken = default)
     {
-        if (_opening is null || _dropped || _broken is not null)
+        if (_opening is null || _dropped || _sealed || _broken is not null)
         {
             return 0;
         }
@@ -227,6 +245,65 @@ public sealed partial class ShardGrain(
                 LogReleaseFailed(ex, _tableId, _shard);
             }
         }
+    }
+
+    public async Task HandOverAsync(Guid toId, int toShards, CancellationToken cancellationToken = default)
+    {
+        await EnsureOpenAsync();
+        if (_dropped)
+        {
+            return;
+        }
+
+        if (!_sealed)
+        {
+            // Set before the first await: nothing is staged from here on, every call answers Moved.
+            _sealed = true;
+            if (_flushing is { } flushing)
+            {
+                await flushing;
+            }
+
+            ThrowIfBroken();
+            if (!await store.SealShardAsync(_tableId, _shard, _epoch, CancellationToken.None))
+            {
+                Break(new ShardFencedException($"shard {_tableId}/{_shard} was taken over by another activation", tableDropped: false));
+                throw new ShardUnavailableException("The shard moved to another activation before it could hand over; retry.", outcomeUnknown: false);
+            }
+        }
+
+        var now = clock.GetUtcNow();
+        var byTarget = _committed.Where(pair => IsLive(pair.Value, now))
+            .GroupBy(pair => ShardMap.ShardOf(pair.Key, toShards))
+            .ToList();
+        await Task.WhenAll(byTarget.Select(async group =>
+        {
+            var target = GrainFactory.GetGrain<IShardGrain>(ShardMap.ShardKey(_tenant, toId, group.Key, toShards, _encrypted));
+            foreach (var chunk in group.Select(pair => new KvRow(pair.Key, pair.Value.Value, pair.Value.Version, pair.Value.ExpiresAt)).Chunk(HandOverChunk))
+            {
+                await target.IngestAsync(chunk, cancellationToken);
+            }
+        }));
+        LogHandedOver(_committed.Count, _tableId, _shard, toId, toShards);
+    }
+
+    public async Task IngestAsync(KvRow[] rows, CancellationToken cancellationToken = default)
+    {
+        await EnsureOpenAsync();
+        ThrowIfBroken();
+        if (_dropped || rows.Length == 0)
+        {
+            return;
+        }
+
+        var waitFor = 0L;
+        foreach (var row in rows)
+        {
+            var entry = new Entry(row.Value, row.Version, row.ExpiresAt);
+            StageWrite(row.Key, entry, new RowWrite(row.Key, row.Value, row.Version, row.ExpiresAt), ref waitFor);
+        }
+
+        await CommitOf(waitFor);
     }
 
     public Task DropAsync(CancellationToken cancellationToken = default)
@@ -409,6 +486,7 @@ public sealed partial class ShardGrain(
             var snapshot = await store.OpenShardAsync(_tableId, _shard, siloLease.Holder.Id, Patience, CancellationToken.None);
             _epoch = snapshot.Epoch;
             _dropped = snapshot.Dropped;
+            _sealed = snapshot.Sealed;
             foreach (var row in snapshot.Rows)
             {
                 var value = _encrypted ? protector.Unprotect(row.Value, _tableId, row.Key) : row.Value;
@@ -488,6 +566,9 @@ public sealed partial class ShardGrain(
         return _keys.GetViewBetween(lower, _keys.Max!);
     }
 
+    // Keys per ingest call: bounds one message, and one commit, however large the shard.
+    private const int HandOverChunk = 1000;
+
     private void ThrowIfBroken()
     {
         if (_broken is not null)
@@ -499,6 +580,9 @@ public sealed partial class ShardGrain(
     private static bool IsLive(Entry entry, DateTimeOffset now) => entry.ExpiresAt is not { } at || at > now;
 
     private static TaskCompletionSource<bool> NewCompletion() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Handed {Count} keys of {TableId}/{Shard} over to layout {ToId} of {ToShards} shards")]
+    private partial void LogHandedOver(int count, Guid tableId, int shard, Guid toId, int toShards);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Swept {Count} expired keys from {TableId}/{Shard}")]
     private partial void LogSwept(int count, Guid tableId, int shard);

@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using OrleansCompute.Bench.Baselines;
+using OrleansCompute.Bench.Elastic;
 using OrleansCompute.Bench.Jobs;
 
 namespace OrleansCompute.Bench;
@@ -190,6 +191,11 @@ public sealed class Report(Options options, BenchSession session, DateTimeOffset
             }
         }
 
+        if (session.Elastic is { } elastic)
+        {
+            PrintElastic(output, elastic);
+        }
+
         output.WriteLine();
         output.WriteLine("SPEC §6 targets (this run, same load generator and concurrency for every HTTP target):");
         var checks = Checks();
@@ -274,6 +280,7 @@ public sealed class Report(Options options, BenchSession session, DateTimeOffset
                 options.PrimesRuns,
             },
             session.Results,
+            session.Elastic,
             Skipped = session.SkippedRuns,
             Targets = Checks(),
             SpeedUps = SpeedUps(),
@@ -286,6 +293,76 @@ public sealed class Report(Options options, BenchSession session, DateTimeOffset
 
         await using var file = File.Create(path);
         await JsonSerializer.SerializeAsync(file, document, JsonOptions, cancellationToken);
+    }
+
+    /// <summary>The elastic workload (issue #11): one row per window, the timeline of each event, throughput around the join.</summary>
+    private void PrintElastic(TextWriter output, ElasticSummary elastic)
+    {
+        output.WriteLine();
+        output.WriteLine(string.Create(
+            CultureInfo.InvariantCulture,
+            $"Elastic (issue #11): table {elastic.Table}, {elastic.Keys} keys ({elastic.Keys / ElasticTarget.Shards} per shard of {ElasticTarget.Shards}), PUT and GET in turn at {elastic.Rate:N0} req/s ({elastic.RateSource}),"));
+        output.WriteLine(string.Create(
+            CultureInfo.InvariantCulture,
+            $"  each key asked every {elastic.KeyIntervalMs:0} ms by its own loop, {elastic.RequestTimeoutSeconds:0.#} s request timeout; a window runs from the event until 2 s after it settled, at least --duration"));
+        string[] headers = ["window", "event", "seconds", "ops/s", "p50 ms", "p99 ms", "errors", "unavail max ms", "unavail p99 ms", "keys > 1 s", "commits/op"];
+        var rows = elastic.Windows.Select(w => new[]
+        {
+            w.Name,
+            w.What,
+            w.Figures.Seconds.ToString("0.0", CultureInfo.InvariantCulture),
+            w.Figures.OpsPerSecond.ToString("N0", CultureInfo.InvariantCulture),
+            Ms(w.Figures.Latency?.P50Ms),
+            Ms(w.Figures.Latency?.P99Ms),
+            w.Figures.Errors.ToString("N0", CultureInfo.InvariantCulture),
+            w.Figures.KeyGapMaxMs.ToString("N0", CultureInfo.InvariantCulture),
+            w.Figures.KeyGapP99Ms.ToString("N0", CultureInfo.InvariantCulture),
+            w.Figures.KeysDarkOver1s.ToString(CultureInfo.InvariantCulture),
+            w.CommitsPerOp?.ToString("0.000", CultureInfo.InvariantCulture) ?? "-",
+        }).ToList();
+        rows.Add(
+        [
+            "overall", "every open-loop request", "-", "-", Ms(elastic.OverallLatency?.P50Ms), Ms(elastic.OverallLatency?.P99Ms),
+            elastic.OverallErrors.ToString("N0", CultureInfo.InvariantCulture), "-", "-", "-", "-",
+        ]);
+        PrintRows(output, headers, rows, textColumns: 2);
+
+        foreach (var window in elastic.Windows)
+        {
+            foreach (var line in window.Timeline)
+            {
+                output.WriteLine($"  {window.Name,-7} {line}");
+            }
+
+            if (window.Figures.ErrorKinds.Count > 0)
+            {
+                output.WriteLine($"  {window.Name,-7} errors: {string.Join(", ", window.Figures.ErrorKinds.OrderByDescending(e => e.Value).Select(e => $"{e.Key} x{e.Value:N0}"))}");
+            }
+        }
+
+        if (elastic.PeakBefore is { } before)
+        {
+            var after = elastic.PeakAfterJoin is { } a
+                ? string.Create(CultureInfo.InvariantCulture, $", {elastic.SilosAfterJoin} silos {a:N0}/s (x{(before > 0 ? a / before : 0):0.00})")
+                : ", after the join: not measured";
+            output.WriteLine(string.Create(
+                CultureInfo.InvariantCulture,
+                $"  Throughput (closed loop, {options.Concurrency} concurrent, the mix over the same keys): {elastic.SilosBefore} silos {before:N0}/s{after}"));
+        }
+
+        if (elastic.TimeToBalancedSeconds is { } balanced)
+        {
+            output.WriteLine(string.Create(
+                CultureInfo.InvariantCulture,
+                $"  Time to balanced after the join: {balanced:0.0} s after the new silo showed Active ({elastic.JoinActiveSeconds:0.0} s after the start command), {elastic.JoinMoves} shard moves"));
+        }
+
+        foreach (var skipped in elastic.Skipped)
+        {
+            output.WriteLine($"  Skipped: {skipped}");
+        }
+
+        output.WriteLine("  unavail: per key, the longest it went without a successful answer in the window (the floor is the key's interval); max and p99 over keys.");
     }
 
     private void PrintTable(TextWriter output)
@@ -307,14 +384,18 @@ public sealed class Report(Options options, BenchSession session, DateTimeOffset
             r.WriteTransactionsPerOp?.ToString("0.000", CultureInfo.InvariantCulture) ?? "-",
         }).ToList();
 
+        PrintRows(output, headers, rows, textColumns: 3);
+    }
+
+    private static void PrintRows(TextWriter output, string[] headers, List<string[]> rows, int textColumns)
+    {
         var widths = headers.Select((h, i) => Math.Max(h.Length, rows.Count == 0 ? 0 : rows.Max(row => row[i].Length))).ToArray();
-        const int TextColumns = 3;
         string Line(string[] cells)
         {
             var line = new StringBuilder("  ");
             for (var i = 0; i < cells.Length; i++)
             {
-                line.Append(i < TextColumns ? cells[i].PadRight(widths[i]) : cells[i].PadLeft(widths[i]));
+                line.Append(i < textColumns ? cells[i].PadRight(widths[i]) : cells[i].PadLeft(widths[i]));
                 line.Append(i == cells.Length - 1 ? "" : "  ");
             }
 

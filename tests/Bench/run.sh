@@ -2,16 +2,23 @@
 # Run the benchmark end to end on this machine (SPEC §6): a throwaway PostgreSQL (fsync on),
 # 2 silos and the Api in PostgreSQL mode, then the harness with every workload, job and baseline.
 #
-# usage: tests/Bench/run.sh [--job-suite] [bench args...]
+# usage: tests/Bench/run.sh [--job-suite | --elastic] [bench args...]
 #   e.g. tests/Bench/run.sh
 #        tests/Bench/run.sh --duration 30 --half-peak
 #        tests/Bench/run.sh --workloads kv-put-random --baselines pgbench --concurrency 16
 #        tests/Bench/run.sh --job-suite                 # issue #6: jobs on 2 silos, then primes on 1
+#        tests/Bench/run.sh --elastic --duration 10     # issue #11: join, SIGTERM, SIGKILL under load
 #   -h | --help   print this text and the harness's options
 #   --job-suite   (first argument) the job benchmarks only: on 2 silos the no-op job against
 #                 Hangfire and the primes job against the single-threaded loop; then the
 #                 cluster is restarted with 1 silo and the primes job and loop run again.
 #                 Results: .tmp/bench/results-jobs-{2-silos,1-silo}.json and jobs-*.txt.
+#   --elastic     (first argument) the elastic workload only (--workloads elastic --baselines none
+#                 --jobs none): PUT and GET at half of peak on OC_BENCH_SILOS (default 2) silos while
+#                 a silo joins (started by .tmp/bench/start-silo.sh, which this script writes), the
+#                 first silo leaves on SIGTERM and the second is SIGKILLed (--silo-pids), and the
+#                 table reshards 16 -> 32 if the Api accepts PATCH /v1/tables/{t}.
+#                 Results: .tmp/bench/results-elastic.json and elastic.txt.
 #
 # What it does:
 #   1. builds OrleansCompute.sln and tests/Bench in Release (skip with OC_BENCH_NO_BUILD=1);
@@ -45,8 +52,12 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$REPO_ROOT"
 
 JOB_SUITE=""
+ELASTIC=""
 if [[ "${1:-}" == "--job-suite" ]]; then
     JOB_SUITE=1
+    shift
+elif [[ "${1:-}" == "--elastic" ]]; then
+    ELASTIC=1
     shift
 fi
 
@@ -75,9 +86,21 @@ source "$REPO_ROOT/deploy/local/pg.sh"
 # ---------------------------------------------------------------- cleanup
 NODE_PIDS=()
 NODE_NAMES=()
+# Silos started by start-silo.sh (the elastic workload's joiner) append "pid name" here: they are
+# not our children, but they are ours to stop.
+EXTRA_PIDS_FILE=$LOG_DIR/extra-silos.pids
+rm -f "$EXTRA_PIDS_FILE"
 
 stop_nodes() {
-    local i pid alive
+    local i pid name alive
+    if [[ -f "$EXTRA_PIDS_FILE" ]]; then
+        while read -r pid name; do
+            [[ -n "$pid" ]] || continue
+            NODE_PIDS=("$pid" "${NODE_PIDS[@]}")
+            NODE_NAMES=("$name" "${NODE_NAMES[@]}")
+        done <"$EXTRA_PIDS_FILE"
+        rm -f "$EXTRA_PIDS_FILE"
+    fi
     ((${#NODE_PIDS[@]})) || return 0
     # The Api first (it is the last one started), so it stops sending to silos that are leaving.
     for ((i = ${#NODE_PIDS[@]} - 1; i >= 0; i--)); do
@@ -152,6 +175,10 @@ done
 ports=("$API_PORT")
 max_silos=$SILOS
 [[ -z "$JOB_SUITE" ]] || max_silos=2
+[[ -z "$ELASTIC" ]] || max_silos=$((SILOS + 1))
+if [[ -n "$ELASTIC" ]] && ((SILOS < 2)); then
+    die "--elastic needs OC_BENCH_SILOS >= 2 (one leaves, one is killed)"
+fi
 for ((i = 0; i < max_silos; i++)); do
     ports+=($((SILO_PORT + i)) $((GATEWAY_PORT + i)) $((HEALTH_PORT + i)))
 done
@@ -168,19 +195,28 @@ log "PostgreSQL: $ConnectionStrings__Postgres"
 # ---------------------------------------------------------------- cluster
 # start_cluster N: N silos and the Api, then wait for /health/ready on all of them. Each
 # silo count gets its own cluster id, so a restarted cluster never sees the last one's members.
+# silo_env I CLUSTER_ID: the environment of silo I, one VAR=value per line.
+silo_env() {
+    local i=$1 cluster_id=$2
+    printf '%s\n' \
+        "ConnectionStrings__Postgres=$ConnectionStrings__Postgres" \
+        "Orleans__ClusterId=$cluster_id" \
+        "Orleans__SiloPort=$((SILO_PORT + i))" \
+        "Orleans__GatewayPort=$((GATEWAY_PORT + i))" \
+        "Orleans__PrimarySiloPort=$SILO_PORT" \
+        "Silo__HealthPort=$((HEALTH_PORT + i))" \
+        "Silo__Name=bench-silo-$i"
+}
+
+CLUSTER_ID=""
 start_cluster() {
     local n=$1 i url deadline
     local cluster_id=bench-$n
+    local vars
+    CLUSTER_ID=$cluster_id
     for ((i = 0; i < n; i++)); do
-        start_node "silo-$i" \
-            "ConnectionStrings__Postgres=$ConnectionStrings__Postgres" \
-            "Orleans__ClusterId=$cluster_id" \
-            "Orleans__SiloPort=$((SILO_PORT + i))" \
-            "Orleans__GatewayPort=$((GATEWAY_PORT + i))" \
-            "Orleans__PrimarySiloPort=$SILO_PORT" \
-            "Silo__HealthPort=$((HEALTH_PORT + i))" \
-            "Silo__Name=bench-silo-$i" \
-            -- dotnet "$SILO_DLL"
+        mapfile -t vars < <(silo_env "$i" "$cluster_id")
+        start_node "silo-$i" "${vars[@]}" -- dotnet "$SILO_DLL"
     done
     start_node api \
         "ConnectionStrings__Postgres=$ConnectionStrings__Postgres" \
@@ -223,9 +259,45 @@ run_harness() {
     dotnet "$BENCH_DLL" "${bench_args[@]}" "$@"
 }
 
+# write_start_silo_script FILE FIRST_INDEX: a script that starts one more silo of the running
+# cluster (index FIRST_INDEX, then +1 per call) the way start_cluster does, records it in
+# EXTRA_PIDS_FILE for cleanup and prints "name pid". The elastic workload runs it for the join.
+write_start_silo_script() {
+    local file=$1 first=$2 i var
+    {
+        echo '#!/usr/bin/env bash'
+        echo '# Written by tests/Bench/run.sh --elastic: starts one more silo of the running bench cluster.'
+        echo 'set -euo pipefail'
+        printf 'cd %q\n' "$REPO_ROOT"
+        printf 'pids=%q\n' "$EXTRA_PIDS_FILE"
+        printf 'i=$((%d + $( [[ -f "$pids" ]] && wc -l <"$pids" || echo 0 )))\n' "$first"
+        echo 'name=silo-$i'
+        printf 'log=%q/$name.log\n' "$LOG_DIR"
+        # The per-index values are recomputed from the index; the rest is baked in.
+        printf 'setsid env'
+        printf ' %q' "ConnectionStrings__Postgres=$ConnectionStrings__Postgres" "Orleans__ClusterId=$CLUSTER_ID" \
+            "Orleans__PrimarySiloPort=$SILO_PORT"
+        printf ' "Orleans__SiloPort=$((%d + i))" "Orleans__GatewayPort=$((%d + i))" "Silo__HealthPort=$((%d + i))"' \
+            "$SILO_PORT" "$GATEWAY_PORT" "$HEALTH_PORT"
+        printf ' "Silo__Name=bench-$name" dotnet %q </dev/null >"$log" 2>&1 &\n' "$SILO_DLL"
+        echo 'echo "$! $name" >>"$pids"'
+        echo 'echo "bench-$name pid $! log $log"'
+    } >"$file"
+    chmod +x "$file"
+}
+
 # ---------------------------------------------------------------- benchmark
 rc=0
-if [[ -n "$JOB_SUITE" ]]; then
+if [[ -n "$ELASTIC" ]]; then
+    # Issue #11: the elastic workload. The harness starts the joiner with start-silo.sh and
+    # signals silo-0 (SIGTERM, graceful leave) and silo-1 (SIGKILL) by PID.
+    start_cluster "$SILOS"
+    write_start_silo_script "$LOG_DIR/start-silo.sh" "$SILOS"
+    silo_pids=$(IFS=,; echo "${NODE_PIDS[*]:0:SILOS}")
+    run_harness results-elastic.json --workloads elastic --baselines none --jobs none \
+        --silo-pids "$silo_pids" --start-silo-cmd "$LOG_DIR/start-silo.sh" "$@" \
+        | tee "$LOG_DIR/elastic.txt" || rc=$?
+elif [[ -n "$JOB_SUITE" ]]; then
     # Issue #6: the job workloads on 2 silos (no-op tasks vs Hangfire, primes vs the loop), then
     # the primes job again on a restarted 1-silo cluster, each against its own single-threaded
     # loop measured in the same harness run. Both clusters share this machine's cores.

@@ -38,6 +38,9 @@ public sealed partial class ShardRebalancer(
     // How long a move may take to land before this round gives up on it; the next round tries again.
     private static readonly TimeSpan MoveDeadline = TimeSpan.FromSeconds(10);
 
+    // How long one move of a draining silo may take to land before the drain gives up.
+    private static readonly TimeSpan DrainMoveDeadline = TimeSpan.FromSeconds(3);
+
     // How long a stopping silo spends draining, within the host's shutdown budget.
     private static readonly TimeSpan DrainBudget = TimeSpan.FromSeconds(15);
 
@@ -79,7 +82,7 @@ public sealed partial class ShardRebalancer(
         budget.CancelAfter(DrainBudget);
         var shards = local.Keys.ToList();
         var started = Stopwatch.GetTimestamp();
-        var moved = await MoveAllAsync(shards, "drain", budget.Token);
+        var moved = await MoveAllAsync(shards, "drain", budget.Token, giveUpOnFailure: true);
         LogDrained(moved, shards.Count, Stopwatch.GetElapsedTime(started).TotalSeconds);
     }
 
@@ -163,8 +166,13 @@ public sealed partial class ShardRebalancer(
     private SiloAddress[] ActiveSilos() =>
         [.. membership.CurrentSnapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress)];
 
-    private async Task<int> MoveAllAsync(IReadOnlyList<string> shards, string reason, CancellationToken cancellationToken)
+    // A drain gives up at the first move that does not land: when the whole cluster stops at once
+    // (compose down, a test's teardown) every other silo is stopping too, and waiting out each move
+    // would only hold the shutdown. What is left deactivates and releases its shard; no lease wait.
+    private async Task<int> MoveAllAsync(IReadOnlyList<string> shards, string reason, CancellationToken cancellationToken, bool giveUpOnFailure = false)
     {
+        using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cancellationToken = failed.Token;
         using var gate = new SemaphoreSlim(options.Value.MaxMovesInFlight);
         var moved = await Task.WhenAll(shards.Select(async key =>
         {
@@ -179,7 +187,13 @@ public sealed partial class ShardRebalancer(
 
             try
             {
-                return await MoveAsync(key, reason, cancellationToken);
+                var landed = await MoveAsync(key, reason, giveUpOnFailure ? DrainMoveDeadline : MoveDeadline, cancellationToken);
+                if (!landed && giveUpOnFailure)
+                {
+                    await failed.CancelAsync();
+                }
+
+                return landed;
             }
             finally
             {
@@ -190,7 +204,7 @@ public sealed partial class ShardRebalancer(
     }
 
     // Asks the shard to move and waits until it answers from another silo: then no key of it waits any more.
-    private async Task<bool> MoveAsync(string key, string reason, CancellationToken cancellationToken)
+    private async Task<bool> MoveAsync(string key, string reason, TimeSpan deadline, CancellationToken cancellationToken)
     {
         using var tracked = local.TrackMove();
         var started = Stopwatch.GetTimestamp();
@@ -199,7 +213,7 @@ public sealed partial class ShardRebalancer(
         {
             await shard.MoveAsync(cancellationToken);
             var here = silo.SiloAddress.ToParsableString();
-            while (Stopwatch.GetElapsedTime(started) < MoveDeadline)
+            while (Stopwatch.GetElapsedTime(started) < deadline)
             {
                 var info = await shard.DescribeAsync(cancellationToken);
                 if (info.Silo != here)

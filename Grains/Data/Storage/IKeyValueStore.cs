@@ -25,6 +25,12 @@ public interface IKeyValueStore
     /// </summary>
     Task CommitAsync(Guid tableId, int shard, long epoch, IReadOnlyList<RowWrite> writes, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Seals the shard for a reshard, if <paramref name="epoch"/> still owns it: no activation commits
+    /// to it again. False when another epoch owns it (nothing changed).
+    /// </summary>
+    Task<bool> SealShardAsync(Guid tableId, int shard, long epoch, CancellationToken cancellationToken);
+
     /// <summary>True while <paramref name="epoch"/> still owns the shard and its table exists.</summary>
     Task<bool> OwnsAsync(Guid tableId, int shard, long epoch, CancellationToken cancellationToken);
 
@@ -55,7 +61,7 @@ public interface IKeyValueStore
 public sealed record SiloLeaseHolder(string Id, string ClusterId, string Address, int Port, int Generation);
 
 /// <summary>A shard as an activation finds it: its epoch, whether its table is gone, and its rows.</summary>
-public sealed record ShardSnapshot(long Epoch, bool Dropped, IReadOnlyList<StoredRow> Rows);
+public sealed record ShardSnapshot(long Epoch, bool Dropped, IReadOnlyList<StoredRow> Rows, bool Sealed = false);
 
 /// <summary>A key's row.</summary>
 public sealed record StoredRow(string Key, byte[] Value, long Version, DateTimeOffset? ExpiresAt);
@@ -63,8 +69,10 @@ public sealed record StoredRow(string Key, byte[] Value, long Version, DateTimeO
 /// <summary>The state a key must have after a commit: a value, or gone (<see cref="Value"/> null).</summary>
 public sealed record RowWrite(string Key, byte[]? Value, long Version, DateTimeOffset? ExpiresAt);
 
-/// <summary>The commit was refused: another activation owns the shard, or the table was dropped. Nothing was written.</summary>
-public sealed class ShardFencedException(string message, bool tableDropped) : Exception(message)
+/// <summary>The commit was refused: another activation owns the shard, the table was dropped, or the shard was sealed by a reshard. Nothing was written.</summary>
+public sealed class ShardFencedException(string message, bool tableDropped, bool moved = false) : Exception(message)
 {
     public bool TableDropped { get; } = tableDropped;
+
+    public bool Moved { get; } = moved;
 }

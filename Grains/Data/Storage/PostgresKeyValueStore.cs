@@ -12,6 +12,7 @@ public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyVal
 {
     private const string FencedState = "OCKV1";
     private const string DroppedState = "OCKV2";
+    private const string SealedState = "OCKV3";
 
     public async Task<ShardSnapshot> OpenShardAsync(Guid tableId, int shard, string holder, TimeSpan patience, CancellationToken cancellationToken)
     {
@@ -20,7 +21,7 @@ public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyVal
         {
             await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-            (long Epoch, bool Dropped)? taken = null;
+            (long Epoch, bool Dropped, bool Sealed)? taken = null;
             // Free when released, held by this very silo (an earlier activation here that could not
             // release), or held by a silo whose lease ran out. A row of step 6 (no holder) still
             // honours its own lease, so a silo of the old version keeps what it holds.
@@ -31,7 +32,7 @@ public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyVal
                    OR (oc_kv_shard.holder IS NULL AND oc_kv_shard.lease_until <= now())
                    OR oc_kv_shard.holder = EXCLUDED.holder
                    OR NOT EXISTS (SELECT 1 FROM oc_kv_silo_lease l WHERE l.silo = oc_kv_shard.holder AND l.lease_until > now())
-                RETURNING epoch, dropped
+                RETURNING epoch, dropped, sealed
                 """, connection, transaction))
             {
                 take.Parameters.AddWithValue("table", tableId);
@@ -40,7 +41,7 @@ public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyVal
                 await using var reader = await take.ExecuteReaderAsync(cancellationToken);
                 if (await reader.ReadAsync(cancellationToken))
                 {
-                    taken = (reader.GetInt64(0), reader.GetBoolean(1));
+                    taken = (reader.GetInt64(0), reader.GetBoolean(1), reader.GetBoolean(2));
                 }
             }
 
@@ -84,7 +85,7 @@ public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyVal
             }
 
             await transaction.CommitAsync(cancellationToken);
-            return new ShardSnapshot(owned.Epoch, owned.Dropped, rows);
+            return new ShardSnapshot(owned.Epoch, owned.Dropped, rows, owned.Sealed);
         }
     }
 
@@ -134,10 +135,21 @@ public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyVal
         {
             await batch.ExecuteNonQueryAsync(cancellationToken);
         }
-        catch (PostgresException ex) when (ex.SqlState is FencedState or DroppedState)
+        catch (PostgresException ex) when (ex.SqlState is FencedState or DroppedState or SealedState)
         {
-            throw new ShardFencedException(ex.MessageText, tableDropped: ex.SqlState == DroppedState);
+            throw new ShardFencedException(ex.MessageText, tableDropped: ex.SqlState == DroppedState, moved: ex.SqlState == SealedState);
         }
+    }
+
+    public async Task<bool> SealShardAsync(Guid tableId, int shard, long epoch, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var seal = new NpgsqlCommand(
+            "UPDATE oc_kv_shard SET sealed = true WHERE table_id = @table AND shard = @shard AND epoch = @epoch", connection);
+        seal.Parameters.AddWithValue("table", tableId);
+        seal.Parameters.AddWithValue("shard", shard);
+        seal.Parameters.AddWithValue("epoch", epoch);
+        return await seal.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
 
     public async Task<bool> OwnsAsync(Guid tableId, int shard, long epoch, CancellationToken cancellationToken)

@@ -16,7 +16,7 @@ public sealed class SqliteKeyValueStore(string connectionString) : IKeyValueStor
             await using var connection = await OpenAsync(cancellationToken);
             await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
             var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-            (long Epoch, bool Dropped)? taken = null;
+            (long Epoch, bool Dropped, bool Sealed)? taken = null;
             await using (var take = Command(connection, transaction, """
                 INSERT INTO oc_kv_shard (table_id, shard, epoch, holder) VALUES (@table, @shard, 1, @holder)
                 ON CONFLICT (table_id, shard) DO UPDATE SET epoch = epoch + 1, holder = excluded.holder
@@ -24,7 +24,7 @@ public sealed class SqliteKeyValueStore(string connectionString) : IKeyValueStor
                    OR (holder IS NULL AND lease_until <= @now)
                    OR holder = excluded.holder
                    OR NOT EXISTS (SELECT 1 FROM oc_kv_silo_lease l WHERE l.silo = oc_kv_shard.holder AND l.lease_until > @now)
-                RETURNING epoch, dropped
+                RETURNING epoch, dropped, sealed
                 """, tableId, shard))
             {
                 take.Parameters.AddWithValue("@now", now);
@@ -32,7 +32,7 @@ public sealed class SqliteKeyValueStore(string connectionString) : IKeyValueStor
                 await using var reader = await take.ExecuteReaderAsync(cancellationToken);
                 if (await reader.ReadAsync(cancellationToken))
                 {
-                    taken = (reader.GetInt64(0), reader.GetInt64(1) != 0);
+                    taken = (reader.GetInt64(0), reader.GetInt64(1) != 0, reader.GetInt64(2) != 0);
                 }
             }
 
@@ -71,7 +71,7 @@ public sealed class SqliteKeyValueStore(string connectionString) : IKeyValueStor
             }
 
             await transaction.CommitAsync(cancellationToken);
-            return new ShardSnapshot(owned.Epoch, owned.Dropped, rows);
+            return new ShardSnapshot(owned.Epoch, owned.Dropped, rows, owned.Sealed);
         }
     }
 
@@ -80,7 +80,7 @@ public sealed class SqliteKeyValueStore(string connectionString) : IKeyValueStor
         await using var connection = await OpenAsync(cancellationToken);
         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
         await using (var fence = Command(connection, transaction,
-            "SELECT epoch, dropped FROM oc_kv_shard WHERE table_id = @table AND shard = @shard", tableId, shard))
+            "SELECT epoch, dropped, sealed FROM oc_kv_shard WHERE table_id = @table AND shard = @shard", tableId, shard))
         await using (var reader = await fence.ExecuteReaderAsync(cancellationToken))
         {
             var found = await reader.ReadAsync(cancellationToken);
@@ -92,6 +92,11 @@ public sealed class SqliteKeyValueStore(string connectionString) : IKeyValueStor
             if (!found || reader.GetInt64(0) != epoch)
             {
                 throw new ShardFencedException($"shard {tableId}/{shard} is no longer owned by epoch {epoch}", tableDropped: false);
+            }
+
+            if (reader.GetInt64(2) != 0)
+            {
+                throw new ShardFencedException($"shard {tableId}/{shard} moved to a new layout", tableDropped: false, moved: true);
             }
         }
 
@@ -126,6 +131,18 @@ public sealed class SqliteKeyValueStore(string connectionString) : IKeyValueStor
         }
 
         await transaction.CommitAsync(cancellationToken);
+    }
+
+    public async Task<bool> SealShardAsync(Guid tableId, int shard, long epoch, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+        await using var seal = Command(connection, transaction,
+            "UPDATE oc_kv_shard SET sealed = 1 WHERE table_id = @table AND shard = @shard AND epoch = @epoch", tableId, shard);
+        seal.Parameters.AddWithValue("@epoch", epoch);
+        var sealedNow = await seal.ExecuteNonQueryAsync(cancellationToken) == 1;
+        await transaction.CommitAsync(cancellationToken);
+        return sealedNow;
     }
 
     public async Task<bool> OwnsAsync(Guid tableId, int shard, long epoch, CancellationToken cancellationToken)

@@ -16,7 +16,12 @@ CREATE TABLE IF NOT EXISTS oc_kv_silo_lease
 
 ALTER TABLE oc_kv_shard ADD COLUMN IF NOT EXISTS holder text NULL;
 
--- The commit fence: the epoch must still own the shard and the table must exist. FOR SHARE makes a
+-- A shard whose keys moved to a new layout while its table reshards: it commits nothing again,
+-- whichever activation holds it, and its rows are purged once the reshard is done.
+ALTER TABLE oc_kv_shard ADD COLUMN IF NOT EXISTS sealed boolean NOT NULL DEFAULT false;
+
+-- The commit fence: the epoch must still own the shard, the table must exist, and the shard must
+-- not have been sealed by a reshard. FOR SHARE makes a
 -- takeover wait for a commit in flight, so a commit lands wholly before the takeover's load or
 -- is refused. It writes no new row version (step 6's UPDATE did, to extend the per-shard lease).
 CREATE OR REPLACE FUNCTION oc_kv_commit_fence(p_table uuid, p_shard integer, p_epoch bigint) RETURNS void
@@ -24,8 +29,9 @@ LANGUAGE plpgsql AS $fn$
 DECLARE
     current_epoch bigint;
     is_dropped    boolean;
+    is_sealed     boolean;
 BEGIN
-    SELECT epoch, dropped INTO current_epoch, is_dropped
+    SELECT epoch, dropped, sealed INTO current_epoch, is_dropped, is_sealed
     FROM oc_kv_shard WHERE table_id = p_table AND shard = p_shard
     FOR SHARE;
     IF is_dropped THEN
@@ -33,6 +39,9 @@ BEGIN
     END IF;
     IF current_epoch IS DISTINCT FROM p_epoch THEN
         RAISE EXCEPTION 'shard %/% is owned by epoch %, not %', p_table, p_shard, current_epoch, p_epoch USING ERRCODE = 'OCKV1';
+    END IF;
+    IF is_sealed THEN
+        RAISE EXCEPTION 'shard %/% moved to a new layout', p_table, p_shard USING ERRCODE = 'OCKV3';
     END IF;
 END
 $fn$;

@@ -10,3 +10,6 @@ CREATE TABLE IF NOT EXISTS oc_kv_silo_lease
 );
 
 ALTER TABLE oc_kv_shard ADD COLUMN holder TEXT NULL;
+
+-- A shard whose keys moved to a new layout while its table reshards commits nothing again.
+ALTER TABLE oc_kv_shard ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;

@@ -130,8 +130,6 @@ public sealed class ElasticBench(Options options, LoadRunner runner, PgStats? pg
 
             await ReshardAsync(load, cluster, cancellationToken);
         }, cancellationToken);
-
-        _summary.OverallLatency = overall.Summarize();
     }
 
     private async Task<RunResult> PeakAsync(ElasticTarget target, int silos, CancellationToken cancellationToken)
@@ -164,6 +162,7 @@ public sealed class ElasticBench(Options options, LoadRunner runner, PgStats? pg
         var measuredFrom = load.StartTimestamp + (long)(Lead.TotalSeconds * Stopwatch.Frequency);
         var latencies = KeyLoadAnalysis.Latencies(load, measuredFrom);
         overall.Add(latencies);
+        _summary.OverallLatency = overall.Summarize();
         _summary.OverallOps += latencies.Count;
         _summary.OverallErrors += load.Samples.SelectMany(s => s).Count(s => !s.Success && s.End >= measuredFrom);
     }
@@ -253,7 +252,8 @@ public sealed class ElasticBench(Options options, LoadRunner runner, PgStats? pg
     private async Task LeaveAsync(KeyLoad load, ClusterControl cluster, int pid, CancellationToken cancellationToken)
     {
         var silos = await cluster.SilosAsync(cancellationToken) ?? [];
-        var activeBefore = silos.Count(s => s.Active);
+        var namesBefore = silos.Where(s => s.Active).ToDictionary(s => s.Address, s => s.Name, StringComparer.Ordinal);
+        var activeBefore = namesBefore.Count;
         var timeline = new List<string>();
         var (from, pgFrom) = await MarkAsync(cancellationToken);
         SetPhase("leave", options.Duration);
@@ -281,11 +281,16 @@ public sealed class ElasticBench(Options options, LoadRunner runner, PgStats? pg
             cancellationToken);
         var exitedAt = await exited;
         var evenAt = await even;
-        timeline.Add(exitedAt is { } e1 ? At(from, e1, $"pid {pid} exited") : $"pid {pid} still running 60 s after SIGTERM");
-        timeline.Add(evenAt is { } e2 ? At(from, e2, $"shards on the remaining silos, {last?.Shares}") : $"shards not even on the remaining silos within 60 s ({last?.Shares ?? "unknown"})");
+        var exitLine = exitedAt is { } e1 ? At(from, e1, $"pid {pid} exited") : $"pid {pid} still running 60 s after SIGTERM";
+        var evenLine = evenAt is { } e2 ? At(from, e2, $"shards on the remaining silos, {last?.Shares}") : $"shards not even on the remaining silos within 60 s ({last?.Shares ?? "unknown"})";
+        // In the order they happened: a draining silo hands its shards over before it exits.
+        timeline.AddRange(evenAt < exitedAt ? [evenLine, exitLine] : [exitLine, evenLine]);
         var settled = Math.Max(exitedAt ?? Stopwatch.GetTimestamp(), evenAt ?? Stopwatch.GetTimestamp());
+        // The silo that left: active before, not now.
+        var activeNow = (await cluster.SilosAsync(cancellationToken) ?? []).Where(s => s.Active).Select(s => s.Address).ToHashSet(StringComparer.Ordinal);
+        var leaver = namesBefore.Where(n => !activeNow.Contains(n.Key)).Select(n => n.Value).FirstOrDefault() ?? $"pid {pid}";
         await HoldAsync(from, settled, cancellationToken);
-        await EndWindowAsync(load, "leave", $"SIGTERM, pid {pid} ({activeBefore} -> {activeBefore - 1} silos)", from, pgFrom, timeline, cancellationToken);
+        await EndWindowAsync(load, "leave", $"SIGTERM, {leaver} ({activeBefore} -> {activeBefore - 1} silos)", from, pgFrom, timeline, cancellationToken);
     }
 
     private async Task KillAsync(KeyLoad load, ClusterControl cluster, int pid, CancellationToken cancellationToken)
@@ -364,8 +369,9 @@ public sealed class ElasticBench(Options options, LoadRunner runner, PgStats? pg
 
         if (status != 202)
         {
-            var why = status is 404 or 405 or 400 ? " (online resharding is not in this Api build)" : "";
-            _summary.Skipped.Add($"reshard {ElasticTarget.Shards} -> {ReshardTo}: PATCH /v1/tables/{{t}} answered {status} {LoadRunner.StatusName(status)}{why}{(body.Length > 0 ? $": {body}" : "")}");
+            // 404/405: no such endpoint in this build; anything else (a 400 that says why) is shown with its body.
+            var why = status is 404 or 405 ? " (online resharding is not in this Api build)" : body.Length > 0 ? $": {body}" : "";
+            _summary.Skipped.Add($"reshard {ElasticTarget.Shards} -> {ReshardTo}: PATCH /v1/tables/{{t}} {{\"shards\":{ReshardTo}}} answered {status} {LoadRunner.StatusName(status)}{why}");
             progress.WriteLine($"elastic: reshard skipped: PATCH answered {status}");
             return;
         }

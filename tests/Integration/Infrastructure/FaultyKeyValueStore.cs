@@ -25,6 +25,9 @@ public sealed class FaultyKeyValueStore(IKeyValueStore inner, StoreFaults faults
     public Task CommitAsync(Guid tableId, int shard, long epoch, IReadOnlyList<RowWrite> writes, CancellationToken cancellationToken) =>
         inner.CommitAsync(tableId, shard, epoch, writes, cancellationToken);
 
+    public Task<bool> SealShardAsync(Guid tableId, int shard, long epoch, CancellationToken cancellationToken) =>
+        inner.SealShardAsync(tableId, shard, epoch, cancellationToken);
+
     public Task<bool> OwnsAsync(Guid tableId, int shard, long epoch, CancellationToken cancellationToken) =>
         inner.OwnsAsync(tableId, shard, epoch, cancellationToken);
 

@@ -125,6 +125,67 @@ public class ElasticShardTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public async Task A_reshard_whose_coordinator_is_killed_finishes_and_loses_nothing()
+    {
+        await using var run = await ElasticRun.StartAsync("reshard", silos: 3);
+        try
+        {
+            var table = (await run.CreateTablesAsync(1))[0];
+            foreach (var half in Enumerable.Range(0, 2000).Chunk(1000))
+            {
+                var batch = string.Join(',', half.Select(i => $$"""{"op":"put","key":"k{{i:D4}}","value":{{i}}}"""));
+                Assert.Equal(HttpStatusCode.OK, (await run.Http.PostAsync($"/v1/tables/{table}/batch", Json($$"""{"ops":[{{batch}}]}"""))).StatusCode);
+            }
+            for (var i = 0; i < Counters; i++)
+            {
+                Assert.Equal(HttpStatusCode.Created, (await run.Http.PutAsync($"/v1/tables/{table}/keys/c{i}", Json("0"))).StatusCode);
+            }
+
+            var log = new IncrementLog();
+            using var stop = new CancellationTokenSource();
+            var workers = Enumerable.Range(0, Counters).Select(i => IncrementLoopAsync(run.Http, table, $"c{i}", log, stop.Token)).ToList();
+            await Eventually.WaitAsync(() => Task.FromResult(log.Acknowledged >= 100), TimeSpan.FromSeconds(60), "100 increments before the reshard");
+
+            var patch = await run.Http.PatchAsync($"/v1/tables/{table}", Json("""{"shards": 48}"""));
+            Assert.Equal(HttpStatusCode.Accepted, patch.StatusCode);
+            var coordinator = (await patch.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("resharding").GetProperty("coordinator").GetString()!;
+            var port = int.Parse(coordinator.Split('@')[0].Split(':')[1]);
+            var victim = Assert.Single(run.Silos, s => s.SiloPort == port);
+            victim.Process.Kill();
+            var killed = Stopwatch.StartNew();
+            run.Silos.Remove(victim);
+
+            await Eventually.WaitAsync(async () =>
+            {
+                var response = await run.Http.GetAsync($"/v1/tables/{table}");
+                var described = await response.Content.ReadFromJsonAsync<JsonElement>();
+                return response.IsSuccessStatusCode && !described.TryGetProperty("resharding", out _) && described.GetProperty("shards").GetInt32() == 48;
+            }, TimeSpan.FromSeconds(120), "the reshard to finish after its coordinator was killed");
+            output.WriteLine($"reshard: finished {killed.Elapsed.TotalSeconds:F1}s after its coordinator was killed");
+
+            await stop.CancelAsync();
+            await Task.WhenAll(workers);
+            Assert.Empty(log.Unexpected);
+            await AssertCountersAsync(run.Http, table, log);
+            var keys = new List<string>();
+            string? after = null;
+            do
+            {
+                var page = await run.Http.GetFromJsonAsync<JsonElement>($"/v1/tables/{table}/keys?prefix=k&limit=1000{(after is null ? "" : $"&after={after}")}");
+                keys.AddRange(page.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("key").GetString()!));
+                after = page.GetProperty("next").GetString();
+            }
+            while (after is not null);
+            Assert.Equal(Enumerable.Range(0, 2000).Select(i => $"k{i:D4}"), keys);
+        }
+        catch
+        {
+            run.WriteTails(output);
+            throw;
+        }
+    }
+
     // Read, then write the value plus one if the version is still the one read: a lost or doubled
     // acknowledged increment shows in the final value.
     private static async Task IncrementLoopAsync(HttpClient http, string table, string key, IncrementLog log, CancellationToken stop)

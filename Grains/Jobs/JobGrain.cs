@@ -26,7 +26,7 @@ namespace OrleansCompute.Grains.Jobs;
 /// </summary>
 [Reentrant]
 public sealed partial class JobGrain(
-    JobStore store,
+    IJobStore store,
     TaskKinds kinds,
     IClusterMembershipService membership,
     ILocalSiloDetails localSilo,
@@ -38,7 +38,6 @@ public sealed partial class JobGrain(
 
     private readonly JobOptions _options = options.Value;
     private readonly Queue<int> _ready = new();
-    private readonly HashSet<int> _dirtyTasks = [];
     private readonly HashSet<string> _awaitedDependencies = new(StringComparer.Ordinal);
     private readonly Dictionary<string, SiloAddress> _shardSilos = new(StringComparer.Ordinal);
 
@@ -53,8 +52,10 @@ public sealed partial class JobGrain(
 
     // While the end of the job is being written, readers see the status it had before: a reader
     // never sees an end that a crash could still take back, and the listing (read from the store)
-    // agrees with GET as soon as GET shows the end.
+    // agrees with GET as soon as GET shows the end. The end shows once the header version that
+    // carries it (_endVersion) is durable, whichever attempt of the writer stored it.
     private JobStatus? _endNotYetDurable;
+    private long _endVersion;
     private string? _result;
     private string? _error;
     private DateTimeOffset? _startedAt;
@@ -65,16 +66,9 @@ public sealed partial class JobGrain(
     private int _nextSilo;
     private List<SiloAddress> _activeSilos = [];
     private MembershipVersion? _activeSilosVersion;
-    private bool _finishing;
     private bool _deactivating;
     private bool _gateFailed;
-
-    // Background writes: changes made while a write is in flight go out together in the next one.
-    private long _storedVersion;
-    private bool _headerDirty;
-    private bool _writing;
-    private bool _fenced;
-    private TaskCompletionSource? _nextWrite;
+    private JobWriter _writer = null!;
 
     // The change feed: a counter, and a signal replaced at every change.
     private long _changes;
@@ -105,7 +99,7 @@ public sealed partial class JobGrain(
         _watchdog = this.RegisterGrainTimer(Watchdog, new GrainTimerCreationOptions(_options.WatchdogPeriod, _options.WatchdogPeriod) { Interleave = true });
         if (_kind is null)
         {
-            await EndAsync(JobStatus.Failed, $"task kind '{_job!.Kind}' is not registered on this silo");
+            End(JobStatus.Failed, $"task kind '{_job!.Kind}' is not registered on this silo");
         }
         else if (_status == JobStatus.Queued)
         {
@@ -129,8 +123,9 @@ public sealed partial class JobGrain(
     public Task WakeAsync(CancellationToken cancellationToken = default) => Task.CompletedTask;
 
     public Task ReceiveReminder(string reminderName, TickStatus status) =>
-        // The activation did the work; a finished job's leftover reminder goes away.
-        _job is null || _status.IsTerminal() ? RetireAsync() : Task.CompletedTask;
+        // The activation did the work; a finished job's leftover reminder goes away, but only once
+        // its end is durable: until then the reminder is what brings the job back after a crash.
+        _job is null || (_status.IsTerminal() && _endNotYetDurable is null) ? RetireAsync() : Task.CompletedTask;
 
     public Task<JobView?> GetAsync(CancellationToken cancellationToken = default) => Task.FromResult(View());
 
@@ -162,7 +157,13 @@ public sealed partial class JobGrain(
     {
         if (_job is not null && !_status.IsTerminal())
         {
-            await EndAsync(JobStatus.Cancelled, "cancelled by request");
+            End(JobStatus.Cancelled, "cancelled by request");
+        }
+
+        if (_endNotYetDurable is not null)
+        {
+            // Also when a cancel before this one heard of a failed write: the writer tried again since.
+            await _writer.WhenDurableAsync(_endVersion);
         }
 
         return View();
@@ -262,7 +263,16 @@ public sealed partial class JobGrain(
         _error = job.Error;
         _startedAt = job.StartedAt;
         _finishedAt = job.FinishedAt;
-        _storedVersion = job.Version;
+        _writer = new JobWriter(Header, TaskRow, (header, rows) => store.SaveAsync(_tenant, _jobId, header, rows, CancellationToken.None), delay => Task.Delay(delay, clock), job.Version)
+        {
+            HeaderDurable = HeaderDurable,
+            WriteFailed = e => LogWriteFailed(JobKey, e),
+            Fenced = _ =>
+            {
+                LogFenced(JobKey);
+                DeactivateOnIdle();
+            },
+        };
         _tasks = _plan.Select(_ => new Slot()).ToArray();
         foreach (var row in rows.Where(r => r.Index >= 0 && r.Index < _tasks.Length))
         {
@@ -363,7 +373,7 @@ public sealed partial class JobGrain(
 
                 if (view is null || view.Status is JobStatus.Failed or JobStatus.Cancelled)
                 {
-                    await EndAsync(JobStatus.Failed, $"dependency '{dependency}' {(view is null ? "does not exist" : $"ended {view.Status.Name()}")}");
+                    End(JobStatus.Failed, $"dependency '{dependency}' {(view is null ? "does not exist" : $"ended {view.Status.Name()}")}");
                     return;
                 }
 
@@ -427,7 +437,7 @@ public sealed partial class JobGrain(
 
     private void Pump()
     {
-        if (_status != JobStatus.Running || _fenced || _deactivating)
+        if (_status != JobStatus.Running || _writer.IsFenced || _deactivating)
         {
             return;
         }
@@ -442,7 +452,7 @@ public sealed partial class JobGrain(
 
         if (_succeeded == _tasks.Length)
         {
-            _ = FinishAsync();
+            Finish();
         }
     }
 
@@ -538,7 +548,7 @@ public sealed partial class JobGrain(
         {
             slot.State = TaskState.Failed;
             MarkTask(index);
-            _ = EndAsync(JobStatus.Failed, $"task {index} failed after {slot.Attempts} attempt(s): {error}");
+            End(JobStatus.Failed, $"task {index} failed after {slot.Attempts} attempt(s): {error}");
             return;
         }
 
@@ -620,14 +630,13 @@ public sealed partial class JobGrain(
 
     // ---------------------------------------------------------------- the end
 
-    private async Task FinishAsync()
+    private void Finish()
     {
-        if (_finishing || _status.IsTerminal())
+        if (_status.IsTerminal())
         {
             return;
         }
 
-        _finishing = true;
         try
         {
             using var input = JsonDocument.Parse(_spec.Input);
@@ -636,15 +645,18 @@ public sealed partial class JobGrain(
         }
         catch (Exception e)
         {
-            await EndAsync(JobStatus.Failed, $"combining the task results failed: {e.Message}");
+            End(JobStatus.Failed, $"combining the task results failed: {e.Message}");
             return;
         }
 
-        await EndAsync(JobStatus.Succeeded, null);
+        End(JobStatus.Succeeded, null);
     }
 
-    /// <summary>Ends the job: running tasks are told to stop, the end is made durable, the reminder goes.</summary>
-    private async Task EndAsync(JobStatus status, string? error)
+    /// <summary>
+    /// Ends the job: running tasks are told to stop and the end is handed to the writer. It shows
+    /// once durable (<see cref="HeaderDurable"/>); a failed write is tried again until it is.
+    /// </summary>
+    private void End(JobStatus status, string? error)
     {
         if (_status.IsTerminal())
         {
@@ -671,11 +683,24 @@ public sealed partial class JobGrain(
 
         _running = 0;
         _ready.Clear();
-        await Task.WhenAll(silos.Select(silo => CancelOnWorkerAsync(silo, null)));
-        await SaveHeaderAsync();
+        _endVersion = _writer.ChangeHeader();
+        Changed();
+        foreach (var silo in silos)
+        {
+            _ = CancelOnWorkerAsync(silo, null); // logs its own failure; the run's report is ignored anyway
+        }
+    }
+
+    private void HeaderDurable(long version)
+    {
+        if (_endNotYetDurable is null || version < _endVersion)
+        {
+            return;
+        }
+
         _endNotYetDurable = null;
         Changed();
-        await RetireAsync();
+        _ = RetireAsync(); // logs its own failure; a leftover reminder retires the job on its next tick
     }
 
     private async Task CancelOnWorkerAsync(string? silo, int? index)
@@ -716,95 +741,12 @@ public sealed partial class JobGrain(
 
     // ---------------------------------------------------------------- writes
 
-    private void MarkTask(int index) => _ = Persist(task: index);
+    private void MarkTask(int index) => _writer.ChangeTask(index);
 
     private async Task SaveHeaderAsync()
     {
         Changed();
-        await Persist(header: true);
-    }
-
-    /// <summary>Queues a change for the next write; the task completes when it is durable.</summary>
-    private Task Persist(bool header = false, int? task = null)
-    {
-        if (_fenced)
-        {
-            return Task.FromException(new JobFencedException($"job {JobKey} is owned by another activation"));
-        }
-
-        _headerDirty |= header;
-        if (task is { } index)
-        {
-            _dirtyTasks.Add(index);
-        }
-
-        _nextWrite ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var durable = _nextWrite.Task;
-        if (!_writing)
-        {
-            _writing = true;
-            _ = WriteLoopAsync();
-        }
-
-        return durable;
-    }
-
-    private async Task WriteLoopAsync()
-    {
-        try
-        {
-            while (_nextWrite is { } batch && !_fenced)
-            {
-                _nextWrite = null;
-                var header = _headerDirty ? Header(_storedVersion + 1) : null;
-                var rows = _dirtyTasks.Select(TaskRow).ToList();
-                _headerDirty = false;
-                _dirtyTasks.Clear();
-                try
-                {
-                    await store.SaveAsync(_tenant, _jobId, header, rows, CancellationToken.None);
-                    if (header is not null)
-                    {
-                        _storedVersion = header.Version;
-                    }
-
-                    batch.SetResult();
-                }
-                catch (JobFencedException e)
-                {
-                    _fenced = true;
-                    LogFenced(JobKey);
-                    batch.SetException(e);
-                    DeactivateOnIdle();
-                }
-                catch (Exception e)
-                {
-                    // Keep the changes for the next write; callers waiting on this one hear of the failure.
-                    LogWriteFailed(JobKey, e);
-                    _headerDirty |= header is not null;
-                    foreach (var row in rows)
-                    {
-                        _dirtyTasks.Add(row.Index);
-                    }
-
-                    batch.SetException(e);
-                    _ = batch.Task.Exception; // observed: nobody may be waiting on a batch of task rows
-                    await Task.Delay(TimeSpan.FromSeconds(1), clock);
-                    _nextWrite ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                }
-            }
-        }
-        finally
-        {
-            _writing = false;
-            if (_fenced && _nextWrite is { } orphaned)
-            {
-                // Nobody will write these: tell whoever waits, rather than leave them hanging.
-                _nextWrite = null;
-                orphaned.SetException(new JobFencedException($"job {JobKey} is owned by another activation"));
-                _ = orphaned.Task.Exception;
-            }
-        }
+        await _writer.WhenDurableAsync(_writer.ChangeHeader());
     }
 
     private JobRecord Header(long version) => _job! with

@@ -8,6 +8,7 @@ using OrleansCompute.Grains.Jobs.Kinds;
 using OrleansCompute.Grains.Jobs.Storage;
 using OrleansCompute.Jobs;
 using OrleansCompute.Tenancy;
+using OrleansCompute.Transactions;
 
 namespace OrleansCompute.Grains.Jobs;
 
@@ -476,7 +477,7 @@ public sealed partial class JobGrain(
         var slot = _tasks[index];
         try
         {
-            var target = _plan[index].Shard is { } shard ? await ShardSiloAsync(shard) : NextSilo();
+            var target = await DataSiloAsync(_plan[index]) ?? NextSilo();
             if (slot.DispatchId != dispatchId || slot.State != TaskState.Running)
             {
                 return;
@@ -500,7 +501,7 @@ public sealed partial class JobGrain(
             slot.Attempts--;
             slot.State = TaskState.Pending;
             _running--;
-            if (_plan[index].Shard is { } shard)
+            if ((_plan[index].Shard ?? _plan[index].TransactionalShard) is { } shard)
             {
                 _shardSilos.Remove(shard); // ask the shard where it lives again
             }
@@ -523,16 +524,26 @@ public sealed partial class JobGrain(
         return _activeSilos.Count == 0 ? localSilo.SiloAddress : _activeSilos[_nextSilo++ % _activeSilos.Count];
     }
 
-    /// <summary>The silo hosting a shard: where its data is in memory, so its map reads locally.</summary>
-    private async Task<SiloAddress> ShardSiloAsync(string shard)
+    /// <summary>
+    /// The silo hosting the shard a data task reads (a shard grain, or a transactional shard's
+    /// index grain): where its data is, so its map reads locally. Null for other tasks.
+    /// </summary>
+    private async Task<SiloAddress?> DataSiloAsync(PlannedTask task)
     {
+        if ((task.Shard ?? task.TransactionalShard) is not { } shard)
+        {
+            return null;
+        }
+
         if (_shardSilos.TryGetValue(shard, out var known) && IsActive(known))
         {
             return known;
         }
 
-        var info = await GrainFactory.GetGrain<IShardGrain>(shard).DescribeAsync();
-        var silo = SiloAddress.FromParsableString(info.Silo);
+        var address = task.Shard is not null
+            ? (await GrainFactory.GetGrain<IShardGrain>(shard).DescribeAsync()).Silo
+            : await GrainFactory.GetGrain<ITransactionalKeyIndexGrain>(shard).SiloAsync();
+        var silo = SiloAddress.FromParsableString(address);
         _shardSilos[shard] = silo;
         return silo;
     }

@@ -45,9 +45,11 @@ public interface ITaskKind
 
 /// <summary>
 /// One task of a plan. <see cref="Shard"/>, when set, is the key of the shard grain whose data the
-/// task reads: the task then runs on the silo that hosts that shard.
+/// task reads: the task then runs on the silo that hosts that shard. <see cref="TransactionalShard"/>,
+/// when set, is the key of the index grain of a transactional table's shard the task reads: the task
+/// then runs on the silo that hosts that index.
 /// </summary>
-public sealed record PlannedTask(JsonNode? Input, string? Shard = null);
+public sealed record PlannedTask(JsonNode? Input, string? Shard = null, string? TransactionalShard = null);
 
 /// <summary>What planning may look at: the tenant (to find its tables) and the cluster.</summary>
 public sealed record PlanContext(string Tenant, IGrainFactory Grains);

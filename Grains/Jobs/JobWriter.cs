@@ -5,7 +5,7 @@ namespace OrleansCompute.Grains.Jobs;
 /// <summary>
 /// Writes one job's changes in the background and says when a given header version is durable.
 /// <para>
-/// Header versions count the header changes asked of this writer (<see cref="ChangeHeader"/>); a
+/// Header versions number the header changes asked of this writer (<see cref="ChangeHeader"/>); a
 /// version is durable once a write that started after it was asked for has committed, whichever
 /// attempt that was. Changes asked for while a write is in flight go out together in the next one
 /// (one transaction). A failed write is tried again after <see cref="RetryDelay"/>, with whatever
@@ -67,13 +67,15 @@ public sealed class JobWriter
 
     public bool IsFenced => _fenced is not null;
 
-    /// <summary>Asks for the header as it is now to be written; returns the header version that carries it.</summary>
-    public long ChangeHeader()
+    /// <summary>
+    /// Asks for the header as it is now to be written. <paramref name="version"/> names this change
+    /// (versions grow by one per change; the caller numbers them, starting at 1 per writer).
+    /// </summary>
+    public void ChangeHeader(long version)
     {
         _headerDirty = true;
-        ++_askedVersion;
+        _askedVersion = Math.Max(_askedVersion, version);
         Schedule();
-        return _askedVersion;
     }
 
     /// <summary>Asks for the task's row as it is now to be written.</summary>

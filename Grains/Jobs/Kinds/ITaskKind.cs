@@ -33,7 +33,8 @@ public interface ITaskKind
     ValueTask<IReadOnlyList<PlannedTask>> PlanAsync(JsonElement input, PlanContext context, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Runs one task, on the thread pool. Observe <paramref name="cancellationToken"/>: it fires on
+    /// Runs one task, off the grain scheduler: on the thread pool, or on a core of its own when
+    /// <see cref="CpuBound"/>. Observe <paramref name="cancellationToken"/>: it fires on
     /// timeout and on cancel. May run more than once for the same task (retries, a silo that died),
     /// so it must not have effects that add up; its result is recorded once.
     /// </summary>

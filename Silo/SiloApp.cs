@@ -76,7 +76,7 @@ public static class SiloApp
                 }.ConnectionString));
             // Tests may put a fault-injecting decorator in first; theirs then wins.
             builder.Services.TryAddSingleton<IKeyValueStore, PostgresKeyValueStore>();
-            builder.Services.AddSingleton(sp => new JobStore(sp.GetRequiredService<NpgsqlDataSource>()));
+            builder.Services.TryAddSingleton<IJobStore>(sp => new JobStore(sp.GetRequiredService<NpgsqlDataSource>()));
             if (settings.TransactionalStorage == TransactionalStorageKind.Postgres)
             {
                 builder.Services.AddSingleton<TransactionalStateWriter>();
@@ -87,7 +87,7 @@ public static class SiloApp
         else
         {
             builder.Services.AddSingleton<IKeyValueStore>(new SqliteKeyValueStore(settings.SqliteConnectionString));
-            builder.Services.AddSingleton(new JobStore(Microsoft.Data.Sqlite.SqliteFactory.Instance.CreateDataSource(settings.SqliteConnectionString)));
+            builder.Services.TryAddSingleton<IJobStore>(new JobStore(Microsoft.Data.Sqlite.SqliteFactory.Instance.CreateDataSource(settings.SqliteConnectionString)));
         }
 
         builder.Services.Configure<JobOptions>(builder.Configuration.GetSection("Jobs"));

@@ -23,13 +23,22 @@ public interface IJobGrain : IGrainWithStringKey
     [Alias("GetTasks"), ReadOnly, AlwaysInterleave]
     Task<IReadOnlyList<TaskView>?> GetTasksAsync(int after, int limit, CancellationToken cancellationToken = default);
 
-    /// <summary>Stops the job: no more tasks start and running ones are told to stop. Null when there is no such job.</summary>
+    /// <summary>
+    /// Stops the job: no more tasks start and running ones are told to stop. Answers once the end is
+    /// durable; when that write fails, the call fails, the job keeps trying, and a repeated cancel
+    /// waits for the next attempt. Null when there is no such job.
+    /// </summary>
     [Alias("Cancel")]
     Task<JobView?> CancelAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// A running job hands out no more tasks (running ones finish and count); answers once that is
+    /// durable. Other states are left as they are; the view says which. Null when there is no such job.
+    /// </summary>
     [Alias("Pause")]
     Task<JobView?> PauseAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>A paused job goes on handing out tasks; answers once that is durable. Null when there is no such job.</summary>
     [Alias("Resume")]
     Task<JobView?> ResumeAsync(CancellationToken cancellationToken = default);
 
@@ -37,7 +46,10 @@ public interface IJobGrain : IGrainWithStringKey
     [Alias("Wake")]
     Task WakeAsync(CancellationToken cancellationToken = default);
 
-    /// <summary>A worker's account of one run of one task.</summary>
+    /// <summary>
+    /// A worker's account of one run of one task. Safe to repeat: a task keeps its first result, and
+    /// a failure counts only from the run of the task's current dispatch.
+    /// </summary>
     [Alias("Report")]
     Task ReportAsync(TaskReport report);
 }
@@ -49,6 +61,7 @@ public interface IJobGrain : IGrainWithStringKey
 [GenerateSerializer, Immutable, Alias("oc.TaskReport")]
 public sealed record TaskReport(int Index, long DispatchId, TaskRunOutcome Outcome, string? ResultJson, string? Error, string Silo, DateTimeOffset StartedAt);
 
+/// <summary>How one run of a task ended.</summary>
 [GenerateSerializer, Alias("oc.TaskRunOutcome")]
 public enum TaskRunOutcome
 {

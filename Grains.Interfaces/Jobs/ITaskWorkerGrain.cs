@@ -2,8 +2,9 @@ namespace OrleansCompute.Jobs;
 
 /// <summary>
 /// The task runner of one silo, keyed by that silo's address, so a job can hand a task to a
-/// chosen silo. Task bodies run on the thread pool, never on the grain scheduler; the worker
-/// reports each run back to its job through <see cref="IJobGrain.ReportAsync"/>.
+/// chosen silo. Task bodies never run on the grain scheduler (CPU-bound kinds run on dedicated
+/// threads, one per core; the others on the thread pool); the worker reports each run back to its
+/// job through <see cref="IJobGrain.ReportAsync"/>.
 /// </summary>
 [Alias("oc.ITaskWorkerGrain")]
 public interface ITaskWorkerGrain : IGrainWithStringKey

@@ -8,6 +8,11 @@ namespace OrleansCompute.Jobs;
 [Alias("oc.ITenantJobsGrain")]
 public interface ITenantJobsGrain : IGrainWithStringKey
 {
+    /// <summary>
+    /// Admits a job: validates <paramref name="spec"/>, returns the earlier job for a known
+    /// <paramref name="idempotencyKey"/>, checks the quota, plans the tasks, and answers once the
+    /// job is durable and awake. Every outcome other than a store fault is a value.
+    /// </summary>
     [Alias("Submit")]
     Task<SubmitResult> SubmitAsync(JobSpec spec, string? idempotencyKey, CancellationToken cancellationToken = default);
 
@@ -24,6 +29,7 @@ public interface ITenantJobsGrain : IGrainWithStringKey
 [Alias("oc.ITaskKindCatalogGrain")]
 public interface ITaskKindCatalogGrain : IGrainWithIntegerKey
 {
+    /// <summary>Every registered kind with its description and input schema, in name order.</summary>
     [Alias("List"), ReadOnly]
     Task<IReadOnlyList<TaskKindInfo>> ListAsync(CancellationToken cancellationToken = default);
 }

@@ -23,12 +23,15 @@ public sealed record SchedulePutResult(bool Created, ScheduleView? Schedule, IRe
 [Alias("oc.IScheduleGrain")]
 public interface IScheduleGrain : IGrainWithStringKey
 {
+    /// <summary>Creates or replaces the schedule (its job spec is checked like a submission); errors, if any, change nothing.</summary>
     [Alias("Put")]
     Task<SchedulePutResult> PutAsync(ScheduleSpec spec, CancellationToken cancellationToken = default);
 
+    /// <summary>The schedule with its next and last runs, or null when there is none.</summary>
     [Alias("Get"), ReadOnly]
     Task<ScheduleView?> GetAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>Removes the schedule; it fires nothing more. False when there was none.</summary>
     [Alias("Delete")]
     Task<bool> DeleteAsync(CancellationToken cancellationToken = default);
 
@@ -41,12 +44,15 @@ public interface IScheduleGrain : IGrainWithStringKey
 [Alias("oc.IScheduleDirectoryGrain")]
 public interface IScheduleDirectoryGrain : IGrainWithStringKey
 {
+    /// <summary>Lists <paramref name="name"/> (idempotent).</summary>
     [Alias("Add")]
     Task AddAsync(string name, CancellationToken cancellationToken = default);
 
+    /// <summary>Unlists <paramref name="name"/> (idempotent).</summary>
     [Alias("Remove")]
     Task RemoveAsync(string name, CancellationToken cancellationToken = default);
 
+    /// <summary>Up to <paramref name="limit"/> names after <paramref name="after"/>, in ordinal order.</summary>
     [Alias("List"), ReadOnly]
     Task<Data.Page<string>> ListAsync(string? after, int limit, CancellationToken cancellationToken = default);
 }

@@ -29,9 +29,11 @@ public interface ITenantGrain : IGrainWithStringKey
 [Alias("oc.ITenantDirectoryGrain")]
 public interface ITenantDirectoryGrain : IGrainWithIntegerKey
 {
+    /// <summary>Lists <paramref name="tenant"/> (idempotent).</summary>
     [Alias("Add")]
     Task AddAsync(string tenant, CancellationToken cancellationToken = default);
 
+    /// <summary>Up to <paramref name="limit"/> tenant names after <paramref name="after"/>, in ordinal order.</summary>
     [Alias("List"), ReadOnly]
     Task<Data.Page<string>> ListAsync(string? after, int limit, CancellationToken cancellationToken = default);
 }

@@ -19,6 +19,14 @@ public interface ITransactionCoordinatorGrain : IGrainWithIntegerKey
     [Alias("Scan")]
     Task<TxnScanPage> ScanAsync(string tenant, Guid tableId, int shards, string prefix, string? after, int limit, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Up to <paramref name="limit"/> committed keys of one shard of a transactional table after
+    /// <paramref name="after"/>, in key order, read in one transaction: the page is one serializable
+    /// snapshot. Data tasks read a shard this way, page by page.
+    /// </summary>
+    [Alias("ScanShard")]
+    Task<TxnScanPage> ScanShardAsync(string tenant, Guid tableId, int shard, string? after, int limit, CancellationToken cancellationToken = default);
+
     /// <summary>The number of committed keys of one transactional table.</summary>
     [Alias("Count")]
     Task<long> CountAsync(string tenant, Guid tableId, int shards, CancellationToken cancellationToken = default);
@@ -70,8 +78,16 @@ public interface ITransactionalKeyIndexGrain : IGrainWithStringKey
     [Transaction(TransactionOption.Join), Alias("List")]
     Task<TxnIndexPage> ListAsync(string prefix, string? after, int limit);
 
+    /// <summary>The number of committed keys of the shard.</summary>
     [Transaction(TransactionOption.Join), Alias("Count")]
     Task<int> CountAsync();
+
+    /// <summary>
+    /// The silo this index is active on (outside any transaction): data tasks over the shard run
+    /// there, next to the index they read on every page.
+    /// </summary>
+    [Alias("Silo")]
+    Task<string> SiloAsync();
 }
 
 /// <summary>Keys of one index, in key order; <see cref="More"/> when further keys match.</summary>

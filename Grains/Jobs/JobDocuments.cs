@@ -24,10 +24,21 @@ public static class JobDocuments
     }
 
     public static string Serialize(IReadOnlyList<PlannedTask> plan) =>
-        new JsonArray(plan.Select(t => (JsonNode)new JsonObject { ["input"] = t.Input?.DeepClone(), ["shard"] = t.Shard }).ToArray()).ToJsonString();
+        new JsonArray(plan.Select(t =>
+        {
+            var task = new JsonObject { ["input"] = t.Input?.DeepClone(), ["shard"] = t.Shard };
+            if (t.TransactionalShard is not null)
+            {
+                task["txnShard"] = t.TransactionalShard; // absent from plans stored before it existed
+            }
+
+            return (JsonNode)task;
+        }).ToArray()).ToJsonString();
 
     public static List<PlannedTask> DeserializePlan(string json) =>
-        JsonNode.Parse(json)!.AsArray().Select(t => new PlannedTask(t!["input"]?.DeepClone(), t["shard"]?.GetValue<string>())).ToList();
+        JsonNode.Parse(json)!.AsArray()
+            .Select(t => new PlannedTask(t!["input"]?.DeepClone(), t["shard"]?.GetValue<string>(), t["txnShard"]?.GetValue<string>()))
+            .ToList();
 
     private static JsonNode? Canonical(JsonNode? node) => node switch
     {

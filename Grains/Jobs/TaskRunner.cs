@@ -13,9 +13,10 @@ namespace OrleansCompute.Grains.Jobs;
 
 /// <summary>
 /// Runs the tasks handed to this silo: at most <see cref="JobOptions.SlotsPerSilo"/> at once, the
-/// rest queued by priority (higher first, then first come). Bodies run on the thread pool, never
-/// on a grain's scheduler, each with a token that fires on cancel, on timeout and when the silo
-/// stops. Every run ends with a report to its job.
+/// rest queued by priority (higher first, then first come). Bodies never run on a grain's
+/// scheduler: CPU-bound kinds run on <see cref="CpuScheduler"/>, one per core, the others on the
+/// thread pool; each has a token that fires on cancel, on timeout and when the silo stops. Every
+/// run ends with a report to its job.
 /// </summary>
 public sealed partial class TaskRunner : IDisposable
 {

@@ -14,7 +14,7 @@ namespace OrleansCompute.Grains.Jobs;
 /// submission of the same tenant. A job is acknowledged only once its row is committed and it
 /// has registered the reminder that keeps it alive.
 /// </summary>
-public sealed class TenantJobsGrain(JobStore store, TaskKinds kinds, IOptions<JobOptions> options, TimeProvider clock) : Grain, ITenantJobsGrain
+public sealed class TenantJobsGrain(IJobStore store, TaskKinds kinds, IOptions<JobOptions> options, TimeProvider clock) : Grain, ITenantJobsGrain
 {
     private readonly JobOptions _options = options.Value;
 

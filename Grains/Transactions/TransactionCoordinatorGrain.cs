@@ -44,21 +44,28 @@ public sealed partial class TransactionCoordinatorGrain(
             : new TxnResult(attempt.Outcome, false, [], Message: attempt.Message);
     }
 
-    public async Task<TxnScanPage> ScanAsync(
-        string tenant, Guid tableId, int shards, string prefix, string? after, int limit, CancellationToken cancellationToken = default)
+    public Task<TxnScanPage> ScanAsync(
+        string tenant, Guid tableId, int shards, string prefix, string? after, int limit, CancellationToken cancellationToken = default) =>
+        ScanShardsAsync(tenant, tableId, IndexLockOrder(tenant, tableId, shards), prefix, after, limit);
+
+    public Task<TxnScanPage> ScanShardAsync(string tenant, Guid tableId, int shard, string? after, int limit, CancellationToken cancellationToken = default) =>
+        ScanShardsAsync(tenant, tableId, [shard], "", after, limit);
+
+    /// <summary>A page over <paramref name="shards"/> (in index lock order), merged in key order.</summary>
+    private async Task<TxnScanPage> ScanShardsAsync(string tenant, Guid tableId, IEnumerable<int> shards, string prefix, string? after, int limit)
     {
         TxnScanPage? page = null;
         var attempt = await RunWithRetriesAsync(async () =>
         {
             // Indexes and keys are read in one transaction: the page is one serializable snapshot of committed data.
-            var lists = new TxnIndexPage[shards];
-            foreach (var shard in IndexLockOrder(tenant, tableId, shards))
+            var lists = new List<(int Shard, TxnIndexPage List)>();
+            foreach (var shard in shards)
             {
-                lists[shard] = await GrainFactory.GetGrain<ITransactionalKeyIndexGrain>(TxnKeys.IndexGrain(tenant, tableId, shard)).ListAsync(prefix, after, limit);
+                lists.Add((shard, await GrainFactory.GetGrain<ITransactionalKeyIndexGrain>(TxnKeys.IndexGrain(tenant, tableId, shard)).ListAsync(prefix, after, limit)));
             }
 
             var keys = lists
-                .SelectMany((list, shard) => list.Keys.Select(key => (Key: key, Grain: TxnKeys.KeyGrain(tenant, tableId, shard, key))))
+                .SelectMany(l => l.List.Keys.Select(key => (Key: key, Grain: TxnKeys.KeyGrain(tenant, tableId, l.Shard, key))))
                 .OrderBy(k => k.Key, KeyOrder.Instance)
                 .ToList();
             var chosen = keys.Take(limit).ToList();
@@ -67,7 +74,7 @@ public sealed partial class TransactionCoordinatorGrain(
                 .Where(k => values[k.Grain].Exists)
                 .Select(k => new KvItem(k.Key, values[k.Grain].Value!, values[k.Grain].Version))
                 .ToList();
-            page = new TxnScanPage(TxnOutcome.Committed, items, keys.Count > limit || lists.Any(l => l.More));
+            page = new TxnScanPage(TxnOutcome.Committed, items, keys.Count > limit || lists.Any(l => l.List.More));
             return true;
         }, exclusive: false);
         return attempt.Outcome == TxnOutcome.Committed ? page! : new TxnScanPage(attempt.Outcome, [], false, attempt.Message);

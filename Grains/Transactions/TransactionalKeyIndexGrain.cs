@@ -1,4 +1,5 @@
 using Orleans.Concurrency;
+using Orleans.Runtime;
 using Orleans.Transactions.Abstractions;
 using OrleansCompute.Data;
 using OrleansCompute.Transactions;
@@ -12,7 +13,8 @@ namespace OrleansCompute.Grains.Transactions;
 // transactions; this grain keeps no other state. The bank and contention tests cover it.
 [Reentrant]
 public sealed class TransactionalKeyIndexGrain(
-    [TransactionalState("index", StorageNames.Transactional)] ITransactionalState<TransactionalKeyIndexGrain.State> state) : Grain, ITransactionalKeyIndexGrain
+    [TransactionalState("index", StorageNames.Transactional)] ITransactionalState<TransactionalKeyIndexGrain.State> state,
+    ILocalSiloDetails silo) : Grain, ITransactionalKeyIndexGrain
 {
     public Task UpdateAsync(string[] added, string[] removed) => state.PerformUpdate(s =>
     {
@@ -71,6 +73,8 @@ public sealed class TransactionalKeyIndexGrain(
     });
 
     public Task<int> CountAsync() => state.PerformRead(s => s.Keys.Count);
+
+    public Task<string> SiloAsync() => Task.FromResult(silo.SiloAddress.ToParsableString());
 
     /// <summary>The shard's committed keys in <see cref="KeyOrder"/>.</summary>
     [GenerateSerializer, Alias("oc.TransactionalKeyIndexGrain.State")]

@@ -33,7 +33,8 @@ public interface ITaskKind
     ValueTask<IReadOnlyList<PlannedTask>> PlanAsync(JsonElement input, PlanContext context, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Runs one task, on the thread pool. Observe <paramref name="cancellationToken"/>: it fires on
+    /// Runs one task, off the grain scheduler: on the thread pool, or on a core of its own when
+    /// <see cref="CpuBound"/>. Observe <paramref name="cancellationToken"/>: it fires on
     /// timeout and on cancel. May run more than once for the same task (retries, a silo that died),
     /// so it must not have effects that add up; its result is recorded once.
     /// </summary>
@@ -45,9 +46,11 @@ public interface ITaskKind
 
 /// <summary>
 /// One task of a plan. <see cref="Shard"/>, when set, is the key of the shard grain whose data the
-/// task reads: the task then runs on the silo that hosts that shard.
+/// task reads: the task then runs on the silo that hosts that shard. <see cref="TransactionalShard"/>,
+/// when set, is the key of the index grain of a transactional table's shard the task reads: the task
+/// then runs on the silo that hosts that index.
 /// </summary>
-public sealed record PlannedTask(JsonNode? Input, string? Shard = null);
+public sealed record PlannedTask(JsonNode? Input, string? Shard = null, string? TransactionalShard = null);
 
 /// <summary>What planning may look at: the tenant (to find its tables) and the cluster.</summary>
 public sealed record PlanContext(string Tenant, IGrainFactory Grains);

@@ -2,18 +2,30 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using OrleansCompute.Data;
 using OrleansCompute.Tenancy;
+using OrleansCompute.Transactions;
 
 namespace OrleansCompute.Grains.Jobs.Kinds;
 
 /// <summary>
 /// The map side of data-local kinds: one task per shard of a table, run on the silo that hosts
-/// the shard, reading the shard's live values page by page through local grain calls.
+/// the shard, reading the shard's live values page by page.
+/// <para>
+/// A plain table's shard is a shard grain: its values are read through local calls to it. A
+/// transactional table's keys live in key grains, one per key, listed per shard by an index grain:
+/// the task runs on the silo of its shard's index and reads committed values through the local
+/// transaction coordinator, a page per transaction. Each page is a serializable snapshot; the task
+/// as a whole, like a paged scan, is not one snapshot of the table.
+/// </para>
 /// </summary>
 public static class TableTasks
 {
     private const int PageSize = 1000;
 
-    /// <summary>One task per shard of the input's table; the task input carries the shard's grain key.</summary>
+    // Keys of a transactional page are read one after the other in one transaction: a short page
+    // keeps its locks (which writers to those keys wait on) short.
+    private const int TransactionalPageSize = 100;
+
+    /// <summary>One task per shard of the input's table; the task input says which shard it reads.</summary>
     public static async ValueTask<IReadOnlyList<PlannedTask>> PerShardAsync(JsonElement input, PlanContext context, CancellationToken cancellationToken)
     {
         var name = input.String("table")!;
@@ -24,14 +36,28 @@ public static class TableTasks
 
         var table = await context.Grains.GetGrain<ITableGrain>(TenantKey.For(context.Tenant, name)).DescribeAsync(cancellationToken)
             ?? throw new InvalidInputException("input.table", $"there is no table '{name}'.");
+        if (table.Transactional)
+        {
+            return Enumerable.Range(0, table.Shards)
+                .Select(shard => new PlannedTask(
+                    new JsonObject { ["tableId"] = table.Id.ToString("N"), ["txnShard"] = shard },
+                    TransactionalShard: TxnKeys.IndexGrain(context.Tenant, table.Id, shard)))
+                .ToList();
+        }
+
         return Enumerable.Range(0, table.Shards)
             .Select(shard => ShardMap.ShardKey(context.Tenant, table, shard))
             .Select(key => new PlannedTask(new JsonObject { ["shard"] = key }, key))
             .ToList();
     }
 
-    /// <summary>Every live value of the task's shard, parsed as JSON.</summary>
-    public static async IAsyncEnumerable<JsonElement> ValuesAsync(TaskRun run, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <summary>Every live (for a transactional table: committed) value of the task's shard, parsed as JSON.</summary>
+    public static IAsyncEnumerable<JsonElement> ValuesAsync(TaskRun run, CancellationToken cancellationToken) =>
+        run.Input.TryGetProperty("txnShard", out var shard)
+            ? TransactionalValuesAsync(run, Guid.ParseExact(run.Input.String("tableId")!, "N"), shard.GetInt32(), cancellationToken)
+            : ShardValuesAsync(run, cancellationToken);
+
+    private static async IAsyncEnumerable<JsonElement> ShardValuesAsync(TaskRun run, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var shard = run.Grains.GetGrain<IShardGrain>(run.Input.String("shard")!);
         string? after = null;
@@ -45,9 +71,7 @@ public static class TableTasks
 
             foreach (var item in page.Items)
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                using var document = JsonDocument.Parse(item.Value);
-                yield return document.RootElement.Clone();
+                yield return Parse(item.Value, cancellationToken);
             }
 
             if (!page.More || page.Items.Count == 0)
@@ -57,5 +81,41 @@ public static class TableTasks
 
             after = page.Items[^1].Key;
         }
+    }
+
+    private static async IAsyncEnumerable<JsonElement> TransactionalValuesAsync(
+        TaskRun run, Guid tableId, int shard, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        // A stateless worker: the call stays on this silo, where the shard's index is.
+        var coordinator = run.Grains.GetGrain<ITransactionCoordinatorGrain>(0);
+        string? after = null;
+        while (true)
+        {
+            var page = await coordinator.ScanShardAsync(run.Tenant, tableId, shard, after, TransactionalPageSize, cancellationToken);
+            if (page.Outcome != TxnOutcome.Committed)
+            {
+                // The attempt fails and is retried with backoff, like any task that throws.
+                throw new InvalidOperationException($"reading shard {shard} failed ({page.Outcome}): {page.Message}");
+            }
+
+            foreach (var item in page.Items)
+            {
+                yield return Parse(item.Value, cancellationToken);
+            }
+
+            if (!page.More || page.Items.Count == 0)
+            {
+                yield break;
+            }
+
+            after = page.Items[^1].Key;
+        }
+    }
+
+    private static JsonElement Parse(byte[] value, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        using var document = JsonDocument.Parse(value);
+        return document.RootElement.Clone();
     }
 }

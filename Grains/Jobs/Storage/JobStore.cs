@@ -35,11 +35,40 @@ public sealed record TaskRecord(
 public sealed class JobFencedException(string message) : Exception(message);
 
 /// <summary>
+/// Where jobs and their tasks are durable. One implementation, <see cref="JobStore"/>; the seam
+/// lets tests put a store that fails on demand under the job grains.
+/// </summary>
+public interface IJobStore
+{
+    /// <summary>Creates the job. False when the tenant already has a job with this idempotency key.</summary>
+    Task<bool> InsertAsync(JobRecord job, CancellationToken cancellationToken);
+
+    /// <summary>The job and the rows of its tasks, or null.</summary>
+    Task<(JobRecord Job, List<TaskRecord> Tasks)?> LoadAsync(string tenant, string jobId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Writes the header (if given; it carries the new version, and the row must still hold the one
+    /// before, else <see cref="JobFencedException"/>) and the task rows, in one transaction. A task
+    /// row that already records a success is never replaced.
+    /// </summary>
+    Task SaveAsync(string tenant, string jobId, JobRecord? header, IReadOnlyCollection<TaskRecord> tasks, CancellationToken cancellationToken);
+
+    /// <summary>The job created under this idempotency key, with the hash of its spec.</summary>
+    Task<(string JobId, string SpecHash)?> FindByIdempotencyKeyAsync(string tenant, string key, CancellationToken cancellationToken);
+
+    /// <summary>Jobs of the tenant that are queued, running or paused.</summary>
+    Task<int> CountActiveAsync(string tenant, CancellationToken cancellationToken);
+
+    /// <summary>A page of the tenant's jobs in id order, optionally of one status.</summary>
+    Task<List<JobSummary>> ListAsync(string tenant, JobStatus? status, string? after, int limit, CancellationToken cancellationToken);
+}
+
+/// <summary>
 /// Jobs and tasks in PostgreSQL or, in embedded mode, SQLite (deploy/sql/*/..._jobs.sql). The SQL
 /// is the common subset of both (upserts, integer times), so one class serves both stores. Every
 /// <see cref="SaveAsync"/> is one transaction in one round trip where the driver batches.
 /// </summary>
-public sealed class JobStore(DbDataSource dataSource)
+public sealed class JobStore(DbDataSource dataSource) : IJobStore
 {
     private static readonly string ActiveStatuses =
         string.Join(", ", new[] { JobStatus.Queued, JobStatus.Running, JobStatus.Paused }.Select(s => $"'{s.Name()}'"));

@@ -2,8 +2,11 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
+using OrleansCompute.Data;
 using OrleansCompute.Grains.Jobs;
+using OrleansCompute.Tenancy;
 using OrleansCompute.Tests.Infrastructure;
+using OrleansCompute.Transactions;
 using static OrleansCompute.Tests.Api.ProblemAnswerTests;
 
 namespace OrleansCompute.Tests.Jobs;
@@ -33,30 +36,70 @@ public class JobApiTests(SharedClusterFixture fixture)
     {
         var table = Names.Table("words");
         Assert.Equal(HttpStatusCode.Created, (await Http.PutAsync($"/v1/tables/{table}", Json("{\"shards\": 8}"))).StatusCode);
-        var values = new[]
+        await PutWordsAndPricesAsync(table);
+
+        var (words, _) = await AssertWordsAndPricesAsync(table);
+
+        Assert.Equal(8, words.Progress("total")); // one task per shard
+    }
+
+    [Fact]
+    public async Task Wordcount_and_aggregate_read_the_committed_keys_of_a_transactional_table_on_the_silos_of_its_shards()
+    {
+        // Issue 12, defect 2: both kinds planned one task per shard grain, where transactional keys
+        // never are, and "succeeded" with zero results.
+        var table = Names.Table("txnwords");
+        Assert.Equal(HttpStatusCode.Created, (await Http.PutAsync($"/v1/tables/{table}", Json("{\"transactional\": true, \"shards\": 4}"))).StatusCode);
+        await PutWordsAndPricesAsync(table);
+        // A key whose delete committed counts no more.
+        Assert.Equal(HttpStatusCode.Created, (await Http.PutAsync($"/v1/tables/{table}/keys/gone", Json("{\"price\": 1000, \"text\": \"gone gone\"}"))).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await Http.DeleteAsync($"/v1/tables/{table}/keys/gone")).StatusCode);
+
+        var (words, _) = await AssertWordsAndPricesAsync(table);
+
+        Assert.Equal(4, words.Progress("total")); // one task per shard
+        // Data-local: each task ran on the silo of its shard's key index.
+        var grains = fixture.Cluster.Silos[0].Grains;
+        var info = (await grains.GetGrain<ITableGrain>(TenantKey.For(TenantKey.DefaultTenant, table)).DescribeAsync())!;
+        foreach (var task in await Http.TasksAsync(words.GetProperty("id").GetString()!))
         {
+            var index = task.GetProperty("index").GetInt32();
+            var silo = await grains.GetGrain<ITransactionalKeyIndexGrain>(TxnKeys.IndexGrain(TenantKey.DefaultTenant, info.Id, index)).SiloAsync();
+            Assert.Equal(silo, task.GetProperty("silo").GetString());
+        }
+    }
+
+    /// <summary>Seven values: ten words (cat 3, the 3, hat 2, …) and three prices (10, 2.5, −1).</summary>
+    private async Task PutWordsAndPricesAsync(string table)
+    {
+        string[] values =
+        [
             "\"The cat and the hat\"", "\"the Dog\"", "{\"text\": \"cat cat\", \"price\": 10}", "{\"price\": 2.5}",
             "{\"price\": -1, \"note\": \"Hat\"}", "42", "\"\"",
-        };
+        ];
         for (var i = 0; i < values.Length; i++)
         {
             Assert.Equal(HttpStatusCode.Created, (await Http.PutAsync($"/v1/tables/{table}/keys/k{i}", Json(values[i]))).StatusCode);
         }
+    }
 
+    /// <summary>Runs wordcount and aggregate over the values of <see cref="PutWordsAndPricesAsync"/> and checks their answers.</summary>
+    private async Task<(JsonElement Words, JsonElement Sum)> AssertWordsAndPricesAsync(string table)
+    {
         var words = await Http.WaitForEndAsync(await Http.SubmitAsync($$$"""{"kind": "wordcount", "input": {"table": "{{{table}}}", "top": 3}}"""));
         var sum = await Http.WaitForEndAsync(await Http.SubmitAsync($$$"""{"kind": "aggregate", "input": {"table": "{{{table}}}", "field": "price"}}"""));
 
-        Assert.Equal("succeeded", words.Status());
+        Assert.Equal(("succeeded", "succeeded"), (words.Status(), sum.Status()));
         var result = words.GetProperty("result");
         Assert.Equal(10, result.GetProperty("words").GetInt64());
         Assert.Equal(
             [("cat", 3L), ("the", 3L), ("hat", 2L)],
             result.GetProperty("top").EnumerateArray().Select(w => (w.GetProperty("word").GetString()!, w.GetProperty("count").GetInt64())));
-        Assert.Equal(8, words.Progress("total")); // one task per shard
         var aggregate = sum.GetProperty("result");
         Assert.Equal((3L, 11.5, -1.0, 10.0), (aggregate.GetProperty("count").GetInt64(), aggregate.GetProperty("sum").GetDouble(),
             aggregate.GetProperty("min").GetDouble(), aggregate.GetProperty("max").GetDouble()));
         Assert.Equal(11.5 / 3, aggregate.GetProperty("avg").GetDouble(), 9);
+        return (words, sum);
     }
 
     [Fact]

@@ -9,7 +9,7 @@ namespace OrleansCompute.Tests.Storage;
 [Collection(SharedClusterCollection.Name)]
 public class PostgresJobStoreTests(SharedClusterFixture fixture) : JobStoreContract
 {
-    protected override JobStore Store => fixture.Cluster.Silos[0].Services.GetRequiredService<JobStore>();
+    protected override IJobStore Store => fixture.Cluster.Silos[0].Services.GetRequiredService<IJobStore>();
 }
 
 /// <summary>The same store class against the embedded SQLite store.</summary>
@@ -17,7 +17,7 @@ public class SqliteJobStoreTests : JobStoreContract, IAsyncLifetime
 {
     private InProcessSilo? _silo;
 
-    protected override JobStore Store => _silo!.Services.GetRequiredService<JobStore>();
+    protected override IJobStore Store => _silo!.Services.GetRequiredService<IJobStore>();
 
     public async Task InitializeAsync()
     {
@@ -43,7 +43,7 @@ public class SqliteJobStoreTests : JobStoreContract, IAsyncLifetime
 /// <summary>What the job store must do against either database: fencing, first result wins, idempotency, listing.</summary>
 public abstract class JobStoreContract
 {
-    protected abstract JobStore Store { get; }
+    protected abstract IJobStore Store { get; }
 
     private static JobRecord NewJob(string tenant, string? idempotencyKey = null) => new(
         tenant, $"{Guid.NewGuid():N}"[..20], "sleep", JobStatus.Queued, "{}", "[]", idempotencyKey, "hash",

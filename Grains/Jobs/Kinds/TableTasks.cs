@@ -45,9 +45,11 @@ public static class TableTasks
                 .ToList();
         }
 
+        // One task per shard of the current layout, also while the table reshards: a task whose
+        // shard hands over mid-way reads the rest of that shard's keys from the new layout.
         return Enumerable.Range(0, table.Shards)
             .Select(shard => ShardMap.ShardKey(context.Tenant, table, shard))
-            .Select(key => new PlannedTask(new JsonObject { ["shard"] = key }, key))
+            .Select(key => new PlannedTask(new JsonObject { ["shard"] = key, ["table"] = name, ["createdAt"] = table.CreatedAt.ToUnixTimeMilliseconds() }, key))
             .ToList();
     }
 
@@ -59,28 +61,92 @@ public static class TableTasks
 
     private static async IAsyncEnumerable<JsonElement> ShardValuesAsync(TaskRun run, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var shard = run.Grains.GetGrain<IShardGrain>(run.Input.String("shard")!);
+        var planned = ShardMap.Parse(run.Input.String("shard")!);
+        var queue = new Queue<string>([run.Input.String("shard")!]);
         string? after = null;
-        while (true)
+        var handedOver = false;
+        while (queue.TryDequeue(out var key))
         {
-            var page = await shard.ScanAsync("", after, PageSize, cancellationToken);
-            if (page.TableNotFound)
+            var shard = run.Grains.GetGrain<IShardGrain>(key);
+            var from = after;
+            while (true)
+            {
+                var page = await shard.ScanAsync("", from, PageSize, cancellationToken);
+                if ((page.Moved || page.TableNotFound) && !handedOver)
+                {
+                    // The planned shard handed its keys over to a reshard's new layout: read the
+                    // rest of them (its keys after the cursor) from the shards that now hold them.
+                    handedOver = true;
+                    foreach (var target in await SuccessorsAsync(run, planned, cancellationToken))
+                    {
+                        queue.Enqueue(target);
+                    }
+
+                    break;
+                }
+
+                if (page.TableNotFound || page.Moved)
+                {
+                    throw new InvalidOperationException("the table was dropped or resharded again while the job ran");
+                }
+
+                foreach (var item in page.Items)
+                {
+                    // After a hand-over, the new shards also hold other old shards' keys: only this one's count.
+                    if (!handedOver || ShardMap.ShardOf(item.Key, planned.Shards) == planned.Shard)
+                    {
+                        yield return Parse(item.Value, cancellationToken);
+                    }
+                }
+
+                if (!page.More || page.Items.Count == 0)
+                {
+                    break;
+                }
+
+                from = page.Items[^1].Key;
+                if (!handedOver)
+                {
+                    after = from;
+                }
+            }
+        }
+    }
+
+    // The shards of the layout that took over the planned shard's keys, once that hand-over is
+    // recorded (until then the copy may be incomplete). The table's creation time tells a reshard
+    // from a drop and a new table of the same name.
+    private static async Task<IReadOnlyList<string>> SuccessorsAsync(TaskRun run, ShardAddress planned, CancellationToken cancellationToken)
+    {
+        var table = run.Grains.GetGrain<ITableGrain>(TenantKey.For(run.Tenant, run.Input.String("table")!));
+        var createdAt = run.Input.GetProperty("createdAt").GetInt64();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (DateTime.UtcNow < deadline)
+        {
+            var info = await table.DescribeAsync(cancellationToken);
+            if (info is null || info.CreatedAt.ToUnixTimeMilliseconds() != createdAt)
             {
                 throw new InvalidOperationException("the table was dropped while the job ran");
             }
 
-            foreach (var item in page.Items)
+            var (toId, to) = info switch
             {
-                yield return Parse(item.Value, cancellationToken);
+                { Id: var id, Resharding: { } r } when id == planned.TableId && r.HasMoved(planned.Shard) => (r.ToId, r.To),
+                { Id: var id } when id != planned.TableId => (info.Id, info.Shards),
+                _ => (Guid.Empty, 0),
+            };
+            if (to > 0)
+            {
+                return [.. Enumerable.Range(0, to)
+                    // Counts that divide each other map shards to shards; any other chain of reshards: every shard, filtered.
+                    .Where(target => (to % planned.Shards != 0 && planned.Shards % to != 0) || ShardMap.Sources(target, to, planned.Shards).Contains(planned.Shard))
+                    .Select(target => ShardMap.ShardKey(planned.Tenant, toId, target, to, planned.Encrypted))];
             }
 
-            if (!page.More || page.Items.Count == 0)
-            {
-                yield break;
-            }
-
-            after = page.Items[^1].Key;
+            await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
         }
+
+        throw new InvalidOperationException("the table's shard is still handing over; the attempt is retried");
     }
 
     private static async IAsyncEnumerable<JsonElement> TransactionalValuesAsync(

@@ -117,6 +117,33 @@ public class ReshardTests(SharedClusterFixture fixture)
         Assert.Equal(1000, (await Http.GetFromJsonAsync<JsonElement>($"/v1/tables/{table}")).GetProperty("keyCount").GetInt64());
     }
 
+    [Fact]
+    public async Task Data_local_jobs_during_a_reshard_count_every_key_once()
+    {
+        var table = Names.Table("reshard");
+        Assert.Equal(HttpStatusCode.Created, (await Http.PutAsync($"/v1/tables/{table}", Json("""{"shards": 8}"""))).StatusCode);
+        foreach (var chunk in Enumerable.Range(0, 3000).Chunk(1000))
+        {
+            var ops = string.Join(',', chunk.Select(i => $$$"""{"op":"put","key":"k{{{i}}}","value":{"price":1}}"""));
+            Assert.Equal(HttpStatusCode.OK, (await Http.PostAsync($"/v1/tables/{table}/batch", Json($$"""{"ops":[{{ops}}]}"""))).StatusCode);
+        }
+
+        var spec = $$$"""{"kind": "aggregate", "input": {"table": "{{{table}}}", "field": "price"}}""";
+        var jobs = new List<string> { await Http.SubmitAsync(spec) };
+        Assert.Equal(HttpStatusCode.Accepted, (await Http.PatchAsync($"/v1/tables/{table}", Json("""{"shards": 64}"""))).StatusCode);
+        for (var i = 0; i < 4; i++)
+        {
+            jobs.Add(await Http.SubmitAsync(spec));
+        }
+
+        foreach (var id in jobs)
+        {
+            var job = await Http.WaitForEndAsync(id);
+            Assert.Equal("succeeded", job.Status());
+            Assert.Equal((3000L, 3000.0), (job.GetProperty("result").GetProperty("count").GetInt64(), job.GetProperty("result").GetProperty("sum").GetDouble()));
+        }
+    }
+
     // Conditional increments of its own keys: each acknowledged write's version is recorded.
     private async Task WriteLoopAsync(string table, int writer, ConcurrentDictionary<string, string> acknowledged, ConcurrentQueue<string> failures, CancellationToken stop)
     {

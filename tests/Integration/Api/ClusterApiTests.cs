@@ -24,6 +24,26 @@ public class ClusterApiTests(SharedClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Cluster_shows_the_shards_each_silo_hosts_and_its_moves()
+    {
+        var table = Names.Table("hosted");
+        Assert.Equal(HttpStatusCode.Created, (await fixture.Http.PutAsync($"/v1/tables/{table}", null)).StatusCode);
+        var listed = await fixture.Http.GetFromJsonAsync<JsonElement>($"/v1/tables/{table}/shards");
+        var perSilo = listed.GetProperty("items").EnumerateArray().GroupBy(s => s.GetProperty("silo").GetString()!).ToDictionary(g => g.Key, g => g.Count());
+
+        var cluster = await fixture.Http.GetFromJsonAsync<JsonElement>("/v1/cluster");
+        foreach (var silo in cluster.GetProperty("silos").EnumerateArray().Where(s => s.GetProperty("status").GetString() == "Active"))
+        {
+            // Other tests' shards live there too: at least this table's share.
+            Assert.True(silo.GetProperty("shards").GetInt32() >= perSilo.GetValueOrDefault(silo.GetProperty("address").GetString()!), silo.ToString());
+            Assert.True(silo.GetProperty("shardMovesInFlight").GetInt32() >= 0);
+            Assert.True(silo.GetProperty("shardMovesCompleted").GetInt64() >= 0);
+        }
+
+        Assert.Equal(2, perSilo.Count);
+    }
+
+    [Fact]
     public async Task Health_is_served_without_the_cluster_path()
     {
         Assert.Equal(HttpStatusCode.OK, (await fixture.Http.GetAsync("/health/live")).StatusCode);

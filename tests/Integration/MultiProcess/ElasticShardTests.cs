@@ -47,6 +47,14 @@ public class ElasticShardTests(ITestOutputHelper output)
             var joinMark = log.Mark();
             var balanced = await run.WaitBalancedAsync(tables, run.Silos, BalanceDeadline, "3 silos after the join");
             output.WriteLine($"join: balanced {balanced.TotalSeconds:F1}s after the new silo was ready; {log.Report(joinMark)}");
+            // The silos that gave shards away counted the moves and their hand-over time.
+            using (var scrape = new HttpClient())
+            {
+                var metrics = await Task.WhenAll(run.Silos.Take(2).Select(s => scrape.GetStringAsync($"http://127.0.0.1:{s.HealthPort}/metrics")));
+                Assert.Contains(metrics, m => m.Contains("oc_shard_moves_total", StringComparison.Ordinal) && m.Contains("oc_shard_handover_duration_seconds", StringComparison.Ordinal));
+                Assert.All(metrics, m => Assert.Contains("oc_shards_hosted", m));
+            }
+
 
             // Graceful leave: SIGTERM hands the shards over before the process exits 0.
             var leaver = run.Silos[0];

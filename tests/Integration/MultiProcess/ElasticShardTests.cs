@@ -29,16 +29,9 @@ public class ElasticShardTests(ITestOutputHelper output)
         {
             var tables = await run.CreateTablesAsync(3);
             var counters = tables[0];
-            for (var i = 0; i < Counters; i++)
-            {
-                Assert.Equal(HttpStatusCode.Created, (await run.Http.PutAsync($"/v1/tables/{counters}/keys/c{i}", Json("0"))).StatusCode);
-            }
-
             await run.WaitBalancedAsync(tables, run.Silos, BalanceDeadline, "2 silos");
-            var log = new IncrementLog();
-            using var stop = new CancellationTokenSource();
-            var workers = Enumerable.Range(0, Counters).Select(i => IncrementLoopAsync(run.Http, counters, $"c{i}", log, stop.Token)).ToList();
-            await Eventually.WaitAsync(() => Task.FromResult(log.Acknowledged >= 100), TimeSpan.FromSeconds(60), "100 increments before the join");
+            await using var increments = await Increments.StartAsync(run.Http, counters, "the join");
+            var log = increments.Log;
 
             // Join: a third silo, and within 30 s of its being ready every silo hosts 4±1 shards of each table.
             var joiner = SiloNode.Start(run.Environment);
@@ -71,8 +64,7 @@ public class ElasticShardTests(ITestOutputHelper output)
             await Eventually.WaitAsync(() => Task.FromResult(log.Acknowledged >= beforeStop + 100), TimeSpan.FromSeconds(60), "100 increments after the leave");
             output.WriteLine($"leave: {log.Report(leaveMark)}");
 
-            await stop.CancelAsync();
-            await Task.WhenAll(workers);
+            await increments.StopAsync();
             Assert.Empty(log.Unexpected);
             await AssertCountersAsync(run.Http, counters, log);
         }
@@ -91,16 +83,9 @@ public class ElasticShardTests(ITestOutputHelper output)
         {
             var tables = await run.CreateTablesAsync(1);
             var counters = tables[0];
-            for (var i = 0; i < Counters; i++)
-            {
-                Assert.Equal(HttpStatusCode.Created, (await run.Http.PutAsync($"/v1/tables/{counters}/keys/c{i}", Json("0"))).StatusCode);
-            }
-
             await run.WaitBalancedAsync(tables, run.Silos, BalanceDeadline, "3 silos");
-            var log = new IncrementLog();
-            using var stop = new CancellationTokenSource();
-            var workers = Enumerable.Range(0, Counters).Select(i => IncrementLoopAsync(run.Http, counters, $"c{i}", log, stop.Token)).ToList();
-            await Eventually.WaitAsync(() => Task.FromResult(log.Acknowledged >= 100), TimeSpan.FromSeconds(60), "100 increments before the kill");
+            await using var increments = await Increments.StartAsync(run.Http, counters, "the kill");
+            var log = increments.Log;
 
             var victim = run.Silos[1];
             var mark = log.Mark();
@@ -121,8 +106,7 @@ public class ElasticShardTests(ITestOutputHelper output)
             run.Silos.Remove(victim);
             await run.WaitBalancedAsync(tables, run.Silos, TimeSpan.FromSeconds(90), "2 silos after the kill");
 
-            await stop.CancelAsync();
-            await Task.WhenAll(workers);
+            await increments.StopAsync();
             Assert.Empty(log.Unexpected);
             await AssertCountersAsync(run.Http, counters, log);
         }
@@ -145,16 +129,10 @@ public class ElasticShardTests(ITestOutputHelper output)
                 var batch = string.Join(',', half.Select(i => $$"""{"op":"put","key":"k{{i:D4}}","value":{{i}}}"""));
                 Assert.Equal(HttpStatusCode.OK, (await run.Http.PostAsync($"/v1/tables/{table}/batch", Json($$"""{"ops":[{{batch}}]}"""))).StatusCode);
             }
-            for (var i = 0; i < Counters; i++)
-            {
-                Assert.Equal(HttpStatusCode.Created, (await run.Http.PutAsync($"/v1/tables/{table}/keys/c{i}", Json("0"))).StatusCode);
-            }
+            await using var increments = await Increments.StartAsync(run.Http, table, "the reshard");
+            var log = increments.Log;
 
-            var log = new IncrementLog();
-            using var stop = new CancellationTokenSource();
-            var workers = Enumerable.Range(0, Counters).Select(i => IncrementLoopAsync(run.Http, table, $"c{i}", log, stop.Token)).ToList();
-            await Eventually.WaitAsync(() => Task.FromResult(log.Acknowledged >= 100), TimeSpan.FromSeconds(60), "100 increments before the reshard");
-
+            var reshardMark = log.Mark();
             var patch = await run.Http.PatchAsync($"/v1/tables/{table}", Json("""{"shards": 48}"""));
             Assert.Equal(HttpStatusCode.Accepted, patch.StatusCode);
             var coordinator = (await patch.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("resharding").GetProperty("coordinator").GetString()!;
@@ -170,10 +148,9 @@ public class ElasticShardTests(ITestOutputHelper output)
                 var described = await response.Content.ReadFromJsonAsync<JsonElement>();
                 return response.IsSuccessStatusCode && !described.TryGetProperty("resharding", out _) && described.GetProperty("shards").GetInt32() == 48;
             }, TimeSpan.FromSeconds(120), "the reshard to finish after its coordinator was killed");
-            output.WriteLine($"reshard: finished {killed.Elapsed.TotalSeconds:F1}s after its coordinator was killed");
+            output.WriteLine($"reshard: finished {killed.Elapsed.TotalSeconds:F1}s after its coordinator was killed; {log.Report(reshardMark)}");
 
-            await stop.CancelAsync();
-            await Task.WhenAll(workers);
+            await increments.StopAsync();
             Assert.Empty(log.Unexpected);
             await AssertCountersAsync(run.Http, table, log);
             var keys = new List<string>();
@@ -191,6 +168,41 @@ public class ElasticShardTests(ITestOutputHelper output)
         {
             run.WriteTails(output);
             throw;
+        }
+    }
+
+    /// <summary>20 clients each incrementing a counter of its own (c0…c19) until stopped.</summary>
+    private sealed class Increments : IAsyncDisposable
+    {
+        private readonly CancellationTokenSource _stop = new();
+        private List<Task> _workers = [];
+
+        public IncrementLog Log { get; } = new();
+
+        /// <summary>Creates the counters at 0, starts the clients, and returns once 100 increments were acknowledged.</summary>
+        public static async Task<Increments> StartAsync(HttpClient http, string table, string before)
+        {
+            for (var i = 0; i < Counters; i++)
+            {
+                Assert.Equal(HttpStatusCode.Created, (await http.PutAsync($"/v1/tables/{table}/keys/c{i}", Json("0"))).StatusCode);
+            }
+
+            var increments = new Increments();
+            increments._workers = [.. Enumerable.Range(0, Counters).Select(i => IncrementLoopAsync(http, table, $"c{i}", increments.Log, increments._stop.Token))];
+            await Eventually.WaitAsync(() => Task.FromResult(increments.Log.Acknowledged >= 100), TimeSpan.FromSeconds(60), $"100 increments before {before}");
+            return increments;
+        }
+
+        public async Task StopAsync()
+        {
+            await _stop.CancelAsync();
+            await Task.WhenAll(_workers);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await StopAsync();
+            _stop.Dispose();
         }
     }
 

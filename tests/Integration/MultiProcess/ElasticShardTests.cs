@@ -394,18 +394,31 @@ public class ElasticShardTests(ITestOutputHelper output)
                 ["Logging__LogLevel__OrleansCompute.Grains.Data"] = "Debug",
             };
             var nodes = Enumerable.Range(0, silos).Select(_ => SiloNode.Start(environment)).ToList();
-            await Task.WhenAll(nodes.Select(s => s.WaitReadyAsync()));
-            var api = new ApiFactory(new Dictionary<string, string?>
+            try
             {
-                ["ConnectionStrings:Postgres"] = database,
-                ["Orleans:ClusterId"] = clusterId,
-                // 20 clients on a few keys; this test is about placement, not rate limits.
-                ["RateLimit:RequestsPerSecond"] = "1000000",
-            });
-            var http = await api.CreateReadyClientAsync();
-            var run = new ElasticRun(environment, api, http);
-            run.Silos.AddRange(nodes);
-            return run;
+                await Task.WhenAll(nodes.Select(s => s.WaitReadyAsync()));
+                var api = new ApiFactory(new Dictionary<string, string?>
+                {
+                    ["ConnectionStrings:Postgres"] = database,
+                    ["Orleans:ClusterId"] = clusterId,
+                    // 20 clients on a few keys; this test is about placement, not rate limits.
+                    ["RateLimit:RequestsPerSecond"] = "1000000",
+                });
+                var http = await api.CreateReadyClientAsync();
+                var run = new ElasticRun(environment, api, http);
+                run.Silos.AddRange(nodes);
+                return run;
+            }
+            catch
+            {
+                // Nothing owns the processes yet: a failed start must not leave silos running.
+                foreach (var node in nodes)
+                {
+                    await node.Process.DisposeAsync();
+                }
+
+                throw;
+            }
         }
 
         public async Task<List<string>> CreateTablesAsync(int count)

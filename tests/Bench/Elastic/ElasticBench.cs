@@ -393,7 +393,8 @@ public sealed class ElasticBench(Options options, LoadRunner runner, PgStats? pg
         await EndWindowAsync(load, "reshard", $"PATCH shards {ElasticTarget.Shards} -> {ReshardTo}", from, pgFrom, timeline, cancellationToken);
     }
 
-    // The table reports the new count, and nothing named like a reshard is still running.
+    // The table reports the new count, and nothing named like a reshard is still running
+    // (GET /v1/tables/{t} shows "resharding": {from, to, progress, ...} until the new layout is in place).
     private static bool ReshardDone(JsonElement table)
     {
         if (!table.TryGetProperty("shards", out var shards) || shards.ValueKind != JsonValueKind.Number || shards.GetInt32() != ReshardTo)
@@ -414,13 +415,13 @@ public sealed class ElasticBench(Options options, LoadRunner runner, PgStats? pg
                 case JsonValueKind.Null or JsonValueKind.False or JsonValueKind.Undefined:
                     continue;
                 case JsonValueKind.Object:
-                    foreach (var field in value.EnumerateObject())
+                    // The Api lists "resharding" only while one runs; an object that says it is done is done.
+                    var finished = value.EnumerateObject().Any(field =>
+                        field.Name is "state" or "status" or "phase" && field.Value.ValueKind == JsonValueKind.String
+                        && field.Value.GetString()?.ToLowerInvariant() is "done" or "completed" or "complete" or "finished" or "succeeded");
+                    if (!finished)
                     {
-                        if (field.Name is "state" or "status" or "phase" && field.Value.ValueKind == JsonValueKind.String
-                            && field.Value.GetString() is not ("done" or "completed" or "complete" or "finished" or "succeeded" or "Done" or "Completed" or "Finished" or "Succeeded"))
-                        {
-                            return false;
-                        }
+                        return false;
                     }
 
                     continue;

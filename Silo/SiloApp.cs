@@ -8,6 +8,7 @@ using OrleansCompute.Grains.Data.Placement;
 using OrleansCompute.Grains.Data.Storage;
 using OrleansCompute.Grains.Jobs;
 using OrleansCompute.Grains.Jobs.Storage;
+using OrleansCompute.Grains.Placement;
 using OrleansCompute.Grains.Transactions;
 using OrleansCompute.Grains.Transactions.Storage;
 using Orleans.Transactions.Abstractions;

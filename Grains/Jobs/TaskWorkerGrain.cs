@@ -1,3 +1,4 @@
+using OrleansCompute.Grains.Placement;
 using OrleansCompute.Jobs;
 
 namespace OrleansCompute.Grains.Jobs;

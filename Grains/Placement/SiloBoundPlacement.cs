@@ -2,7 +2,7 @@ using Orleans.Placement;
 using Orleans.Runtime;
 using Orleans.Runtime.Placement;
 
-namespace OrleansCompute.Grains.Jobs;
+namespace OrleansCompute.Grains.Placement;
 
 /// <summary>
 /// Places a grain on the silo its key names (a <see cref="SiloAddress"/> in parsable form), so a

@@ -1,6 +1,6 @@
 using Orleans.Runtime;
 using OrleansCompute.Data;
-using OrleansCompute.Grains.Jobs;
+using OrleansCompute.Grains.Placement;
 
 namespace OrleansCompute.Grains.Data.Placement;
 

@@ -143,35 +143,32 @@ public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyVal
 
     public async Task<bool> SealShardAsync(Guid tableId, int shard, long epoch, CancellationToken cancellationToken)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var seal = new NpgsqlCommand(
-            "UPDATE oc_kv_shard SET sealed = true WHERE table_id = @table AND shard = @shard AND epoch = @epoch", connection);
-        seal.Parameters.AddWithValue("table", tableId);
-        seal.Parameters.AddWithValue("shard", shard);
-        seal.Parameters.AddWithValue("epoch", epoch);
+        await using var seal = EpochCommand("UPDATE oc_kv_shard SET sealed = true WHERE table_id = @table AND shard = @shard AND epoch = @epoch", tableId, shard, epoch);
         return await seal.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
 
     public async Task<bool> OwnsAsync(Guid tableId, int shard, long epoch, CancellationToken cancellationToken)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var owns = new NpgsqlCommand(
-            "SELECT EXISTS (SELECT 1 FROM oc_kv_shard WHERE table_id = @table AND shard = @shard AND epoch = @epoch AND NOT dropped)", connection);
-        owns.Parameters.AddWithValue("table", tableId);
-        owns.Parameters.AddWithValue("shard", shard);
-        owns.Parameters.AddWithValue("epoch", epoch);
+        await using var owns = EpochCommand(
+            "SELECT EXISTS (SELECT 1 FROM oc_kv_shard WHERE table_id = @table AND shard = @shard AND epoch = @epoch AND NOT dropped)", tableId, shard, epoch);
         return (bool)(await owns.ExecuteScalarAsync(cancellationToken))!;
     }
 
     public async Task ReleaseShardAsync(Guid tableId, int shard, long epoch, CancellationToken cancellationToken)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var release = new NpgsqlCommand(
-            "UPDATE oc_kv_shard SET holder = NULL, lease_until = '-infinity' WHERE table_id = @table AND shard = @shard AND epoch = @epoch", connection);
-        release.Parameters.AddWithValue("table", tableId);
-        release.Parameters.AddWithValue("shard", shard);
-        release.Parameters.AddWithValue("epoch", epoch);
+        await using var release = EpochCommand(
+            "UPDATE oc_kv_shard SET holder = NULL, lease_until = '-infinity' WHERE table_id = @table AND shard = @shard AND epoch = @epoch", tableId, shard, epoch);
         await release.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    // One statement on a shard's row as one epoch sees it; the data source lends the connection for it.
+    private NpgsqlCommand EpochCommand(string sql, Guid tableId, int shard, long epoch)
+    {
+        var command = dataSource.CreateCommand(sql);
+        command.Parameters.AddWithValue("table", tableId);
+        command.Parameters.AddWithValue("shard", shard);
+        command.Parameters.AddWithValue("epoch", epoch);
+        return command;
     }
 
     public async Task<bool> RenewSiloLeaseAsync(SiloLeaseHolder holder, TimeSpan lease, CancellationToken cancellationToken)

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using OrleansCompute.Tests.Infrastructure;
+using static OrleansCompute.Tests.Api.ProblemAnswerTests;
 
 namespace OrleansCompute.Tests.Cluster;
 
@@ -50,6 +51,15 @@ public class RestartTests
         await Transactions.TxnTestClient.TxnOkAsync(http, $$"""{"success":[{"op":"put","table":"{{bank}}","key":"a","value":10},{"op":"put","table":"{{bank}}","key":"b","value":0}]}""");
         await Transactions.TxnTestClient.TxnOkAsync(http, $$"""{"compare":[{"table":"{{bank}}","key":"a","target":"value","op":">=","value":4}],"success":[{"op":"add","table":"{{bank}}","key":"a","value":-4},{"op":"add","table":"{{bank}}","key":"b","value":4}]}""");
 
+        // Resharding in embedded mode: the SQLite store seals and hands over like PostgreSQL's.
+        var resharded = Names.Table("embedded");
+        Assert.Equal(HttpStatusCode.Created, (await http.PutAsync($"/v1/tables/{resharded}", Json("""{"shards": 4}"""))).StatusCode);
+        var ops = string.Join(',', Enumerable.Range(0, 50).Select(i => $$"""{"op":"put","key":"r{{i}}","value":{{i}}}"""));
+        Assert.Equal(HttpStatusCode.OK, (await http.PostAsync($"/v1/tables/{resharded}/batch", Json($$"""{"ops":[{{ops}}]}"""))).StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, (await http.PatchAsync($"/v1/tables/{resharded}", Json("""{"shards": 8}"""))).StatusCode);
+        await Eventually.WaitAsync(async () => !(await http.GetFromJsonAsync<JsonElement>($"/v1/tables/{resharded}")).TryGetProperty("resharding", out _),
+            TimeSpan.FromSeconds(60), "the embedded reshard to finish");
+
         foreach (var silo in silos.AsEnumerable().Reverse())
         {
             await silo.DisposeAsync();
@@ -62,6 +72,9 @@ public class RestartTests
         try
         {
             await AssertTablesAsync(http, before);
+            var reloaded = await http.GetFromJsonAsync<JsonElement>($"/v1/tables/{resharded}");
+            Assert.Equal((8, 50L), (reloaded.GetProperty("shards").GetInt32(), reloaded.GetProperty("keyCount").GetInt64()));
+            Assert.Equal("49", await http.GetStringAsync($"/v1/tables/{resharded}/keys/r49"));
             var finished = await http.WaitForEndAsync(job);
             Assert.Equal(("succeeded", 20), (finished.Status(), finished.GetProperty("result").GetProperty("tasks").GetInt32()));
             Assert.Equal("6", await Transactions.TxnTestClient.ValueAsync(http, bank, "a"));

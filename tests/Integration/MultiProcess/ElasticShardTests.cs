@@ -65,9 +65,7 @@ public class ElasticShardTests(ITestOutputHelper output)
             await Eventually.WaitAsync(() => Task.FromResult(log.Acknowledged >= beforeStop + 100), TimeSpan.FromSeconds(60), "100 increments after the leave");
             output.WriteLine($"leave: {log.Report(leaveMark)}");
 
-            await increments.StopAsync();
-            Assert.Empty(log.Unexpected);
-            await AssertCountersAsync(run.Http, counters, log);
+            await increments.StopAndVerifyAsync();
         }
         catch
         {
@@ -107,9 +105,7 @@ public class ElasticShardTests(ITestOutputHelper output)
             run.Silos.Remove(victim);
             await run.WaitBalancedAsync(tables, run.Silos, TimeSpan.FromSeconds(90), "2 silos after the kill");
 
-            await increments.StopAsync();
-            Assert.Empty(log.Unexpected);
-            await AssertCountersAsync(run.Http, counters, log);
+            await increments.StopAndVerifyAsync();
         }
         catch
         {
@@ -151,9 +147,7 @@ public class ElasticShardTests(ITestOutputHelper output)
             }, TimeSpan.FromSeconds(120), "the reshard to finish after its coordinator was killed");
             output.WriteLine($"reshard: finished {killed.Elapsed.TotalSeconds:F1}s after its coordinator was killed; {log.Report(reshardMark)}");
 
-            await increments.StopAsync();
-            Assert.Empty(log.Unexpected);
-            await AssertCountersAsync(run.Http, table, log);
+            await increments.StopAndVerifyAsync();
             var keys = new List<string>();
             string? after = null;
             do
@@ -173,7 +167,7 @@ public class ElasticShardTests(ITestOutputHelper output)
     }
 
     /// <summary>20 clients each incrementing a counter of its own (c0…c19) until stopped.</summary>
-    private sealed class Increments : IAsyncDisposable
+    private sealed class Increments(HttpClient http, string table) : IAsyncDisposable
     {
         private readonly CancellationTokenSource _stop = new();
         private List<Task> _workers = [];
@@ -188,7 +182,7 @@ public class ElasticShardTests(ITestOutputHelper output)
                 Assert.Equal(HttpStatusCode.Created, (await http.PutAsync($"/v1/tables/{table}/keys/c{i}", Json("0"))).StatusCode);
             }
 
-            var increments = new Increments();
+            var increments = new Increments(http, table);
             increments._workers = [.. Enumerable.Range(0, Counters).Select(i => IncrementLoopAsync(http, table, $"c{i}", increments.Log, increments._stop.Token))];
             await Eventually.WaitAsync(() => Task.FromResult(increments.Log.Acknowledged >= 100), TimeSpan.FromSeconds(60), $"100 increments before {before}");
             return increments;
@@ -198,6 +192,14 @@ public class ElasticShardTests(ITestOutputHelper output)
         {
             await _stop.CancelAsync();
             await Task.WhenAll(_workers);
+        }
+
+        /// <summary>Stops the clients; every answer was a success or a retryable 503, and every acknowledged increment is in its counter.</summary>
+        public async Task StopAndVerifyAsync()
+        {
+            await StopAsync();
+            Assert.Empty(Log.Unexpected);
+            await AssertCountersAsync(http, table, Log);
         }
 
         public async ValueTask DisposeAsync()

@@ -53,7 +53,7 @@ public static partial class AdminEndpoints
             return Problems.Invalid(errors);
         }
 
-        var page = await grains.GetGrain<ITenantDirectoryGrain>(0).ListAsync(position, pageSize, cancellationToken);
+        var page = await grains.GetGrain<INameSetGrain>(NameSets.Tenants).ListAsync(position, pageSize, cancellationToken);
         return TypedResults.Ok(new PageResponse<string>(page.Items, Paging.Encode(page.Next)));
     }
 

@@ -33,7 +33,7 @@ public interface ITransactionCoordinatorGrain : IGrainWithIntegerKey
 }
 
 /// <summary>
-/// One key of a transactional table, keyed by <see cref="TxnKeys.KeyGrain"/>. Every method joins
+/// One key of a transactional table, keyed by <see cref="TxnKeys.KeyGrain(string, Data.TableInfo, string)"/>. Every method joins
 /// the caller's transaction; a key is its own lock, so transactions on different keys never wait
 /// on each other. Callers take the locks of all keys of a transaction in ordinal order of their
 /// grain keys before any write, so no two transactions wait on each other in a cycle.

@@ -140,6 +140,9 @@ public static class TxnKeys
     /// <summary>The index grain of one shard of a transactional table: the set of its committed keys, for scans.</summary>
     public static string IndexGrain(string tenant, Guid tableId, int shard) => TenantKey.For(tenant, $"{tableId:N}/{shard}");
 
+    /// <summary>Leaf <paramref name="leaf"/> of the index grain <paramref name="indexGrain"/>.</summary>
+    public static string LeafGrain(string indexGrain, int leaf) => $"{indexGrain}#{leaf}";
+
     /// <summary>Reads a key made by <see cref="KeyGrain(string, Guid, int, string)"/>.</summary>
     public static (string Tenant, Guid TableId, int Shard, string Key) ParseKeyGrain(string grainKey)
     {

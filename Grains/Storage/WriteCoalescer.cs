@@ -118,7 +118,15 @@ public sealed class WriteCoalescer<T>
             }
 
             // Groups are contiguous and in order: the first that ends at or after the write holds it.
-            return _queued.First(g => sequence <= g.Last).Stored.Task;
+            foreach (var group in _queued)
+            {
+                if (sequence <= group.Last)
+                {
+                    return group.Stored.Task;
+                }
+            }
+
+            throw new InvalidOperationException($"Write {sequence} is neither stored nor queued.");
         }
     }
 
@@ -163,9 +171,12 @@ public sealed class WriteCoalescer<T>
 
     private async Task FlushLoopAsync()
     {
-        // After the caller's turn: the rest of its writes join this group, and a caller that awaits
-        // its write hears of a failure even when the flush fails before its first await.
-        await Task.Yield();
+        if (_scheduler is null)
+        {
+            // After the caller's turn: the rest of its writes join this group, and a caller that
+            // awaits its write hears of a failure even when the flush fails before its first await.
+            await Task.Yield();
+        }
         while (true)
         {
             Group group;

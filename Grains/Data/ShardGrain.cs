@@ -6,16 +6,18 @@ using Orleans.Runtime;
 using OrleansCompute.Data;
 using OrleansCompute.Grains.Data.Placement;
 using OrleansCompute.Grains.Data.Storage;
+using OrleansCompute.Grains.Storage;
 
 namespace OrleansCompute.Grains.Data;
 
 /// <summary>
 /// One shard of a table: the keys in memory, their rows in the store.
 ///
-/// Writes are group-committed. A write is checked against the shard's latest state (committed
-/// plus staged), staged, and acknowledged only when the commit that carries it is durable; while a
-/// commit is in flight the next writes gather into the next one, so a busy shard pays one commit
-/// for many writes. Reads of single keys are served from the committed state in memory.
+/// Writes are group-committed (<see cref="WriteCoalescer{T}"/>). A write is checked against the
+/// shard's latest state (committed plus staged), staged, and acknowledged only when the commit that
+/// carries it is durable; while a commit is in flight the next writes gather into the next one, so a
+/// busy shard pays one commit for many writes. A failed commit fails everything staged
+/// (<see cref="FlushFailure.FailAll"/>): memory is then ahead of the store, so the shard steps down. Reads of single keys are served from the committed state in memory.
 ///
 /// The grain is reentrant so that writes can stage while a commit is in flight. That is safe
 /// because every change to the in-memory state happens synchronously between awaits, on the
@@ -60,17 +62,14 @@ public sealed partial class ShardGrain(
     private int _checkedAtLapse = -1;
     private Task? _checking;
 
-    private List<RowWrite> _nextWrites = [];
-    private long _nextGroup = 1;
-    private TaskCompletionSource<bool> _nextCommitted = NewCompletion();
-    private long _inFlightGroup;
-    private TaskCompletionSource<bool>? _inFlightCommitted;
-    private Task? _flushing;
+    private WriteCoalescer<RowWrite> _commits = null!;
+    private long _appliedThrough;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         var address = ShardMap.Parse(this.GetPrimaryKeyString());
         (_tenant, _tableId, _shard, _encrypted) = (address.Tenant, address.TableId, address.Shard, address.Encrypted);
+        _commits = new WriteCoalescer<RowWrite>(CommitAsync, FlushFailure.FailAll);
         var period = options.Value.SweepPeriod;
         this.RegisterGrainTimer(ct => SweepExpiredAsync(ct), new GrainTimerCreationOptions(period, period) { Interleave = true });
         local.Add(this.GetPrimaryKeyString());
@@ -233,11 +232,7 @@ public sealed partial class ShardGrain(
         {
             try
             {
-                if (_flushing is { } flushing)
-                {
-                    await flushing;
-                }
-
+                await _commits.WhenIdleAsync();
                 await store.ReleaseShardAsync(_tableId, _shard, _epoch, cancellationToken);
             }
             catch (Exception ex)
@@ -259,10 +254,7 @@ public sealed partial class ShardGrain(
         {
             // Set before the first await: nothing is staged from here on, every call answers Moved.
             _sealed = true;
-            if (_flushing is { } flushing)
-            {
-                await flushing;
-            }
+            await _commits.WhenIdleAsync();
 
             ThrowIfBroken();
             if (!await store.SealShardAsync(_tableId, _shard, _epoch, CancellationToken.None))
@@ -354,10 +346,9 @@ public sealed partial class ShardGrain(
 
     private void StageWrite(string key, Entry? entry, RowWrite write, ref long waitFor)
     {
-        _staged[key] = new Staged(entry, _nextGroup);
-        _nextWrites.Add(write);
-        waitFor = _nextGroup;
-        _flushing ??= FlushAsync();
+        var sequence = _commits.Add(write).Sequence;
+        _staged[key] = new Staged(entry, sequence);
+        waitFor = sequence;
     }
 
     // The key's latest state, staged writes included; notes the commit an answer built on it must wait for.
@@ -365,59 +356,43 @@ public sealed partial class ShardGrain(
     {
         if (_staged.TryGetValue(key, out var staged))
         {
-            waitFor = Math.Max(waitFor, staged.Group);
+            waitFor = Math.Max(waitFor, staged.Sequence);
             return staged.Entry is { } entry && IsLive(entry, now) ? entry : null;
         }
 
         return _committed.TryGetValue(key, out var committed) && IsLive(committed, now) ? committed : null;
     }
 
-    private async Task FlushAsync()
+    // One group of writes, one commit. Runs on the grain's scheduler, between its turns.
+    private async Task CommitAsync(WriteGroup<RowWrite> group)
     {
-        // Let the current turn finish staging, so its writes share this commit.
-        await Task.Yield();
+        if (_dropped)
+        {
+            return; // nothing is applied: the waiters answer TableNotFound
+        }
+
+        // Several writes to one key in one commit: the row ends as the last one left it.
+        var rows = group.Writes.GroupBy(w => w.Key, StringComparer.Ordinal).Select(g => g.Last()).ToList();
         try
         {
-            while (_nextWrites.Count > 0)
-            {
-                var writes = _nextWrites;
-                _inFlightGroup = _nextGroup;
-                _inFlightCommitted = _nextCommitted;
-                _nextWrites = [];
-                _nextGroup++;
-                _nextCommitted = NewCompletion();
-
-                // Several writes to one key in one commit: the row ends as the last one left it.
-                var rows = writes.GroupBy(w => w.Key, StringComparer.Ordinal).Select(g => g.Last()).ToList();
-                try
-                {
-                    await store.CommitAsync(_tableId, _shard, _epoch, Sealed(rows), CancellationToken.None);
-                }
-                catch (ShardFencedException fenced) when (fenced.TableDropped)
-                {
-                    _dropped = true;
-                    _inFlightCommitted.SetResult(false);
-                    _nextCommitted.SetResult(false);
-                    DeactivateOnIdle();
-                    return;
-                }
-                catch (Exception ex)
-                {
-                    Break(ex);
-                    return;
-                }
-
-                Apply(rows, _inFlightGroup);
-                _inFlightCommitted.SetResult(true);
-            }
+            await store.CommitAsync(_tableId, _shard, _epoch, Sealed(rows), CancellationToken.None);
         }
-        finally
+        catch (ShardFencedException fenced) when (fenced.TableDropped)
         {
-            _flushing = null;
+            _dropped = true;
+            DeactivateOnIdle();
+            return;
         }
+        catch (Exception ex)
+        {
+            throw Break(ex);
+        }
+
+        Apply(rows, group.LastSequence);
+        _appliedThrough = group.LastSequence;
     }
 
-    private void Apply(List<RowWrite> rows, long group)
+    private void Apply(List<RowWrite> rows, long lastSequence)
     {
         foreach (var row in rows)
         {
@@ -432,7 +407,7 @@ public sealed partial class ShardGrain(
                 _keys.Add(row.Key);
             }
 
-            if (_staged.TryGetValue(row.Key, out var staged) && staged.Group == group)
+            if (_staged.TryGetValue(row.Key, out var staged) && staged.Sequence <= lastSequence)
             {
                 _staged.Remove(row.Key);
             }
@@ -441,7 +416,7 @@ public sealed partial class ShardGrain(
 
     // A failed commit leaves the in-memory state ahead of the store: fail everything staged and
     // let a fresh activation reload from the store.
-    private void Break(Exception ex)
+    private ShardUnavailableException Break(Exception ex)
     {
         var fenced = ex is ShardFencedException;
         _broken = ex;
@@ -450,14 +425,18 @@ public sealed partial class ShardGrain(
                 ? "The shard moved to another activation; nothing was written. Retry."
                 : "The store failed while committing; the write may or may not have been applied.",
             outcomeUnknown: !fenced);
-        _inFlightCommitted?.TrySetException(failure);
-        _nextCommitted.TrySetException(failure);
+        _commits.Stop(failure);
         LogCommitFailed(ex, _tableId, _shard, _epoch);
         DeactivateOnIdle();
+        return failure;
     }
 
-    private Task<bool> CommitOf(long group) =>
-        group == _inFlightGroup && _inFlightCommitted is { } inFlight ? inFlight.Task : _nextCommitted.Task;
+    // True once the commit carrying write number `sequence` applied; false when the table was dropped first.
+    private async Task<bool> CommitOf(long sequence)
+    {
+        await _commits.WhenStoredAsync(sequence);
+        return sequence <= _appliedThrough;
+    }
 
     private Task EnsureOpenAsync()
     {
@@ -579,8 +558,6 @@ public sealed partial class ShardGrain(
 
     private static bool IsLive(Entry entry, DateTimeOffset now) => entry.ExpiresAt is not { } at || at > now;
 
-    private static TaskCompletionSource<bool> NewCompletion() => new(TaskCreationOptions.RunContinuationsAsynchronously);
-
     [LoggerMessage(Level = LogLevel.Information, Message = "Handed {Count} keys of {TableId}/{Shard} over to layout {ToId} of {ToShards} shards")]
     private partial void LogHandedOver(int count, Guid tableId, int shard, Guid toId, int toShards);
 
@@ -600,5 +577,5 @@ public sealed partial class ShardGrain(
 
     private sealed record Entry(byte[] Value, long Version, DateTimeOffset? ExpiresAt);
 
-    private sealed record Staged(Entry? Entry, long Group);
+    private sealed record Staged(Entry? Entry, long Sequence);
 }

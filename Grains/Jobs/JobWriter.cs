@@ -1,4 +1,5 @@
 using OrleansCompute.Grains.Jobs.Storage;
+using OrleansCompute.Grains.Storage;
 
 namespace OrleansCompute.Grains.Jobs;
 
@@ -14,8 +15,9 @@ namespace OrleansCompute.Grains.Jobs;
 /// refused because another activation owns the job (<see cref="JobFencedException"/>) stops the
 /// writer for good.
 /// </para>
-/// Not thread-safe: the grain calls it from its own scheduler, which also runs its continuations
-/// (the write loop yields to the caller's scheduler).
+/// The group commit is a <see cref="WriteCoalescer{T}"/> that retries (<see cref="FlushFailure.Retry"/>);
+/// each write says only what changed, and the flush reads the header and rows as they are then.
+/// Not thread-safe: the grain calls it from its own scheduler, which also runs the flushes.
 /// </summary>
 public sealed class JobWriter
 {
@@ -23,18 +25,13 @@ public sealed class JobWriter
     private readonly Func<int, TaskRecord> _taskRow;
     private readonly Func<JobRecord?, IReadOnlyCollection<TaskRecord>, Task> _save;
     private readonly Func<TimeSpan, Task> _delay;
-    private readonly HashSet<int> _dirtyTasks = [];
-    private long _storedVersion;
-    private long _askedVersion;
-    private long _durableVersion;
-    private bool _headerDirty;
-    private bool _writing;
-    private JobFencedException? _fenced;
+    private readonly WriteCoalescer<Change> _writes;
 
-    // The attempt being written and the version it carries; the attempt that will carry what is asked now.
-    private TaskCompletionSource? _inFlight;
-    private long _inFlightVersion;
-    private TaskCompletionSource? _next;
+    // Header versions asked for and not yet durable, with the number of the write that asked, oldest first.
+    private readonly List<(long Version, long Sequence)> _asked = [];
+    private long _storedVersion;
+    private long _durableVersion;
+    private JobFencedException? _fenced;
 
     /// <param name="header">The header row to write, given the store version it must carry.</param>
     /// <param name="taskRow">The row of a task, as it is now.</param>
@@ -50,6 +47,7 @@ public sealed class JobWriter
         _save = save;
         _delay = delay;
         _storedVersion = storedVersion;
+        _writes = new WriteCoalescer<Change>(WriteAsync, FlushFailure.Retry(() => _delay(RetryDelay), static e => e is JobFencedException));
     }
 
     public TimeSpan RetryDelay { get; init; } = TimeSpan.FromSeconds(1);
@@ -73,21 +71,25 @@ public sealed class JobWriter
     /// </summary>
     public void ChangeHeader(long version)
     {
-        _headerDirty = true;
-        _askedVersion = Math.Max(_askedVersion, version);
-        Schedule();
+        if (_fenced is null)
+        {
+            _asked.Add((version, _writes.Add(new Change(-1, version)).Sequence));
+        }
     }
 
     /// <summary>Asks for the task's row as it is now to be written.</summary>
     public void ChangeTask(int index)
     {
-        _dirtyTasks.Add(index);
-        Schedule();
+        if (_fenced is null)
+        {
+            _writes.Add(new Change(index, 0));
+        }
     }
 
     /// <summary>
-    /// Completes when <paramref name="version"/> is durable. Faults when the attempt that was to
-    /// carry it failed (a later one may still store it: ask again) or when the writer was fenced.
+    /// Completes when <paramref name="version"/> (one asked for with <see cref="ChangeHeader"/>) is
+    /// durable. Faults when the attempt that was to carry it failed (a later one may still store it:
+    /// ask again) or when the writer was fenced.
     /// </summary>
     public Task WhenDurableAsync(long version)
     {
@@ -101,103 +103,59 @@ public sealed class JobWriter
             return Task.FromException(_fenced);
         }
 
-        if (_inFlight is not null && version <= _inFlightVersion)
+        foreach (var (asked, sequence) in _asked)
         {
-            return _inFlight.Task;
-        }
-
-        Schedule();
-        return _next!.Task;
-    }
-
-    private void Schedule()
-    {
-        if (_fenced is not null)
-        {
-            return;
-        }
-
-        _next ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!_writing)
-        {
-            _writing = true;
-            _ = WriteLoopAsync(); // never faults: every failure is handled below and reported through the callbacks
-        }
-    }
-
-    private async Task WriteLoopAsync()
-    {
-        try
-        {
-            // Starts after the caller's turn: what it changes next in that turn goes in this write,
-            // and a caller waiting on this write hears of its failure even when the store fails at once.
-            await Task.Yield();
-            while (_next is { } attempt && _fenced is null)
+            if (asked >= version)
             {
-                _next = null;
-                var carried = _askedVersion;
-                var header = _headerDirty ? _header(_storedVersion + 1) : null;
-                var rows = _dirtyTasks.Select(_taskRow).ToList();
-                _headerDirty = false;
-                _dirtyTasks.Clear();
-                _inFlight = attempt;
-                _inFlightVersion = header is null ? _durableVersion : carried;
-                try
-                {
-                    await _save(header, rows);
-                    _inFlight = null;
-                    if (header is not null)
-                    {
-                        _storedVersion = header.Version;
-                        _durableVersion = Math.Max(_durableVersion, carried);
-                    }
-
-                    attempt.SetResult();
-                    if (header is not null)
-                    {
-                        HeaderDurable?.Invoke(_durableVersion);
-                    }
-                }
-                catch (JobFencedException e)
-                {
-                    _inFlight = null;
-                    _fenced = e;
-                    Fail(attempt, e);
-                    if (_next is { } orphaned)
-                    {
-                        // Nobody will write these: tell whoever waits, rather than leave them hanging.
-                        _next = null;
-                        Fail(orphaned, e);
-                    }
-
-                    Fenced?.Invoke(e);
-                }
-                catch (Exception e)
-                {
-                    // Keep the changes for the next attempt; whoever waits on this one hears of the failure.
-                    _inFlight = null;
-                    _headerDirty |= header is not null;
-                    foreach (var row in rows)
-                    {
-                        _dirtyTasks.Add(row.Index);
-                    }
-
-                    Fail(attempt, e);
-                    WriteFailed?.Invoke(e);
-                    await _delay(RetryDelay);
-                    _next ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                }
+                return _writes.WhenStoredAsync(sequence);
             }
         }
-        finally
+
+        throw new ArgumentOutOfRangeException(nameof(version), version, "No header change of this version was asked for.");
+    }
+
+    private async Task WriteAsync(WriteGroup<Change> group)
+    {
+        var carried = 0L;
+        var tasks = new HashSet<int>();
+        foreach (var change in group.Writes)
         {
-            _writing = false;
+            if (change.Task < 0)
+            {
+                carried = Math.Max(carried, change.Version);
+            }
+            else
+            {
+                tasks.Add(change.Task);
+            }
+        }
+
+        var header = carried > 0 ? _header(_storedVersion + 1) : null;
+        try
+        {
+            await _save(header, [.. tasks.Select(_taskRow)]);
+        }
+        catch (JobFencedException e)
+        {
+            _fenced = e;
+            Fenced?.Invoke(e);
+            throw;
+        }
+        catch (Exception e)
+        {
+            WriteFailed?.Invoke(e);
+            throw;
+        }
+
+        if (header is not null)
+        {
+            _storedVersion = header.Version;
+            _durableVersion = Math.Max(_durableVersion, carried);
+            _asked.RemoveAll(a => a.Version <= _durableVersion);
+            HeaderDurable?.Invoke(_durableVersion);
         }
     }
 
-    private static void Fail(TaskCompletionSource attempt, Exception e)
-    {
-        attempt.SetException(e);
-        _ = attempt.Task.Exception; // observed: nobody may be waiting on an attempt of task rows only
-    }
+    /// <summary>One change to write: a task's row (<paramref name="Task"/> ≥ 0), or header version <paramref name="Version"/>.</summary>
+    private readonly record struct Change(int Task, long Version);
 }

@@ -1,10 +1,10 @@
 using Microsoft.Extensions.Logging;
-using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
 using Orleans.Configuration;
 using Orleans.Storage;
+using OrleansCompute.Grains.Storage;
 
 namespace OrleansCompute.Grains.Transactions.Storage;
 
@@ -14,6 +14,9 @@ namespace OrleansCompute.Grains.Transactions.Storage;
 /// in one statement (one round trip, one PostgreSQL commit), each row still compare-and-set on its
 /// own ETag. A transfer's prepares, commit record and confirmations from concurrent transactions
 /// thus share commits, which is how a transaction costs fewer commits than it has Store calls.
+/// The group commit is a <see cref="WriteCoalescer{T}"/> on the thread pool (its callers are the
+/// participants of every grain on the silo); a failed batch fails its writes only
+/// (<see cref="FlushFailure.FailGroup"/>), since each row stands on its own ETag.
 /// </summary>
 public sealed partial class TransactionalStateWriter : IAsyncDisposable
 {
@@ -47,15 +50,15 @@ public sealed partial class TransactionalStateWriter : IAsyncDisposable
     private readonly NpgsqlDataSource _dataSource;
     private readonly string _serviceId;
     private readonly ILogger<TransactionalStateWriter> _logger;
-    private readonly Channel<PendingWrite> _queue = Channel.CreateUnbounded<PendingWrite>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly Task _loop;
+    private readonly WriteCoalescer<PendingWrite> _writes;
+    private volatile bool _disposed;
 
     public TransactionalStateWriter(NpgsqlDataSource dataSource, IOptions<ClusterOptions> cluster, ILogger<TransactionalStateWriter> logger)
     {
         _dataSource = dataSource;
         _serviceId = cluster.Value.ServiceId;
         _logger = logger;
-        _loop = Task.Run(WriteLoopAsync);
+        _writes = new WriteCoalescer<PendingWrite>(WriteBatchAsync, FlushFailure.FailGroup, MaxBatch, TaskScheduler.Default);
     }
 
     /// <summary>The row of one participant's state, or null when it has none yet.</summary>
@@ -74,47 +77,33 @@ public sealed partial class TransactionalStateWriter : IAsyncDisposable
     /// answers the new ETag once durable. Throws <see cref="InconsistentStateException"/> when the
     /// row moved on; any other exception leaves the outcome unknown, and the caller reloads.
     /// </summary>
-    public Task<long> WriteAsync(string grainId, string stateName, long? expectedETag, byte[] record)
+    public async Task<long> WriteAsync(string grainId, string stateName, long? expectedETag, byte[] record)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         var write = new PendingWrite(grainId, stateName, expectedETag, record);
-        if (!_queue.Writer.TryWrite(write))
-        {
-            throw new ObjectDisposedException(nameof(TransactionalStateWriter));
-        }
-
-        return write.Done.Task;
+        await _writes.Add(write).Stored;
+        return write.StoredETag ?? throw new InconsistentStateException(
+            $"Transactional state of {grainId} ({stateName}) is no longer at the ETag it was read at; another activation wrote it.",
+            expectedETag?.ToString() ?? "", "unknown");
     }
 
-    private async Task WriteLoopAsync()
+    private async Task WriteBatchAsync(WriteGroup<PendingWrite> group)
     {
-        var batch = new List<PendingWrite>(MaxBatch);
-        while (await _queue.Reader.WaitToReadAsync())
+        var batch = group.Writes;
+        try
         {
-            while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var write))
-            {
-                batch.Add(write);
-            }
-
-            try
-            {
-                await WriteBatchAsync(batch);
-            }
-            catch (Exception ex)
-            {
-                // The commit may or may not have happened: every write of the batch fails, and each
-                // participant reloads its row before it writes again.
-                LogBatchFailed(ex, batch.Count);
-                foreach (var write in batch)
-                {
-                    write.Done.TrySetException(ex);
-                }
-            }
-
-            batch.Clear();
+            await WriteRowsAsync(batch);
+        }
+        catch (Exception ex)
+        {
+            // The commit may or may not have happened: every write of the batch fails, and each
+            // participant reloads its row before it writes again.
+            LogBatchFailed(ex, batch.Count);
+            throw;
         }
     }
 
-    private async Task WriteBatchAsync(List<PendingWrite> batch)
+    private async Task WriteRowsAsync(IReadOnlyList<PendingWrite> batch)
     {
         await using var command = _dataSource.CreateCommand(WriteSql);
         command.Parameters.AddWithValue("service_id", _serviceId);
@@ -132,25 +121,17 @@ public sealed partial class TransactionalStateWriter : IAsyncDisposable
             }
         }
 
+        // A row missing from the answer was not at its expected ETag: that write alone fails (WriteAsync).
         foreach (var write in batch)
         {
-            if (written.TryGetValue((write.GrainId, write.StateName), out var etag))
-            {
-                write.Done.TrySetResult(etag);
-            }
-            else
-            {
-                write.Done.TrySetException(new InconsistentStateException(
-                    $"Transactional state of {write.GrainId} ({write.StateName}) is no longer at the ETag it was read at; another activation wrote it.",
-                    write.ExpectedETag?.ToString() ?? "", "unknown"));
-            }
+            write.StoredETag = written.TryGetValue((write.GrainId, write.StateName), out var etag) ? etag : null;
         }
     }
 
     public async ValueTask DisposeAsync()
     {
-        _queue.Writer.TryComplete();
-        await _loop;
+        _disposed = true;
+        await _writes.WhenIdleAsync();
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "A batch of {Count} transactional state writes failed; its participants will reload")]
@@ -158,6 +139,7 @@ public sealed partial class TransactionalStateWriter : IAsyncDisposable
 
     private sealed record PendingWrite(string GrainId, string StateName, long? ExpectedETag, byte[] Record)
     {
-        public TaskCompletionSource<long> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Set by the flush before the group's task completes, read by the writer after.
+        public long? StoredETag { get; set; }
     }
 }

@@ -14,6 +14,14 @@ public sealed partial class ProblemExceptionHandler(
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
+        // A cancellation the caller did not ask for is the cluster giving up on the call (Orleans
+        // cancels directory lookups while a dead silo is being declared dead): answer it as a
+        // timeout, a 503 that may be retried, never a 500.
+        if (exception is OperationCanceledException && !httpContext.RequestAborted.IsCancellationRequested)
+        {
+            exception = new TimeoutException("The cluster cancelled the call.", exception);
+        }
+
         var problem = exception switch
         {
             BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => new ProblemDetails

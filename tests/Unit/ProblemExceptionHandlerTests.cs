@@ -19,6 +19,8 @@ public class ProblemExceptionHandlerTests
         { "GET", new TimeoutException(), 503, ProblemTypes.ClusterUnavailable },
         { "PUT", new TimeoutException(), 503, ProblemTypes.OutcomeUnknown },
         { "GET", new ClusterUnavailableException("down"), 503, ProblemTypes.ClusterUnavailable },
+        { "GET", new OperationCanceledException(), 503, ProblemTypes.ClusterUnavailable },
+        { "PUT", new TaskCanceledException(), 503, ProblemTypes.OutcomeUnknown },
         { "GET", new InvalidOperationException("bug"), 500, ProblemTypes.Internal },
     };
 

@@ -1,0 +1,65 @@
+namespace OrleansCompute.Coordination;
+
+/// <summary>Something that ends with a lease: a lock it holds.</summary>
+[GenerateSerializer, Immutable, Alias("oc.LeaseItem")]
+public sealed record LeaseItem(string Kind, string Name)
+{
+    public const string LockKind = "lock";
+}
+
+/// <summary>A live lease as <c>GET /v1/leases/{id}</c> shows it.</summary>
+[GenerateSerializer, Immutable, Alias("oc.LeaseView")]
+public sealed record LeaseView(string Id, int TtlSeconds, long RemainingMs, IReadOnlyList<LeaseItem> Items);
+
+/// <summary>How a grant ended.</summary>
+[GenerateSerializer, Alias("oc.LeaseGrantStatus")]
+public enum LeaseGrantStatus
+{
+    Granted,
+
+    /// <summary>The tenant holds as many live leases as it may.</summary>
+    LimitReached,
+
+    /// <summary>The id is taken (a retried grant, or a collision): nothing changed.</summary>
+    Exists,
+}
+
+/// <summary>The answer to a grant: when granted, the lease ends no sooner than <see cref="ExpiresAt"/>.</summary>
+[GenerateSerializer, Immutable, Alias("oc.LeaseGrant")]
+public sealed record LeaseGrant(LeaseGrantStatus Status, DateTimeOffset ExpiresAt);
+
+/// <summary>A lock's holder: the lease that holds it, its fencing token and when it was granted.</summary>
+[GenerateSerializer, Immutable, Alias("oc.LockHolder")]
+public sealed record LockHolder(string Lease, long Token, DateTimeOffset AcquiredAt);
+
+/// <summary>A lock as <c>GET /v1/locks/{name}</c> shows it.</summary>
+[GenerateSerializer, Immutable, Alias("oc.LockView")]
+public sealed record LockView(LockHolder? Holder, int Waiters);
+
+/// <summary>How an acquire ended.</summary>
+[GenerateSerializer, Alias("oc.AcquireStatus")]
+public enum AcquireStatus
+{
+    Granted,
+
+    /// <summary>Not granted within the wait: someone else holds the lock.</summary>
+    Held,
+
+    /// <summary>The lease named does not exist or ended (also while waiting).</summary>
+    LeaseNotFound,
+}
+
+/// <summary>The answer to an acquire: the token when granted.</summary>
+[GenerateSerializer, Immutable, Alias("oc.AcquireResult")]
+public sealed record AcquireResult(AcquireStatus Status, long Token = 0);
+
+/// <summary>How a release ended.</summary>
+[GenerateSerializer, Alias("oc.ReleaseStatus")]
+public enum ReleaseStatus
+{
+    /// <summary>Released now, or this token had released it already.</summary>
+    Released,
+
+    /// <summary>Another token holds the lock, or the lock never issued this one: nothing changed.</summary>
+    NotHolder,
+}

@@ -125,6 +125,7 @@ v1.MapScheduleEndpoints();
 v1.MapTxnEndpoints();
 v1.MapLeaseEndpoints();
 v1.MapLockEndpoints();
+v1.MapElectionEndpoints();
 v1.MapAdminEndpoints();
 SecuritySetup.EnsureEveryEndpointNamesAScope(app, "/v1");
 

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
+using OrleansCompute.Api.Cluster;
 using OrleansCompute.Api.Errors;
 using OrleansCompute.Api.Security;
 using OrleansCompute.Api.Tenancy;
@@ -16,7 +17,7 @@ public static class LeaseEndpoints
 
     public static RouteGroupBuilder MapLeaseEndpoints(this RouteGroupBuilder v1)
     {
-        var leases = v1.MapGroup("/leases").WithTags("Leases");
+        var leases = v1.MapGroup("/leases").WithTags("Leases").AddEndpointFilter<GatewayLossFilter>();
         leases.MapPost("/", GrantAsync).RequireScope(Scopes.Coord)
             .WithSummary($"Grant a lease of ttlSeconds ({MinTtlSeconds}-{MaxTtlSeconds}): it ends when that long passes without a keepalive.")
             .ProducesProblem(StatusCodes.Status400BadRequest);

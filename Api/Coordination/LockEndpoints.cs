@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http.HttpResults;
+using OrleansCompute.Api.Cluster;
 using OrleansCompute.Api.Errors;
 using OrleansCompute.Api.Security;
 using OrleansCompute.Api.Tenancy;
@@ -17,7 +18,8 @@ public static class LockEndpoints
 
     public static RouteGroupBuilder MapLockEndpoints(this RouteGroupBuilder v1)
     {
-        var locks = v1.MapGroup("/locks").WithTags("Locks");
+        // A waiter whose call went through a gateway that died is answered 503 at once, not after the response timeout.
+        var locks = v1.MapGroup("/locks").WithTags("Locks").AddEndpointFilter<GatewayLossFilter>();
         locks.MapPost("/{**name}", AcquireAsync).RequireScope(Scopes.Coord)
             .WithSummary($"Acquire for a lease, waiting up to waitSeconds (0-{MaxWaitSeconds}; 0 tries once) first come, first served. 200 with a fencing token; 409 lock-held when not granted in time.")
             .ProducesProblem(StatusCodes.Status400BadRequest)

@@ -21,4 +21,5 @@ public static class ProblemTypes
     public const string QuotaExceeded = Prefix + "quota-exceeded";
     public const string LeaseNotFound = Prefix + "lease-not-found";
     public const string LockHeld = Prefix + "lock-held";
+    public const string NotLeader = Prefix + "not-leader";
 }

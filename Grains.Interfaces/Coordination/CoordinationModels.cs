@@ -1,10 +1,11 @@
 namespace OrleansCompute.Coordination;
 
-/// <summary>Something that ends with a lease: a lock it holds.</summary>
+/// <summary>Something that ends with a lease: a lock it holds, or an election it leads.</summary>
 [GenerateSerializer, Immutable, Alias("oc.LeaseItem")]
 public sealed record LeaseItem(string Kind, string Name)
 {
     public const string LockKind = "lock";
+    public const string ElectionKind = "election";
 }
 
 /// <summary>A live lease as <c>GET /v1/leases/{id}</c> shows it.</summary>
@@ -28,9 +29,9 @@ public enum LeaseGrantStatus
 [GenerateSerializer, Immutable, Alias("oc.LeaseGrant")]
 public sealed record LeaseGrant(LeaseGrantStatus Status, DateTimeOffset ExpiresAt);
 
-/// <summary>A lock's holder: the lease that holds it, its fencing token and when it was granted.</summary>
+/// <summary>A lock's holder (or an election's leader): the lease that holds it, its fencing token, when it was granted and, for a leader, its value (JSON text).</summary>
 [GenerateSerializer, Immutable, Alias("oc.LockHolder")]
-public sealed record LockHolder(string Lease, long Token, DateTimeOffset AcquiredAt);
+public sealed record LockHolder(string Lease, long Token, DateTimeOffset AcquiredAt, string? Value = null);
 
 /// <summary>A lock as <c>GET /v1/locks/{name}</c> shows it.</summary>
 [GenerateSerializer, Immutable, Alias("oc.LockView")]
@@ -63,3 +64,17 @@ public enum ReleaseStatus
     /// <summary>Another token holds the lock, or the lock never issued this one: nothing changed.</summary>
     NotHolder,
 }
+
+/// <summary>How a proclaim ended.</summary>
+[GenerateSerializer, Alias("oc.ProclaimStatus")]
+public enum ProclaimStatus
+{
+    Proclaimed,
+
+    /// <summary>The token does not lead (any more): nothing changed.</summary>
+    NotLeader,
+}
+
+/// <summary>One state of an election as observers see it: the leader, or null; <see cref="Sequence"/> grows with every change.</summary>
+[GenerateSerializer, Immutable, Alias("oc.LeaderChange")]
+public sealed record LeaderChange(long Sequence, LockHolder? Leader);

@@ -14,7 +14,7 @@ namespace OrleansCompute.Grains.Coordination;
 /// silo after this one died, so what is attached is released even if nobody calls.
 ///
 /// Ending is three steps, each survived by a crash: the end is recorded (from then on the lease is
-/// over for everyone), every attached lock is told, and the row is forgotten. Attach and detach
+/// over for everyone), every attached lock and election is told, and the row is forgotten. Attach and detach
 /// interleave with the rest, so that a lock calling in while this lease is telling it about the
 /// end cannot deadlock; they decide on <see cref="_ending"/>, which is set before the first await.
 /// </summary>
@@ -209,13 +209,21 @@ public sealed partial class LeaseGrain(ICoordinationStore store, TimeProvider cl
         }
 
         // Every attached lock is told; a failure leaves the rest for the timer's next try.
-        await Task.WhenAll(_items.Select(item => GrainFactory.GetGrain<ILockGrain>(TenantKey.For(Tenant, item.Name)).LeaseEndedAsync(Id)));
+        await Task.WhenAll(_items.Select(TellEndedAsync));
         await store.DeleteLeaseAsync(Tenant, Id, CancellationToken.None);
         _items.Clear();
         _timer?.Dispose();
         _timer = null;
         await UnregisterWakeReminderAsync();
         DeactivateOnIdle();
+    }
+
+    private Task TellEndedAsync(LeaseItem item)
+    {
+        var key = TenantKey.For(Tenant, item.Name);
+        return item.Kind == LeaseItem.ElectionKind
+            ? GrainFactory.GetGrain<IElectionGrain>(key).LeaseEndedAsync(Id)
+            : GrainFactory.GetGrain<ILockGrain>(key).LeaseEndedAsync(Id);
     }
 
     private async Task OnTimerAsync(CancellationToken cancellationToken)

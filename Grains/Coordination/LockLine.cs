@@ -3,7 +3,7 @@ using OrleansCompute.Coordination;
 namespace OrleansCompute.Grains.Coordination;
 
 /// <summary>
-/// A lock's holder, its line of waiters and its tokens. Pure: the lock grain feeds it calls and
+/// A lock's holder (or an election's leader), its line of waiters and its tokens. Pure: the lock grain feeds it calls and
 /// carries out what it says. Tokens only grow: each grant takes the next one, whether or not the
 /// grant then holds (a waiter whose lease ended meanwhile burns its token).
 /// </summary>
@@ -30,10 +30,10 @@ public sealed class LockLine
         Holder = holder;
     }
 
-    /// <summary>Gets in line, at the end.</summary>
-    public Waiter Join(string lease)
+    /// <summary>Gets in line, at the end; a candidate brings the <paramref name="value"/> it leads with.</summary>
+    public Waiter Join(string lease, string? value = null)
     {
-        var waiter = new Waiter(lease);
+        var waiter = new Waiter(lease, value);
         waiter.Node = _waiters.AddLast(waiter);
         return waiter;
     }
@@ -66,7 +66,7 @@ public sealed class LockLine
         Leave(waiter);
         LastToken++;
         waiter.Token = LastToken;
-        Holder = new LockHolder(waiter.Lease, LastToken, now);
+        Holder = new LockHolder(waiter.Lease, LastToken, now, waiter.Value);
         Granting = waiter;
         return waiter;
     }
@@ -107,6 +107,18 @@ public sealed class LockLine
             : (ReleaseStatus.NotHolder, false);
     }
 
+    /// <summary>Replaces the leader's value, if <paramref name="token"/> holds and no grant is under way.</summary>
+    public bool Proclaim(long token, string value)
+    {
+        if (Holder?.Token != token || Granting is not null)
+        {
+            return false;
+        }
+
+        Holder = Holder with { Value = value };
+        return true;
+    }
+
     /// <summary>
     /// <paramref name="lease"/> ended: it no longer holds the lock, and its waiters leave the line.
     /// Returns whether the holder changed, and the waiters that left.
@@ -130,11 +142,13 @@ public sealed class LockLine
     }
 
     /// <summary>One client in line: its lease, and the answer it waits for.</summary>
-    public sealed class Waiter(string lease)
+    public sealed class Waiter(string lease, string? value)
     {
         private readonly TaskCompletionSource<AcquireResult> _result = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public string Lease { get; } = lease;
+
+        public string? Value { get; } = value;
 
         public long Token { get; internal set; }
 

@@ -42,11 +42,11 @@ public interface ICoordinationStore
     /// <summary>Up to <paramref name="limit"/> ids of leases that have not ended, after <paramref name="after"/>, in ordinal order.</summary>
     Task<List<string>> ListLeasesAsync(string tenant, string? after, int limit, CancellationToken cancellationToken);
 
-    /// <summary>Takes the lock over for a new activation (the next epoch), creating its row.</summary>
-    Task<LockRow> TakeLockAsync(string tenant, string name, CancellationToken cancellationToken);
+    /// <summary>Takes a lock or election (<paramref name="kind"/>, a <see cref="LeaseItem"/> kind) over for a new activation (the next epoch), creating its row.</summary>
+    Task<LockRow> TakeLockAsync(string tenant, string kind, string name, CancellationToken cancellationToken);
 
-    /// <summary>Writes the lock's last token and holder. Fenced by the epoch; the last token never goes back.</summary>
-    Task SaveLockAsync(string tenant, string name, long epoch, long lastToken, LockHolder? holder, CancellationToken cancellationToken);
+    /// <summary>Writes the last token and holder. Fenced by the epoch; the last token never goes back.</summary>
+    Task SaveLockAsync(string tenant, string kind, string name, long epoch, long lastToken, LockHolder? holder, CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -225,33 +225,36 @@ public sealed class CoordinationStore(DbDataSource dataSource) : ICoordinationSt
         return ids;
     }
 
-    public async Task<LockRow> TakeLockAsync(string tenant, string name, CancellationToken cancellationToken)
+    public async Task<LockRow> TakeLockAsync(string tenant, string kind, string name, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var take = Command(connection, null, """
-            INSERT INTO oc_coord_lock (tenant, name, epoch) VALUES (@tenant, @name, 1)
-            ON CONFLICT (tenant, name) DO UPDATE SET epoch = oc_coord_lock.epoch + 1
-            RETURNING epoch, last_token, holder_lease, holder_token, acquired_at
+            INSERT INTO oc_coord_lock (tenant, kind, name, epoch) VALUES (@tenant, @kind, @name, 1)
+            ON CONFLICT (tenant, kind, name) DO UPDATE SET epoch = oc_coord_lock.epoch + 1
+            RETURNING epoch, last_token, holder_lease, holder_token, acquired_at, holder_value
             """);
         Add(take, "tenant", tenant);
+        Add(take, "kind", kind);
         Add(take, "name", name);
         await using var reader = await take.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
         var holder = reader.IsDBNull(2)
             ? null
-            : new LockHolder(reader.GetString(2), reader.GetInt64(3), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(4)));
+            : new LockHolder(reader.GetString(2), reader.GetInt64(3), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(4)), reader.IsDBNull(5) ? null : reader.GetString(5));
         return new LockRow(reader.GetInt64(0), reader.GetInt64(1), holder);
     }
 
-    public async Task SaveLockAsync(string tenant, string name, long epoch, long lastToken, LockHolder? holder, CancellationToken cancellationToken)
+    public async Task SaveLockAsync(string tenant, string kind, string name, long epoch, long lastToken, LockHolder? holder, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var save = Command(connection, null, """
-            UPDATE oc_coord_lock SET last_token = @last, holder_lease = @lease, holder_token = @token, acquired_at = @acquired
-            WHERE tenant = @tenant AND name = @name AND epoch = @epoch AND last_token <= @last
+            UPDATE oc_coord_lock SET last_token = @last, holder_lease = @lease, holder_token = @token, acquired_at = @acquired, holder_value = @value
+            WHERE tenant = @tenant AND kind = @kind AND name = @name AND epoch = @epoch AND last_token <= @last
             """);
         Add(save, "tenant", tenant);
+        Add(save, "kind", kind);
         Add(save, "name", name);
+        Add(save, "value", holder?.Value);
         Add(save, "epoch", epoch);
         Add(save, "last", lastToken);
         Add(save, "lease", holder?.Lease);
@@ -259,7 +262,7 @@ public sealed class CoordinationStore(DbDataSource dataSource) : ICoordinationSt
         Add(save, "acquired", holder?.AcquiredAt.ToUnixTimeMilliseconds());
         if (await save.ExecuteNonQueryAsync(cancellationToken) != 1)
         {
-            throw new CoordinationFencedException($"lock {tenant}/{name} is held by an activation newer than epoch {epoch}");
+            throw new CoordinationFencedException($"{kind} {tenant}/{name} is held by an activation newer than epoch {epoch}");
         }
     }
 

@@ -1,4 +1,4 @@
--- OrleansCompute schema, PostgreSQL, step 10: leases and locks (SPEC §4.4, docs/coordination.md).
+-- OrleansCompute schema, PostgreSQL, step 10: leases, locks and elections (SPEC §4.4, docs/coordination.md).
 --
 -- A lease is one row, written when it is granted, about once every half TTL while keepalives
 -- come (marked_at, by this database's clock), when an activation takes it over (epoch) and when
@@ -22,7 +22,7 @@ CREATE TABLE IF NOT EXISTS oc_coord_lease
     PRIMARY KEY (tenant, id)
 );
 
--- What ends with a lease: locks it holds ('lock', name).
+-- What ends with a lease: locks ('lock', name) and leaderships ('election', name) it holds.
 CREATE TABLE IF NOT EXISTS oc_coord_lease_item
 (
     tenant text NOT NULL,
@@ -32,16 +32,19 @@ CREATE TABLE IF NOT EXISTS oc_coord_lease_item
     PRIMARY KEY (tenant, lease, kind, name)
 );
 
--- A lock: the last token it issued (tokens only grow, whoever holds the lock) and its holder.
--- epoch fences lock activations: a write names the epoch its activation took.
+-- A lock or an election ('lock' | 'election'): the last token it issued (tokens only grow, whoever
+-- holds it), its holder and, for an election, the leader's value. epoch fences activations: a
+-- write names the epoch its activation took.
 CREATE TABLE IF NOT EXISTS oc_coord_lock
 (
     tenant       text   NOT NULL,
+    kind         text   NOT NULL,
     name         text   COLLATE "C" NOT NULL,
     epoch        bigint NOT NULL,
     last_token   bigint NOT NULL DEFAULT 0,
     holder_lease text   NULL,
     holder_token bigint NULL,
+    holder_value text   NULL,
     acquired_at  bigint NULL,
-    PRIMARY KEY (tenant, name)
+    PRIMARY KEY (tenant, kind, name)
 );

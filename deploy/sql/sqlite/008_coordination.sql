@@ -1,4 +1,4 @@
--- OrleansCompute embedded store (SQLite), step 8: leases and locks, as in
+-- OrleansCompute embedded store (SQLite), step 8: leases, locks and elections, as in
 -- deploy/sql/postgres/010_coordination.sql. Times are Unix milliseconds from the one machine's clock.
 
 CREATE TABLE IF NOT EXISTS oc_coord_lease
@@ -24,11 +24,13 @@ CREATE TABLE IF NOT EXISTS oc_coord_lease_item
 CREATE TABLE IF NOT EXISTS oc_coord_lock
 (
     tenant       TEXT    NOT NULL,
+    kind         TEXT    NOT NULL,
     name         TEXT    NOT NULL,
     epoch        INTEGER NOT NULL,
     last_token   INTEGER NOT NULL DEFAULT 0,
     holder_lease TEXT    NULL,
     holder_token INTEGER NULL,
+    holder_value TEXT    NULL,
     acquired_at  INTEGER NULL,
-    PRIMARY KEY (tenant, name)
+    PRIMARY KEY (tenant, kind, name)
 );

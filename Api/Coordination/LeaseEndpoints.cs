@@ -29,7 +29,7 @@ public static class LeaseEndpoints
             .WithSummary("The lease, how long it has left and what is attached to it; 404 once it ended.")
             .ProducesProblem(StatusCodes.Status404NotFound);
         leases.MapDelete("/{id}", RevokeAsync).RequireScope(Scopes.Coord)
-            .WithSummary("Revoke: the lease ends now, and every lock it holds is released.")
+            .WithSummary("Revoke: the lease ends now, and every lock and leadership it holds is released.")
             .ProducesProblem(StatusCodes.Status404NotFound);
         return v1;
     }
@@ -110,7 +110,7 @@ public sealed record LeaseGrantResponse(string Id, int TtlSeconds, DateTimeOffse
 
 public sealed record KeepAliveResponse(string Id, int TtlSeconds);
 
-/// <summary>A lease and what ends with it. Keys and elections are listed for the contract of SPEC §4.4; this service attaches locks.</summary>
+/// <summary>A lease and what ends with it. Keys are listed for the contract of SPEC §4.4; keys are not attached to leases yet.</summary>
 public sealed record LeaseResponse(string Id, int TtlSeconds, long RemainingMs, IReadOnlyList<LeaseKeyResponse> Keys, IReadOnlyList<string> Locks, IReadOnlyList<string> Elections)
 {
     public static LeaseResponse From(LeaseView view) => new(
@@ -119,7 +119,7 @@ public sealed record LeaseResponse(string Id, int TtlSeconds, long RemainingMs, 
         view.RemainingMs,
         [],
         [.. view.Items.Where(i => i.Kind == LeaseItem.LockKind).Select(i => i.Name)],
-        []);
+        [.. view.Items.Where(i => i.Kind == LeaseItem.ElectionKind).Select(i => i.Name)]);
 }
 
 public sealed record LeaseKeyResponse(string Table, string Key);

@@ -26,6 +26,7 @@ public class ElectionApiTests(SharedClusterFixture fixture)
         var leader = (await Http.GetFromJsonAsync<JsonElement>($"/v1/elections/{name}")).GetProperty("leader");
         Assert.Equal((token, lease, "10.0.0.1"), (leader.GetProperty("token").GetInt64(), leader.GetProperty("lease").GetString(), leader.GetProperty("value").GetProperty("addr").GetString()));
 
+        Assert.Equal([name], (await Http.GetFromJsonAsync<JsonElement>($"/v1/leases/{lease}")).GetProperty("elections").EnumerateArray().Select(e => e.GetString()));
         Assert.Equal(HttpStatusCode.OK, (await Http.PostAsync($"/v1/elections/{name}/proclaim", CoordClient.Json($"{{\"token\": {token}, \"value\": \"v2\"}}"))).StatusCode);
         Assert.Equal("v2", (await Http.GetFromJsonAsync<JsonElement>($"/v1/elections/{name}")).GetProperty("leader").GetProperty("value").GetString());
         Assert.Equal(HttpStatusCode.NoContent, (await Http.PostAsync($"/v1/elections/{name}/resign", CoordClient.Json($"{{\"token\": {token}}}"))).StatusCode);

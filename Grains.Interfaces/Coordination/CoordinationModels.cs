@@ -4,7 +4,10 @@ namespace OrleansCompute.Coordination;
 [GenerateSerializer, Immutable, Alias("oc.LeaseItem")]
 public sealed record LeaseItem(string Kind, string Name)
 {
+    /// <summary>A lock the lease holds.</summary>
     public const string LockKind = "lock";
+
+    /// <summary>An election the lease leads.</summary>
     public const string ElectionKind = "election";
 }
 
@@ -16,6 +19,7 @@ public sealed record LeaseView(string Id, int TtlSeconds, long RemainingMs, IRea
 [GenerateSerializer, Alias("oc.LeaseGrantStatus")]
 public enum LeaseGrantStatus
 {
+    /// <summary>The lease exists from now.</summary>
     Granted,
 
     /// <summary>The tenant holds as many live leases as it may.</summary>
@@ -41,6 +45,7 @@ public sealed record LockView(LockHolder? Holder, int Waiters);
 [GenerateSerializer, Alias("oc.AcquireStatus")]
 public enum AcquireStatus
 {
+    /// <summary>The lease holds it, with the token answered.</summary>
     Granted,
 
     /// <summary>Not granted within the wait: someone else holds the lock.</summary>
@@ -69,6 +74,7 @@ public enum ReleaseStatus
 [GenerateSerializer, Alias("oc.ProclaimStatus")]
 public enum ProclaimStatus
 {
+    /// <summary>The leader's value is the new one, durably.</summary>
     Proclaimed,
 
     /// <summary>The token does not lead (any more): nothing changed.</summary>

@@ -18,8 +18,10 @@ public static partial class CoordinationNames
 /// <summary>Lease ids: 32 lowercase hex digits, random, never reused.</summary>
 public static partial class LeaseIds
 {
+    /// <summary>A fresh id: 122 random bits.</summary>
     public static string New() => Guid.NewGuid().ToString("N");
 
+    /// <summary>True when <paramref name="id"/> has the form of a lease id.</summary>
     public static bool IsValid(string? id) => id is not null && Pattern().IsMatch(id);
 
     [GeneratedRegex("^[0-9a-f]{32}\\z", RegexOptions.CultureInvariant)]

@@ -1,4 +1,5 @@
 using System.Data.Common;
+using static OrleansCompute.Grains.DbCommands;
 using Npgsql;
 using OrleansCompute.Coordination;
 
@@ -277,21 +278,5 @@ public sealed class CoordinationStore(DbDataSource dataSource) : ICoordinationSt
         {
             throw new CoordinationFencedException($"lease {tenant}/{id} is held by an activation newer than epoch {epoch}");
         }
-    }
-
-    private static DbCommand Command(DbConnection connection, DbTransaction? transaction, string sql)
-    {
-        var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = sql;
-        return command;
-    }
-
-    private static void Add(DbCommand command, string name, object? value)
-    {
-        var parameter = command.CreateParameter();
-        parameter.ParameterName = name;
-        parameter.Value = value ?? DBNull.Value;
-        command.Parameters.Add(parameter);
     }
 }

@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 using OrleansCompute.Api.Cluster;
+using OrleansCompute.Api.Coordination;
 using OrleansCompute.Api.Data;
 using OrleansCompute.Api.Errors;
 using OrleansCompute.Api.Jobs;
@@ -33,6 +34,8 @@ builder.Services.AddSingleton<TableClient>();
 builder.Services.AddSingleton<TransactionClient>();
 builder.Services.Configure<KeyValueLimits>(builder.Configuration.GetSection("KeyValue"));
 builder.Services.Configure<TransactionLimits>(builder.Configuration.GetSection("Transactions"));
+builder.Services.Configure<CoordinationLimits>(builder.Configuration.GetSection("Coordination"));
+builder.Services.AddSingleton<WaiterSlots>();
 
 builder.AddApiSecurity();
 builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = context =>
@@ -121,6 +124,9 @@ v1.MapKeyEndpoints();
 v1.MapJobEndpoints();
 v1.MapScheduleEndpoints();
 v1.MapTxnEndpoints();
+v1.MapLeaseEndpoints();
+v1.MapLockEndpoints();
+v1.MapElectionEndpoints();
 v1.MapAdminEndpoints();
 SecuritySetup.EnsureEveryEndpointNamesAScope(app, "/v1");
 

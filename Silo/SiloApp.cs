@@ -3,6 +3,7 @@ using Npgsql;
 using Orleans.Configuration;
 using Orleans.Dashboard;
 using OrleansCompute.Grains;
+using OrleansCompute.Grains.Coordination.Storage;
 using OrleansCompute.Grains.Data;
 using OrleansCompute.Grains.Data.Placement;
 using OrleansCompute.Grains.Data.Storage;
@@ -79,6 +80,7 @@ public static class SiloApp
             // Tests may put a fault-injecting decorator in first; theirs then wins.
             builder.Services.TryAddSingleton<IKeyValueStore, PostgresKeyValueStore>();
             builder.Services.TryAddSingleton<IJobStore>(sp => new JobStore(sp.GetRequiredService<NpgsqlDataSource>()));
+            builder.Services.TryAddSingleton<ICoordinationStore>(sp => new CoordinationStore(sp.GetRequiredService<NpgsqlDataSource>()));
             if (settings.TransactionalStorage == TransactionalStorageKind.Postgres)
             {
                 builder.Services.AddSingleton<TransactionalStateWriter>();
@@ -90,6 +92,7 @@ public static class SiloApp
         {
             builder.Services.AddSingleton<IKeyValueStore>(new SqliteKeyValueStore(settings.SqliteConnectionString));
             builder.Services.TryAddSingleton<IJobStore>(new JobStore(Microsoft.Data.Sqlite.SqliteFactory.Instance.CreateDataSource(settings.SqliteConnectionString)));
+            builder.Services.TryAddSingleton<ICoordinationStore>(new CoordinationStore(Microsoft.Data.Sqlite.SqliteFactory.Instance.CreateDataSource(settings.SqliteConnectionString)));
         }
 
         builder.Services.Configure<JobOptions>(builder.Configuration.GetSection("Jobs"));

@@ -19,4 +19,7 @@ public static class ProblemTypes
     public const string Forbidden = Prefix + "forbidden";
     public const string TooManyRequests = Prefix + "too-many-requests";
     public const string QuotaExceeded = Prefix + "quota-exceeded";
+    public const string LeaseNotFound = Prefix + "lease-not-found";
+    public const string LockHeld = Prefix + "lock-held";
+    public const string NotLeader = Prefix + "not-leader";
 }

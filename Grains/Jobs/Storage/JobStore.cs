@@ -1,4 +1,5 @@
 using System.Data.Common;
+using static OrleansCompute.Grains.DbCommands;
 using OrleansCompute.Jobs;
 
 namespace OrleansCompute.Grains.Jobs.Storage;
@@ -294,22 +295,6 @@ public sealed class JobStore(DbDataSource dataSource) : IJobStore
         Add(command, "started", job.StartedAt?.ToUnixTimeMilliseconds());
         Add(command, "finished", job.FinishedAt?.ToUnixTimeMilliseconds());
         Add(command, "version", job.Version);
-    }
-
-    private static DbCommand Command(DbConnection connection, DbTransaction? transaction, string sql)
-    {
-        var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.Transaction = transaction;
-        return command;
-    }
-
-    private static void Add(DbCommand command, string name, object? value)
-    {
-        var parameter = command.CreateParameter();
-        parameter.ParameterName = name;
-        parameter.Value = value ?? DBNull.Value;
-        command.Parameters.Add(parameter);
     }
 
     private static JobStatus ParseStatus(string text) => Enum.Parse<JobStatus>(text, ignoreCase: true);

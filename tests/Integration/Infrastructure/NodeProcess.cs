@@ -11,6 +11,8 @@ namespace OrleansCompute.Tests.Infrastructure;
 public sealed partial class NodeProcess : IAsyncDisposable
 {
     private const int SigTerm = 15;
+    private const int SigStop = 19;
+    private const int SigCont = 18;
 
     private readonly Process _process;
     private readonly StringBuilder _log = new();
@@ -106,13 +108,21 @@ public sealed partial class NodeProcess : IAsyncDisposable
     public void Kill() => _process.Kill(entireProcessTree: true);
 
     /// <summary>kill -TERM: what an orchestrator sends before it stops a container.</summary>
-    public void Terminate()
+    public void Terminate() => Signal(SigTerm, "TERM");
+
+    private void Signal(int signal, string name)
     {
-        if (SendSignal(_process.Id, SigTerm) != 0)
+        if (SendSignal(_process.Id, signal) != 0)
         {
-            throw new InvalidOperationException($"kill -TERM {_process.Id} failed with errno {Marshal.GetLastPInvokeError()}");
+            throw new InvalidOperationException($"kill -{name} {_process.Id} failed with errno {Marshal.GetLastPInvokeError()}");
         }
     }
+
+    /// <summary>kill -STOP: the process freezes mid-flight, as in a long GC pause, and still holds its sockets.</summary>
+    public void Pause() => Signal(SigStop, "STOP");
+
+    /// <summary>kill -CONT: a paused process goes on from where it stopped.</summary>
+    public void Resume() => Signal(SigCont, "CONT");
 
     public async Task<bool> WaitForExitAsync(TimeSpan timeout)
     {

@@ -24,16 +24,7 @@ public sealed partial class ProblemExceptionHandler(
                 Title = "Request body too large",
                 Detail = exception.Message,
             },
-            BadHttpRequestException bad => new ProblemDetails
-            {
-                Status = bad.StatusCode,
-                Type = ProblemTypes.BadRequest,
-                Title = "Malformed request",
-                // The inner exception names the JSON path and the problem; the outer one only the parameter.
-                Detail = bad.InnerException is System.Text.Json.JsonException json
-                    ? $"The body is not valid JSON for this request: {json.Message}"
-                    : bad.InnerException?.Message ?? bad.Message,
-            },
+            BadHttpRequestException bad => BodyErrors.Describe(bad),
             // A write that timed out may have been applied: say so rather than "unavailable".
             TimeoutException when !HttpMethods.IsGet(httpContext.Request.Method) => OutcomeUnknown("The cluster did not answer in time; the write may or may not have been applied. Read before retrying a conditional write."),
             TransactionFailedException { Outcome: TxnOutcome.Conflict } => new ProblemDetails

@@ -31,7 +31,8 @@ builder.Services.AddSingleton<IClusterClient>(sp => sp.GetRequiredService<Cluste
 builder.Services.AddSingleton<IGrainFactory>(sp => sp.GetRequiredService<ClusterClientHost>().Client);
 builder.Services.AddHostedService<ClusterProbe>();
 builder.Services.AddSingleton(TimeProvider.System);
-builder.Services.AddSingleton<TableDirectory>();
+builder.Services.AddSingleton<TableClient>();
+builder.Services.AddSingleton<TransactionClient>();
 builder.Services.Configure<KeyValueLimits>(builder.Configuration.GetSection("KeyValue"));
 builder.Services.Configure<TransactionLimits>(builder.Configuration.GetSection("Transactions"));
 

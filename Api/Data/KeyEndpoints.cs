@@ -7,7 +7,6 @@ using Microsoft.Net.Http.Headers;
 using OrleansCompute.Api.Errors;
 using OrleansCompute.Api.Security;
 using OrleansCompute.Api.Tenancy;
-using OrleansCompute.Api.Transactions;
 using OrleansCompute.Data;
 using OrleansCompute.Tenancy;
 
@@ -18,7 +17,7 @@ public static class KeyEndpoints
 {
     public static RouteGroupBuilder MapKeyEndpoints(this RouteGroupBuilder v1)
     {
-        var keys = v1.MapGroup("/tables/{table}").WithTags("Keys").AddEndpointFilter<GatewayLossFilter>();
+        var keys = v1.MapGroup("/tables/{table}").WithTags("Keys").AddEndpointFilter<RouteNamesFilter>().AddEndpointFilter<GatewayLossFilter>();
         keys.MapGet("/keys", ScanAsync).RequireScope(Scopes.DataRead)
             .WithSummary("Live keys in code point order across all shards, with an optional prefix.")
             .ProducesProblem(StatusCodes.Status404NotFound);
@@ -46,14 +45,13 @@ public static class KeyEndpoints
     }
 
     public static async Task<Results<Created<KeyVersion>, Ok<KeyVersion>, ValidationProblem, ProblemHttpResult>> PutAsync(
-        string table, string key, int? ttlSeconds, HttpContext http, TableDirectory tables, IGrainFactory grains,
-        IOptions<KeyValueLimits> limits, CancellationToken cancellationToken)
+        string table, string key, int? ttlSeconds, HttpContext http, TableClient data, IOptions<KeyValueLimits> limits,
+        CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
-        CheckNames(errors, table, key);
-        if (ttlSeconds is { } ttl && (ttl < 1 || ttl > limits.Value.MaxTtlSeconds))
+        if (limits.Value.TtlError(ttlSeconds) is { } ttlError)
         {
-            errors["ttlSeconds"] = [$"ttlSeconds must be between 1 and {limits.Value.MaxTtlSeconds}."];
+            errors["ttlSeconds"] = [ttlError];
         }
 
         var (ifVersion, ifExists, ifAbsent) = Conditions(http.Request, errors);
@@ -62,7 +60,7 @@ public static class KeyEndpoints
             return Problems.Invalid(errors);
         }
 
-        if (ttlSeconds is not null && await tables.FindAsync(http.Tenant(), table, cancellationToken) is { Transactional: true })
+        if (ttlSeconds is not null && await data.FindAsync(http.Tenant(), table, cancellationToken) is { Transactional: true })
         {
             return Problems.Invalid("ttlSeconds", "Keys of transactional tables do not expire; ttlSeconds is not supported on them.");
         }
@@ -73,8 +71,14 @@ public static class KeyEndpoints
             return problem;
         }
 
-        var result = await ExecuteAsync(http, tables, grains, table,
+        var answer = await data.ExecuteAsync(http.Tenant(), table,
             new KvOp(KvOpKind.Put, key, value.Bytes, ifVersion, ifAbsent, ifExists, ttlSeconds), cancellationToken);
+        if (Problems.Uncommitted(http, answer.Outcome, answer.Message) is { } failed)
+        {
+            return failed;
+        }
+
+        var result = answer.Result;
         SetETag(http, result);
         return result.Status switch
         {
@@ -84,31 +88,28 @@ public static class KeyEndpoints
         };
     }
 
-    public static async Task<Results<FileContentHttpResult, ValidationProblem, ProblemHttpResult>> GetAsync(
-        string table, string key, HttpContext http, TableDirectory tables, IGrainFactory grains, CancellationToken cancellationToken)
+    public static async Task<Results<FileContentHttpResult, ProblemHttpResult>> GetAsync(
+        string table, string key, HttpContext http, TableClient data, CancellationToken cancellationToken)
     {
-        var errors = new Dictionary<string, string[]>();
-        CheckNames(errors, table, key);
-        if (errors.Count > 0)
+        var answer = await data.ExecuteAsync(http.Tenant(), table, new KvOp(KvOpKind.Get, key), cancellationToken);
+        if (Problems.Uncommitted(http, answer.Outcome, answer.Message) is { } failed)
         {
-            return Problems.Invalid(errors);
+            return failed;
         }
 
-        var result = await ExecuteAsync(http, tables, grains, table, new KvOp(KvOpKind.Get, key), cancellationToken);
-        if (result.Status != KvStatus.Ok)
+        if (answer.Result.Status != KvStatus.Ok)
         {
-            return Failure(result, table, key);
+            return Failure(answer.Result, table, key);
         }
 
-        SetETag(http, result);
-        return TypedResults.Bytes(result.Value!, "application/json");
+        SetETag(http, answer.Result);
+        return TypedResults.Bytes(answer.Result.Value!, "application/json");
     }
 
     public static async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> DeleteAsync(
-        string table, string key, HttpContext http, TableDirectory tables, IGrainFactory grains, CancellationToken cancellationToken)
+        string table, string key, HttpContext http, TableClient data, CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
-        CheckNames(errors, table, key);
         var (ifVersion, ifExists, ifAbsent) = Conditions(http.Request, errors);
         if (ifAbsent)
         {
@@ -120,50 +121,40 @@ public static class KeyEndpoints
             return Problems.Invalid(errors);
         }
 
-        var result = await ExecuteAsync(http, tables, grains, table,
+        var answer = await data.ExecuteAsync(http.Tenant(), table,
             new KvOp(KvOpKind.Delete, key, IfVersion: ifVersion, IfExists: ifExists), cancellationToken);
-        return result.Status == KvStatus.Deleted ? TypedResults.NoContent() : Failure(result, table, key);
+        return Problems.Uncommitted(http, answer.Outcome, answer.Message) is { } failed ? failed
+            : answer.Result.Status == KvStatus.Deleted ? TypedResults.NoContent()
+            : Failure(answer.Result, table, key);
     }
 
     public static async Task<Results<Ok<PageResponse<KeyItem>>, ValidationProblem, ProblemHttpResult>> ScanAsync(
-        string table, string? prefix, int? limit, string? after, HttpContext http, TableDirectory tables, IGrainFactory grains,
-        CancellationToken cancellationToken)
+        string table, string? prefix, int? limit, string? after, HttpContext http, TableClient data, CancellationToken cancellationToken)
     {
         var (pageSize, position, errors) = Paging.Parse(limit, after);
-        errors ??= [];
-        CheckNames(errors, table, key: null);
-        if (errors.Count > 0)
+        if (errors is not null)
         {
             return Problems.Invalid(errors);
         }
 
-        // Every shard returns its first matches in order; the page is the smallest of their union.
-        var tenant = http.Tenant();
-        var pages = await tables.RunAsync(tenant, table,
-            async info => info.Transactional
-                ? [await TransactionalKeys.ScanAsync(grains, tenant, info, prefix ?? "", position, pageSize, cancellationToken)]
-                : await Task.WhenAll(ShardMap.ShardKeysOf(tenant, info).Select(shard =>
-                    grains.GetGrain<IShardGrain>(shard).ScanAsync(prefix ?? "", position, pageSize, cancellationToken))),
-            answers => answers.Any(p => p.TableNotFound),
-            cancellationToken,
-            moved: answers => answers.Any(p => p.Moved));
-        if (pages is null)
+        if (await data.ScanAsync(http.Tenant(), table, prefix ?? "", position, pageSize, cancellationToken) is not { } answer)
         {
             return Problems.TableNotFound(table);
         }
 
-        var merged = pages.SelectMany(p => p.Items).OrderBy(i => i.Key, KeyOrder.Instance).ToList();
-        var more = merged.Count > pageSize || pages.Any(p => p.More);
-        var items = merged.Take(pageSize).Select(i => new KeyItem(i.Key, Parse(i.Value), i.Version)).ToList();
-        return TypedResults.Ok(new PageResponse<KeyItem>(items, more && items.Count > 0 ? Paging.Encode(items[^1].Key) : null));
+        if (Problems.Uncommitted(http, answer.Outcome, answer.Message) is { } failed)
+        {
+            return failed;
+        }
+
+        var items = answer.Result.Items.Select(i => new KeyItem(i.Key, JsonValues.Parse(i.Value), i.Version)).ToList();
+        return TypedResults.Ok(new PageResponse<KeyItem>(items, answer.Result.More && items.Count > 0 ? Paging.Encode(items[^1].Key) : null));
     }
 
     public static async Task<Results<Ok<BatchResponse>, ValidationProblem, ProblemHttpResult>> BatchAsync(
-        string table, BatchRequest body, HttpContext http, TableDirectory tables, IGrainFactory grains,
-        IOptions<KeyValueLimits> limits, CancellationToken cancellationToken)
+        string table, BatchRequest body, HttpContext http, TableClient data, IOptions<KeyValueLimits> limits, CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
-        CheckNames(errors, table, key: null);
         var ops = ParseBatch(body, limits.Value, errors);
         if (errors.Count > 0)
         {
@@ -171,116 +162,24 @@ public static class KeyEndpoints
         }
 
         var tenant = http.Tenant();
-        if (await tables.FindAsync(tenant, table, cancellationToken) is { Transactional: true })
+        if (await data.FindAsync(tenant, table, cancellationToken) is { Transactional: true })
         {
             return Problems.Invalid("ops", $"Table '{table}' is transactional: its keys change only in transactions. Use POST /v1/txn, which runs several operations atomically.");
         }
 
-        var answers = await tables.RunAsync(tenant, table,
-            info => ExecuteByShardAsync(grains, tables, tenant, table, info, ops, cancellationToken),
-            results => results.Any(r => r.Status == KvStatus.TableNotFound),
-            cancellationToken);
-        return answers is null
-            ? Problems.TableNotFound(table)
-            : TypedResults.Ok(new BatchResponse([.. ops.Zip(answers, BatchResult.From)]));
+        return await data.BatchAsync(tenant, table, ops, cancellationToken) is { } results
+            ? TypedResults.Ok(new BatchResponse([.. ops.Zip(results, BatchResult.From)]))
+            : Problems.TableNotFound(table);
     }
 
-    // One call per shard, each carrying that shard's operations in request order; answers come back in
-    // request order. A shard that refused its operations because it is handing over (a reshard) applied
-    // none of them: only those are routed again, so no operation runs twice.
-    private static async Task<KvResult[]> ExecuteByShardAsync(
-        IGrainFactory grains, TableDirectory tables, string tenant, string table, TableInfo info, List<KvOp> ops, CancellationToken cancellationToken)
+    public static async Task<Results<Ok<PageResponse<ShardInfo>>, ProblemHttpResult>> ShardsAsync(
+        string table, HttpContext http, TableClient data, CancellationToken cancellationToken)
     {
-        var results = new KvResult[ops.Count];
-        var pending = Enumerable.Range(0, ops.Count).ToList();
-        var handOver = new TableDirectory.HandOverWait();
-        while (true)
-        {
-            var byShard = pending.GroupBy(index => ShardMap.ShardKeyFor(tenant, info, ops[index].Key)).ToList();
-            var answers = await Task.WhenAll(byShard.Select(group =>
-                grains.GetGrain<IShardGrain>(group.Key).ExecuteBatchAsync([.. group.Select(index => ops[index])], cancellationToken)));
-            var moved = new List<int>();
-            for (var g = 0; g < byShard.Count; g++)
-            {
-                var group = byShard[g].ToList();
-                for (var i = 0; i < group.Count; i++)
-                {
-                    if (answers[g][i].Status == KvStatus.Moved)
-                    {
-                        moved.Add(group[i]);
-                    }
-                    else
-                    {
-                        results[group[i]] = answers[g][i];
-                    }
-                }
-            }
-
-            if (moved.Count == 0 || await NextOrGiveUpAsync(handOver, tables, tenant, table, moved.Count < ops.Count, cancellationToken) is not { } current)
-            {
-                foreach (var index in moved)
-                {
-                    results[index] = new KvResult(KvStatus.TableNotFound);
-                }
-
-                return results;
-            }
-
-            (pending, info) = (moved, current);
-        }
-    }
-
-    // Past the hand-over patience some of the batch may have applied: then the answer must say so.
-    private static async Task<TableInfo?> NextOrGiveUpAsync(
-        TableDirectory.HandOverWait handOver, TableDirectory tables, string tenant, string table, bool someApplied, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await handOver.NextAsync(tables, tenant, table, cancellationToken);
-        }
-        catch (ShardUnavailableException ex) when (someApplied)
-        {
-            throw new ShardUnavailableException(ex.Message.Replace("nothing was changed", "the batch's other operations were applied", StringComparison.Ordinal), outcomeUnknown: true);
-        }
-    }
-
-    public static async Task<Results<Ok<PageResponse<ShardInfo>>, ValidationProblem, ProblemHttpResult>> ShardsAsync(
-        string table, HttpContext http, IGrainFactory grains, CancellationToken cancellationToken)
-    {
-        var errors = new Dictionary<string, string[]>();
-        CheckNames(errors, table, key: null);
-        if (errors.Count > 0)
-        {
-            return Problems.Invalid(errors);
-        }
-
         // Asked rarely, and must show the table as it is: no cache.
-        var info = await grains.GetGrain<ITableGrain>(TenantKey.For(http.Tenant(), table)).DescribeAsync(cancellationToken);
-        if (info is null)
-        {
-            return Problems.TableNotFound(table);
-        }
-
-        var shards = await DescribeShardsAsync(grains, http.Tenant(), info, cancellationToken);
-        return TypedResults.Ok(new PageResponse<ShardInfo>(shards, null));
-    }
-
-    internal static Task<ShardInfo[]> DescribeShardsAsync(IGrainFactory grains, string tenant, TableInfo info, CancellationToken cancellationToken) =>
-        Task.WhenAll(ShardMap.ShardKeysOf(tenant, info).Select(shard =>
-            grains.GetGrain<IShardGrain>(shard).DescribeAsync(cancellationToken)));
-
-    private static async Task<KvResult> ExecuteAsync(
-        HttpContext http, TableDirectory tables, IGrainFactory grains, string table, KvOp op, CancellationToken cancellationToken)
-    {
-        var tenant = http.Tenant();
-        return await tables.RunAsync(tenant, table,
-                info => info.Transactional
-                    ? TransactionalKeys.ExecuteAsync(grains, tenant, info, op, cancellationToken)
-                    : grains.GetGrain<IShardGrain>(ShardMap.ShardKeyFor(tenant, info, op.Key)).ExecuteAsync(op, cancellationToken),
-                result => result.Status == KvStatus.TableNotFound,
-                cancellationToken,
-                moved: result => result.Status == KvStatus.Moved)
-            ?? new KvResult(KvStatus.TableNotFound);
+        var info = await data.Table(http.Tenant(), table).DescribeAsync(cancellationToken);
+        return info is null
+            ? Problems.TableNotFound(table)
+            : TypedResults.Ok(new PageResponse<ShardInfo>(await data.DescribeShardsAsync(http.Tenant(), info, cancellationToken), null));
     }
 
     private static List<KvOp> ParseBatch(BatchRequest body, KeyValueLimits limits, Dictionary<string, string[]> errors)
@@ -302,56 +201,26 @@ public static class KeyEndpoints
         {
             var op = body.Ops[i];
             var field = $"ops[{i}]";
-            if (KeyValueLimits.KeyError(op.Key) is { } keyError)
+            if (limits.TtlError(op.TtlSeconds) is { } ttlError)
             {
-                errors[$"{field}.key"] = [keyError];
+                errors[$"{field}.ttlSeconds"] = [ttlError];
             }
 
-            if (op.TtlSeconds is { } ttl && (ttl < 1 || ttl > limits.MaxTtlSeconds))
+            switch (OpRules.Check(op.Op, op.Key, op.Value, field, allowAdd: false, limits, errors))
             {
-                errors[$"{field}.ttlSeconds"] = [$"ttlSeconds must be between 1 and {limits.MaxTtlSeconds}."];
-            }
-
-            switch (op.Op)
-            {
-                case "get" or "delete" when op.Value.ValueKind != JsonValueKind.Undefined:
-                    errors[$"{field}.value"] = [$"A {op.Op} takes no value."];
-                    break;
-                case "get":
+                case (OpRules.Kind.Get, _):
                     ops.Add(new KvOp(KvOpKind.Get, op.Key!));
                     break;
-                case "delete":
+                case (OpRules.Kind.Delete, _):
                     ops.Add(new KvOp(KvOpKind.Delete, op.Key!, IfVersion: op.IfVersion));
                     break;
-                case "put" when op.Value.ValueKind == JsonValueKind.Undefined:
-                    errors[$"{field}.value"] = ["A put needs a value (any JSON value, null included)."];
-                    break;
-                case "put":
-                    var bytes = JsonSerializer.SerializeToUtf8Bytes(op.Value);
-                    if (bytes.Length > limits.MaxValueBytes)
-                    {
-                        errors[$"{field}.value"] = [$"A value is at most {limits.MaxValueBytes} bytes; this one has {bytes.Length}."];
-                    }
-
-                    ops.Add(new KvOp(KvOpKind.Put, op.Key!, bytes, op.IfVersion, TtlSeconds: op.TtlSeconds));
-                    break;
-                default:
-                    errors[$"{field}.op"] = [$"op must be get, put or delete, not '{op.Op}'."];
+                case (OpRules.Kind.Put, var value):
+                    ops.Add(new KvOp(KvOpKind.Put, op.Key!, value, op.IfVersion, TtlSeconds: op.TtlSeconds));
                     break;
             }
         }
 
         return ops;
-    }
-
-    private static void CheckNames(Dictionary<string, string[]> errors, string table, string? key)
-    {
-        TableEndpoints.AddNameError(errors, table);
-
-        if (key is not null && KeyValueLimits.KeyError(key) is { } keyError)
-        {
-            errors["key"] = [keyError];
-        }
     }
 
     // If-Match: "<version>" or *; If-None-Match: * (create only). Anything else is refused, not ignored.
@@ -464,29 +333,12 @@ public static class KeyEndpoints
         title: "Value too large",
         detail: $"A value is at most {maxBytes} bytes; this one has {size}.");
 
-    private static ProblemHttpResult Failure(KvResult result, string table, string key)
+    private static ProblemHttpResult Failure(KvResult result, string table, string key) => result.Status switch
     {
-        switch (result.Status)
-        {
-            case KvStatus.TableNotFound:
-                return Problems.TableNotFound(table);
-            case KvStatus.PreconditionFailed:
-                return TypedResults.Problem(
-                    statusCode: StatusCodes.Status412PreconditionFailed,
-                    type: ProblemTypes.PreconditionFailed,
-                    title: "Precondition failed",
-                    detail: result.Version == 0
-                        ? $"Key '{key}' does not exist, so the condition does not hold. Nothing was changed."
-                        : $"Key '{key}' is at version {result.Version}, so the condition does not hold. Nothing was changed.",
-                    extensions: new Dictionary<string, object?> { ["currentVersion"] = result.Version });
-            default:
-                return TypedResults.Problem(
-                    statusCode: StatusCodes.Status404NotFound,
-                    type: ProblemTypes.NotFound,
-                    title: "Key not found",
-                    detail: $"Table '{table}' has no key '{key}' (or it has expired).");
-        }
-    }
+        KvStatus.TableNotFound => Problems.TableNotFound(table),
+        KvStatus.PreconditionFailed => Problems.PreconditionFailed(key, result.Version),
+        _ => Problems.NotFound("Key", $"Table '{table}' has no key '{key}' (or it has expired)."),
+    };
 
     private static void SetETag(HttpContext http, KvResult result)
     {
@@ -494,12 +346,6 @@ public static class KeyEndpoints
         {
             http.Response.Headers.ETag = $"\"{result.Version}\"";
         }
-    }
-
-    internal static JsonElement Parse(byte[] json)
-    {
-        using var document = JsonDocument.Parse(json);
-        return document.RootElement.Clone();
     }
 }
 
@@ -537,7 +383,7 @@ public sealed record BatchResult(
         var version = result.Version > 0 ? result.Version : (long?)null;
         return result.Status switch
         {
-            KvStatus.Ok when op.Kind == KvOpKind.Get => new(name, op.Key, StatusCodes.Status200OK, version, KeyEndpoints.Parse(result.Value!)),
+            KvStatus.Ok when op.Kind == KvOpKind.Get => new(name, op.Key, StatusCodes.Status200OK, version, JsonValues.Parse(result.Value!)),
             KvStatus.Ok => new(name, op.Key, StatusCodes.Status200OK, version, default),
             KvStatus.Created => new(name, op.Key, StatusCodes.Status201Created, version, default),
             KvStatus.Deleted => new(name, op.Key, StatusCodes.Status204NoContent, version, default),

@@ -17,6 +17,10 @@ public sealed class KeyValueLimits
     /// <summary>Longest time to live, so expiry times stay representable.</summary>
     public int MaxTtlSeconds { get; set; } = 10 * 365 * 24 * 3600;
 
+    /// <summary>Why <paramref name="ttlSeconds"/> is not a valid time to live, or null when it is (or absent).</summary>
+    public string? TtlError(int? ttlSeconds) =>
+        ttlSeconds is { } ttl && (ttl < 1 || ttl > MaxTtlSeconds) ? $"ttlSeconds must be between 1 and {MaxTtlSeconds}." : null;
+
     /// <summary>Why <paramref name="key"/> is not a valid key, or null when it is.</summary>
     public static string? KeyError(string? key)
     {

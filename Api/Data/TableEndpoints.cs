@@ -15,7 +15,7 @@ public static class TableEndpoints
 {
     public static RouteGroupBuilder MapTableEndpoints(this RouteGroupBuilder v1)
     {
-        var tables = v1.MapGroup("/tables").WithTags("Tables").AddEndpointFilter<GatewayLossFilter>();
+        var tables = v1.MapGroup("/tables").WithTags("Tables").AddEndpointFilter<RouteNamesFilter>().AddEndpointFilter<GatewayLossFilter>();
         tables.MapPut("/{table}", CreateAsync).RequireScope(Scopes.DataWrite)
             .WithSummary("Create a table: 201 when created, 200 when an identical table exists, 409 when a different one does.")
             .ProducesProblem(StatusCodes.Status409Conflict)
@@ -33,11 +33,10 @@ public static class TableEndpoints
     }
 
     public static async Task<Results<Created<TableResponse>, Ok<TableResponse>, ValidationProblem, ProblemHttpResult>> CreateAsync(
-        string table, CreateTableRequest? body, HttpContext http, IGrainFactory grains, TableDirectory directory, CancellationToken cancellationToken)
+        string table, CreateTableRequest? body, HttpContext http, TableClient data, CancellationToken cancellationToken)
     {
         var request = body ?? new CreateTableRequest(null, null, null);
         var errors = new Dictionary<string, string[]>();
-        AddNameError(errors, table);
         var shards = request.Shards ?? TableSpec.DefaultShards;
         if (shards is < 1 or > TableSpec.MaxShards)
         {
@@ -49,109 +48,72 @@ public static class TableEndpoints
             return Problems.Invalid(errors);
         }
 
-        var result = await Table(grains, http, table)
+        var result = await data.Table(http.Tenant(), table)
             .CreateAsync(new TableSpec(request.Transactional ?? false, shards, request.Encrypted ?? false), cancellationToken);
-        directory.Forget(http.Tenant(), table);
+        data.Forget(http.Tenant(), table);
         var response = TableResponse.From(result.Table);
         return result.Outcome switch
         {
             TableCreateOutcome.Created => TypedResults.Created($"/v1/tables/{table}", response),
             TableCreateOutcome.Identical => TypedResults.Ok(response),
-            TableCreateOutcome.EncryptionNotConfigured => Problems.Invalid(new Dictionary<string, string[]>
-            {
-                ["encrypted"] = ["Encryption at rest is not configured on the silos (Encryption__ActiveKey and Encryption__Keys__<id>)."],
-            }),
-            _ => TypedResults.Problem(
-                statusCode: StatusCodes.Status409Conflict,
-                type: ProblemTypes.Conflict,
-                title: "Table exists with a different definition",
-                detail: $"Table '{table}' exists with transactional={result.Table.Transactional}, shards={result.Table.Shards}, encrypted={result.Table.Encrypted}. Drop it first to change it."),
+            TableCreateOutcome.EncryptionNotConfigured => Problems.Invalid(
+                "encrypted", "Encryption at rest is not configured on the silos (Encryption__ActiveKey and Encryption__Keys__<id>)."),
+            _ => Problems.Conflict(
+                "Table exists with a different definition",
+                $"Table '{table}' exists with transactional={result.Table.Transactional}, shards={result.Table.Shards}, encrypted={result.Table.Encrypted}. Drop it first to change it."),
         };
     }
 
     public static async Task<Results<Accepted<TableResponse>, Ok<TableResponse>, ValidationProblem, ProblemHttpResult>> ReshardAsync(
-        string table, ReshardRequest body, HttpContext http, IGrainFactory grains, TableDirectory directory, CancellationToken cancellationToken)
+        string table, ReshardRequest body, HttpContext http, TableClient data, CancellationToken cancellationToken)
     {
-        var errors = new Dictionary<string, string[]>();
-        AddNameError(errors, table);
         if (body.Shards is not { } shards)
         {
-            errors["shards"] = ["shards is required."];
-        }
-        else if (shards is < 1 or > TableSpec.MaxShards)
-        {
-            errors["shards"] = [$"shards must be between 1 and {TableSpec.MaxShards}."];
+            return Problems.Invalid("shards", "shards is required.");
         }
 
-        if (errors.Count > 0)
+        if (shards is < 1 or > TableSpec.MaxShards)
         {
-            return Problems.Invalid(errors);
+            return Problems.Invalid("shards", $"shards must be between 1 and {TableSpec.MaxShards}.");
         }
 
-        var result = await Table(grains, http, table).ReshardAsync(body.Shards!.Value, cancellationToken);
-        directory.Forget(http.Tenant(), table);
+        var result = await data.Table(http.Tenant(), table).ReshardAsync(shards, cancellationToken);
+        data.Forget(http.Tenant(), table);
         return result switch
         {
             { Outcome: ReshardOutcome.Started, Table: { } info } => TypedResults.Accepted($"/v1/tables/{table}", TableResponse.From(info)),
             { Outcome: ReshardOutcome.Unchanged, Table: { } info } => TypedResults.Ok(TableResponse.From(info)),
-            { Outcome: ReshardOutcome.InProgress, Table: { } info } => TypedResults.Problem(
-                statusCode: StatusCodes.Status409Conflict,
-                type: ProblemTypes.Conflict,
-                title: "Reshard in progress",
-                detail: $"Table '{table}' is already resharding from {info.Shards} to {info.Resharding!.To} shards; wait until GET shows no 'resharding', then ask again."),
-            { Outcome: ReshardOutcome.NotAFactor, Table: { } info } => Problems.Invalid(new Dictionary<string, string[]>
-            {
-                ["shards"] = [$"A table reshards by splitting or merging its shards: {body.Shards} must be a multiple or a divisor of its {info.Shards} shards."],
-            }),
-            { Outcome: ReshardOutcome.Transactional } => Problems.Invalid(new Dictionary<string, string[]>
-            {
-                ["shards"] = ["Table '" + table + "' is transactional: each of its keys lives in a grain of its own, and its shard count only spreads the key index, so it cannot be resharded."],
-            }),
+            { Outcome: ReshardOutcome.InProgress, Table: { } info } => Problems.Conflict(
+                "Reshard in progress",
+                $"Table '{table}' is already resharding from {info.Shards} to {info.Resharding!.To} shards; wait until GET shows no 'resharding', then ask again."),
+            { Outcome: ReshardOutcome.NotAFactor, Table: { } info } => Problems.Invalid(
+                "shards", $"A table reshards by splitting or merging its shards: {shards} must be a multiple or a divisor of its {info.Shards} shards."),
+            { Outcome: ReshardOutcome.Transactional } => Problems.Invalid(
+                "shards", $"Table '{table}' is transactional: each of its keys lives in a grain of its own, and its shard count only spreads the key index, so it cannot be resharded."),
             _ => Problems.TableNotFound(table),
         };
     }
 
-    public static async Task<Results<Ok<TableResponse>, ValidationProblem, ProblemHttpResult>> DescribeAsync(
-        string table, HttpContext http, IGrainFactory grains, CancellationToken cancellationToken)
+    public static async Task<Results<Ok<TableResponse>, ProblemHttpResult>> DescribeAsync(
+        string table, HttpContext http, TableClient data, CancellationToken cancellationToken)
     {
-        if (!TableNames.IsValid(table))
-        {
-            return Problems.Invalid(NameError(table));
-        }
-
-        var info = await Table(grains, http, table).DescribeAsync(cancellationToken);
-        if (info is null)
-        {
-            return Problems.TableNotFound(table);
-        }
-
-        if (info.Transactional)
-        {
-            // Committed keys only, counted in one transaction over the table's key indexes.
-            var committed = await grains.GetGrain<ITransactionCoordinatorGrain>(0).CountAsync(http.Tenant(), info.Id, info.Shards, cancellationToken);
-            return TypedResults.Ok(TableResponse.From(info) with { KeyCount = committed });
-        }
-
-        var shards = await KeyEndpoints.DescribeShardsAsync(grains, http.Tenant(), info, cancellationToken);
-        return TypedResults.Ok(TableResponse.From(info) with { KeyCount = shards.Sum(s => s.Keys) });
+        var info = await data.Table(http.Tenant(), table).DescribeAsync(cancellationToken);
+        return info is null
+            ? Problems.TableNotFound(table)
+            : TypedResults.Ok(TableResponse.From(info) with { KeyCount = await data.CountKeysAsync(http.Tenant(), info, cancellationToken) });
     }
 
-    public static async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> DropAsync(
-        string table, HttpContext http, IGrainFactory grains, TableDirectory directory, CancellationToken cancellationToken)
+    public static async Task<Results<NoContent, ProblemHttpResult>> DropAsync(
+        string table, HttpContext http, TableClient data, CancellationToken cancellationToken)
     {
-        if (!TableNames.IsValid(table))
-        {
-            return Problems.Invalid(NameError(table));
-        }
-
-        directory.Forget(http.Tenant(), table);
-        return await Table(grains, http, table).DropAsync(cancellationToken)
+        data.Forget(http.Tenant(), table);
+        return await data.Table(http.Tenant(), table).DropAsync(cancellationToken)
             ? TypedResults.NoContent()
             : Problems.TableNotFound(table);
     }
 
     public static async Task<Results<Ok<PageResponse<TableResponse>>, ValidationProblem>> ListAsync(
-        int? limit, string? after, HttpContext http, IGrainFactory grains, CancellationToken cancellationToken)
+        int? limit, string? after, HttpContext http, IGrainFactory grains, TableClient data, CancellationToken cancellationToken)
     {
         var (pageSize, position, errors) = Paging.Parse(limit, after);
         if (errors is not null)
@@ -163,28 +125,9 @@ public static class TableEndpoints
         var page = await grains.GetGrain<ITableCatalogGrain>(tenant).ListAsync(position, pageSize, cancellationToken);
         // A page holds at most MaxLimit names, so this fan-out is bounded.
         var described = await Task.WhenAll(page.Items.Select(name =>
-            grains.GetGrain<ITableGrain>(TenantKey.For(tenant, name)).DescribeAsync(cancellationToken)));
+            data.Table(tenant, name).DescribeAsync(cancellationToken)));
         var items = described.OfType<TableInfo>().Select(TableResponse.From).ToList();
         return TypedResults.Ok(new PageResponse<TableResponse>(items, Paging.Encode(page.Next)));
-    }
-
-    private static ITableGrain Table(IGrainFactory grains, HttpContext http, string table) =>
-        grains.GetGrain<ITableGrain>(TenantKey.For(http.Tenant(), table));
-
-    private static Dictionary<string, string[]> NameError(string table)
-    {
-        var errors = new Dictionary<string, string[]>();
-        AddNameError(errors, table);
-        return errors;
-    }
-
-    /// <summary>Adds the table-name error, if any: the one wording for every endpoint under /v1/tables.</summary>
-    internal static void AddNameError(Dictionary<string, string[]> errors, string table)
-    {
-        if (!TableNames.IsValid(table))
-        {
-            errors["table"] = [$"'{table}' is not a valid table name: {TableNames.Rule}."];
-        }
     }
 }
 

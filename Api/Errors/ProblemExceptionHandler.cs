@@ -1,7 +1,6 @@
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
 using OrleansCompute.Data;
-using OrleansCompute.Transactions;
 
 namespace OrleansCompute.Api.Errors;
 
@@ -27,21 +26,6 @@ public sealed partial class ProblemExceptionHandler(
             BadHttpRequestException bad => BodyErrors.Describe(bad),
             // A write that timed out may have been applied: say so rather than "unavailable".
             TimeoutException when !HttpMethods.IsGet(httpContext.Request.Method) => OutcomeUnknown("The cluster did not answer in time; the write may or may not have been applied. Read before retrying a conditional write."),
-            TransactionFailedException { Outcome: TxnOutcome.Conflict } => new ProblemDetails
-            {
-                Status = StatusCodes.Status409Conflict,
-                Type = ProblemTypes.TransactionConflict,
-                Title = "Transaction conflict",
-                Detail = exception.Message + " Retry after the time in the Retry-After header.",
-            },
-            TransactionFailedException { Outcome: TxnOutcome.OutcomeUnknown } => OutcomeUnknown(exception.Message + " Read the keys to find out before retrying."),
-            TransactionFailedException => new ProblemDetails
-            {
-                Status = StatusCodes.Status503ServiceUnavailable,
-                Type = ProblemTypes.ClusterUnavailable,
-                Title = "Transaction participants unavailable",
-                Detail = exception.Message,
-            },
             ShardUnavailableException { OutcomeUnknown: true } => OutcomeUnknown(exception.Message + " Read the key to find out before retrying a conditional write."),
             ShardUnavailableException => new ProblemDetails
             {
@@ -75,11 +59,7 @@ public sealed partial class ProblemExceptionHandler(
             },
         };
 
-        if (problem.Status == StatusCodes.Status409Conflict)
-        {
-            httpContext.Response.Headers.RetryAfter = TransactionFailedException.ConflictRetryAfterSeconds.ToString();
-        }
-        else if (problem.Status == StatusCodes.Status503ServiceUnavailable)
+        if (problem.Status == StatusCodes.Status503ServiceUnavailable)
         {
             httpContext.Response.Headers.RetryAfter = ClusterFaults.RetryAfterSeconds.ToString();
             LogClusterUnavailable(httpContext.Request.Path, exception.GetType().Name, exception.Message);

@@ -1,18 +1,90 @@
 using Microsoft.AspNetCore.Http.HttpResults;
+using OrleansCompute.Data;
+using OrleansCompute.Jobs;
+using OrleansCompute.Transactions;
 
 namespace OrleansCompute.Api.Errors;
 
-/// <summary>The problem answers endpoints return as values (the exception handler covers the rest).</summary>
+/// <summary>
+/// The problem answers endpoints return as values, one builder per kind of answer, so a kind has
+/// one <c>type</c>, one status and one wording. Faults thrown by the cluster are answered by
+/// <see cref="ProblemExceptionHandler"/> instead.
+/// </summary>
 public static class Problems
 {
     public static ValidationProblem Invalid(Dictionary<string, string[]> errors) =>
         TypedResults.ValidationProblem(errors, title: "Invalid request", type: ProblemTypes.Validation);
 
-    public static ValidationProblem Invalid(string field, string message) => Invalid(new() { [field] = [message] });
+    public static ValidationProblem Invalid(string field, string message) => Invalid(new Dictionary<string, string[]> { [field] = [message] });
 
-    public static ProblemHttpResult TableNotFound(string table) => TypedResults.Problem(
-        statusCode: StatusCodes.Status404NotFound,
-        type: ProblemTypes.NotFound,
-        title: "Table not found",
-        detail: $"There is no table '{table}'.");
+    /// <summary>Field errors a grain reported, grouped by field.</summary>
+    public static ValidationProblem Invalid(IEnumerable<FieldError> errors) =>
+        Invalid(errors.GroupBy(e => e.Field).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray()));
+
+    /// <summary>404 for a missing resource of kind <paramref name="what"/> (e.g. "Table").</summary>
+    public static ProblemHttpResult NotFound(string what, string detail) => TypedResults.Problem(
+        statusCode: StatusCodes.Status404NotFound, type: ProblemTypes.NotFound, title: $"{what} not found", detail: detail);
+
+    public static ProblemHttpResult TableNotFound(string table) => NotFound("Table", $"There is no table '{table}'.");
+
+    public static ProblemHttpResult Conflict(string title, string detail) => TypedResults.Problem(
+        statusCode: StatusCodes.Status409Conflict, type: ProblemTypes.Conflict, title: title, detail: detail);
+
+    /// <summary>412: a conditional write's condition did not hold; <paramref name="currentVersion"/> is 0 when the key is absent.</summary>
+    public static ProblemHttpResult PreconditionFailed(string key, long currentVersion) => TypedResults.Problem(
+        statusCode: StatusCodes.Status412PreconditionFailed,
+        type: ProblemTypes.PreconditionFailed,
+        title: "Precondition failed",
+        detail: currentVersion == 0
+            ? $"Key '{key}' does not exist, so the condition does not hold. Nothing was changed."
+            : $"Key '{key}' is at version {currentVersion}, so the condition does not hold. Nothing was changed.",
+        extensions: new Dictionary<string, object?> { ["currentVersion"] = currentVersion });
+
+    /// <summary>429 with the seconds to wait in Retry-After.</summary>
+    public static ProblemHttpResult TooMany(HttpContext http, string type, string title, string detail, int retryAfterSeconds)
+    {
+        RetryAfter(http, retryAfterSeconds);
+        return TypedResults.Problem(statusCode: StatusCodes.Status429TooManyRequests, type: type, title: title, detail: detail);
+    }
+
+    /// <summary>
+    /// The answer for a transaction that did not commit, or null when it did: 409 on a conflict and
+    /// 503 when its participants were unavailable (nothing applied either way), 503 outcome-unknown
+    /// when it may have applied. Each carries Retry-After.
+    /// </summary>
+    public static ProblemHttpResult? Uncommitted(HttpContext http, TxnOutcome outcome, string? message)
+    {
+        switch (outcome)
+        {
+            case TxnOutcome.Committed:
+                return null;
+            case TxnOutcome.Conflict:
+                RetryAfter(http, ConflictRetryAfterSeconds);
+                return TypedResults.Problem(
+                    statusCode: StatusCodes.Status409Conflict,
+                    type: ProblemTypes.TransactionConflict,
+                    title: "Transaction conflict",
+                    detail: (message ?? "Another transaction changed a key this one used; nothing was applied.") + " Retry after the time in the Retry-After header.");
+            case TxnOutcome.OutcomeUnknown:
+                RetryAfter(http, ClusterFaults.RetryAfterSeconds);
+                return OutcomeUnknown((message ?? "The transaction may or may not have been applied.") + " Read the keys to find out before retrying.");
+            default:
+                RetryAfter(http, ClusterFaults.RetryAfterSeconds);
+                return TypedResults.Problem(
+                    statusCode: StatusCodes.Status503ServiceUnavailable,
+                    type: ProblemTypes.ClusterUnavailable,
+                    title: "Transaction participants unavailable",
+                    detail: message ?? $"The transaction ended {outcome}; nothing was applied.");
+        }
+    }
+
+    /// <summary>Seconds a client should wait before retrying a transaction that conflicted.</summary>
+    public const int ConflictRetryAfterSeconds = 1;
+
+    /// <summary>503 for a write that may or may not have been applied: the one answer that tells the caller to read before retrying.</summary>
+    public static ProblemHttpResult OutcomeUnknown(string detail) => TypedResults.Problem(
+        statusCode: StatusCodes.Status503ServiceUnavailable, type: ProblemTypes.OutcomeUnknown, title: "Outcome unknown", detail: detail);
+
+    private static void RetryAfter(HttpContext http, int seconds) =>
+        http.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }

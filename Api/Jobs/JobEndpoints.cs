@@ -79,20 +79,16 @@ public static class JobEndpoints
 
                 return TypedResults.Accepted($"/v1/jobs/{result.JobId}", new JobAccepted(result.JobId!, result.Status.Name()));
             case SubmitOutcome.Invalid:
-                return Problems.Invalid(ToDictionary(result.Errors));
+                return Problems.Invalid(result.Errors);
             case SubmitOutcome.IdempotencyKeyReused:
-                return TypedResults.Problem(
-                    statusCode: StatusCodes.Status409Conflict,
-                    type: ProblemTypes.Conflict,
-                    title: "Idempotency key reused",
-                    detail: $"This Idempotency-Key created job {result.JobId} from a different spec. Use a new key for a new job.");
+                return Problems.Conflict(
+                    "Idempotency key reused",
+                    $"This Idempotency-Key created job {result.JobId} from a different spec. Use a new key for a new job.");
             default:
-                http.Response.Headers.RetryAfter = "30";
-                return TypedResults.Problem(
-                    statusCode: StatusCodes.Status429TooManyRequests,
-                    type: ProblemTypes.QuotaExceeded,
-                    title: "Too many active jobs",
-                    detail: "The tenant has as many queued, running and paused jobs as its quota (Jobs__MaxActiveJobsPerTenant) allows. Retry when some have ended.");
+                return Problems.TooMany(http, ProblemTypes.QuotaExceeded,
+                    "Too many active jobs",
+                    "The tenant has as many queued, running and paused jobs as its quota (Jobs__MaxActiveJobsPerTenant) allows. Retry when some have ended.",
+                    retryAfterSeconds: 30);
         }
     }
 
@@ -179,11 +175,7 @@ public static class JobEndpoints
 
         return view.Status == wanted
             ? TypedResults.Accepted($"/v1/jobs/{id}", JobResponse.From(view))
-            : TypedResults.Problem(
-                statusCode: StatusCodes.Status409Conflict,
-                type: ProblemTypes.Conflict,
-                title: "Not possible in the job's state",
-                detail: $"Job {id} is {view.Status.Name()}.");
+            : Problems.Conflict("Not possible in the job's state", $"Job {id} is {view.Status.Name()}.");
     }
 
     private static async IAsyncEnumerable<SseItem<JobResponse>> Follow(IJobGrain job, JobView first, [EnumeratorCancellation] CancellationToken cancellationToken)
@@ -215,9 +207,5 @@ public static class JobEndpoints
     private static IJobGrain Job(HttpContext http, IGrainFactory grains, string id) =>
         grains.GetGrain<IJobGrain>(TenantKey.For(http.Tenant(), id));
 
-    private static ProblemHttpResult NotFound(string id) => TypedResults.Problem(
-        statusCode: StatusCodes.Status404NotFound, type: ProblemTypes.NotFound, title: "Job not found", detail: $"There is no job '{id}'.");
-
-    internal static Dictionary<string, string[]> ToDictionary(IEnumerable<FieldError> errors) =>
-        errors.GroupBy(e => e.Field).ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray());
+    private static ProblemHttpResult NotFound(string id) => Problems.NotFound("Job", $"There is no job '{id}'.");
 }

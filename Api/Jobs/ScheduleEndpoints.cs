@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http.HttpResults;
+using OrleansCompute.Api.Data;
 using OrleansCompute.Api.Errors;
 using OrleansCompute.Api.Security;
 using OrleansCompute.Api.Tenancy;
@@ -13,7 +14,7 @@ public static class ScheduleEndpoints
 {
     public static RouteGroupBuilder MapScheduleEndpoints(this RouteGroupBuilder v1)
     {
-        var schedules = v1.MapGroup("/schedules").WithTags("Schedules");
+        var schedules = v1.MapGroup("/schedules").WithTags("Schedules").AddEndpointFilter<RouteNamesFilter>();
         schedules.MapPut("/{name}", PutAsync).RequireScope(Scopes.Jobs)
             .WithSummary("Create or replace a schedule: 201 when created, 200 when replaced.");
         schedules.MapGet("/", ListAsync).RequireScope(Scopes.Jobs).WithSummary("List schedules in name order.");
@@ -34,11 +35,6 @@ public static class ScheduleEndpoints
         string name, ScheduleRequest? body, HttpContext http, IGrainFactory grains, CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
-        if (!TableNames.IsValid(name))
-        {
-            errors["name"] = [$"'{name}' is not a valid schedule name: {TableNames.Rule}."];
-        }
-
         if (string.IsNullOrWhiteSpace(body?.Cron))
         {
             errors["cron"] = ["is required, e.g. \"0 * * * *\" (hourly) or \"*/10 * * * * *\" (every 10 seconds)."];
@@ -63,7 +59,7 @@ public static class ScheduleEndpoints
         var result = await Schedule(http, grains, name).PutAsync(new ScheduleSpec(body!.Cron!.Trim(), body.TimeZone ?? "UTC", spec), cancellationToken);
         if (result.Schedule is null)
         {
-            return Problems.Invalid(JobEndpoints.ToDictionary(result.Errors));
+            return Problems.Invalid(result.Errors);
         }
 
         var response = ScheduleResponse.From(result.Schedule);
@@ -71,12 +67,12 @@ public static class ScheduleEndpoints
     }
 
     public static async Task<Results<Ok<ScheduleResponse>, ProblemHttpResult>> GetAsync(string name, HttpContext http, IGrainFactory grains, CancellationToken cancellationToken) =>
-        TableNames.IsValid(name) && await Schedule(http, grains, name).GetAsync(cancellationToken) is { } view
+        await Schedule(http, grains, name).GetAsync(cancellationToken) is { } view
             ? TypedResults.Ok(ScheduleResponse.From(view))
             : NotFound(name);
 
     public static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(string name, HttpContext http, IGrainFactory grains, CancellationToken cancellationToken) =>
-        TableNames.IsValid(name) && await Schedule(http, grains, name).DeleteAsync(cancellationToken) ? TypedResults.NoContent() : NotFound(name);
+        await Schedule(http, grains, name).DeleteAsync(cancellationToken) ? TypedResults.NoContent() : NotFound(name);
 
     public static async Task<Results<Ok<PageResponse<ScheduleResponse>>, ValidationProblem>> ListAsync(
         int? limit, string? after, HttpContext http, IGrainFactory grains, CancellationToken cancellationToken)
@@ -95,13 +91,12 @@ public static class ScheduleEndpoints
 
     private static async Task<Results<Ok<ScheduleResponse>, ProblemHttpResult>> SetPausedAsync(
         string name, bool paused, HttpContext http, IGrainFactory grains, CancellationToken cancellationToken) =>
-        TableNames.IsValid(name) && await Schedule(http, grains, name).SetPausedAsync(paused, cancellationToken) is { } view
+        await Schedule(http, grains, name).SetPausedAsync(paused, cancellationToken) is { } view
             ? TypedResults.Ok(ScheduleResponse.From(view))
             : NotFound(name);
 
     private static IScheduleGrain Schedule(HttpContext http, IGrainFactory grains, string name) =>
         grains.GetGrain<IScheduleGrain>(TenantKey.For(http.Tenant(), name));
 
-    private static ProblemHttpResult NotFound(string name) => TypedResults.Problem(
-        statusCode: StatusCodes.Status404NotFound, type: ProblemTypes.NotFound, title: "Schedule not found", detail: $"There is no schedule '{name}'.");
+    private static ProblemHttpResult NotFound(string name) => Problems.NotFound("Schedule", $"There is no schedule '{name}'.");
 }

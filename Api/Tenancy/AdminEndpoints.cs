@@ -37,8 +37,7 @@ public static partial class AdminEndpoints
         var tenant = grains.GetGrain<ITenantGrain>(name);
         if (!await tenant.CreateAsync(cancellationToken))
         {
-            return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, type: ProblemTypes.Conflict,
-                title: "Tenant exists", detail: $"Tenant '{name}' exists already.");
+            return Problems.Conflict("Tenant exists", $"Tenant '{name}' exists already.");
         }
 
         Audit(logs, http, "create-tenant", name, null);
@@ -51,7 +50,7 @@ public static partial class AdminEndpoints
         var (pageSize, position, errors) = Paging.Parse(limit, after);
         if (errors is not null)
         {
-            return TypedResults.ValidationProblem(errors, title: "Invalid request", type: ProblemTypes.Validation);
+            return Problems.Invalid(errors);
         }
 
         var page = await grains.GetGrain<ITenantDirectoryGrain>(0).ListAsync(position, pageSize, cancellationToken);
@@ -121,8 +120,7 @@ public static partial class AdminEndpoints
     {
         if (!TableNames.IsValid(tenant) || !await grains.GetGrain<ITenantGrain>(tenant).RevokeKeyAsync(id, cancellationToken))
         {
-            return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, type: ProblemTypes.NotFound,
-                title: "Key not found", detail: $"Tenant '{tenant}' has no key '{id}'.");
+            return Problems.NotFound("Key", $"Tenant '{tenant}' has no key '{id}'.");
         }
 
         verifier.Forget(id);
@@ -134,8 +132,7 @@ public static partial class AdminEndpoints
         LogAdminAction(logs.CreateLogger("OrleansCompute.Audit"), action, tenant, keyId,
             http.User.FindFirst(CallerIdentity.KeyIdClaim)?.Value, Activity.Current?.TraceId.ToString() ?? http.TraceIdentifier);
 
-    private static ProblemHttpResult TenantNotFound(string tenant) => TypedResults.Problem(
-        statusCode: StatusCodes.Status404NotFound, type: ProblemTypes.NotFound, title: "Tenant not found", detail: $"There is no tenant '{tenant}'.");
+    private static ProblemHttpResult TenantNotFound(string tenant) => Problems.NotFound("Tenant", $"There is no tenant '{tenant}'.");
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Admin {Action}: tenant {Tenant}, key {KeyId}, by key {ActorKeyId} (trace {TraceId})")]
     private static partial void LogAdminAction(ILogger logger, string action, string tenant, string? keyId, string? actorKeyId, string traceId);

@@ -28,7 +28,7 @@ public static class TxnEndpoints
     }
 
     public static async Task<Results<Ok<TxnResponse>, ValidationProblem, ProblemHttpResult, ForbidHttpResult>> RunAsync(
-        TxnBody body, HttpContext http, TableDirectory tables, IGrainFactory grains,
+        TxnBody body, HttpContext http, TableClient data, TransactionClient transactions,
         IOptions<TransactionLimits> limits, IOptions<KeyValueLimits> keyLimits, CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
@@ -48,7 +48,7 @@ public static class TxnEndpoints
         var found = new Dictionary<string, TableInfo>(StringComparer.Ordinal);
         foreach (var (table, field) in parsed.Tables)
         {
-            var info = await tables.FindAsync(tenant, table, cancellationToken);
+            var info = await data.FindAsync(tenant, table, cancellationToken);
             if (info is null)
             {
                 return Problems.TableNotFound(table);
@@ -64,46 +64,20 @@ public static class TxnEndpoints
         }
 
         var request = parsed.Build((table, key) => new TxnKeyRef(table, key, TxnKeys.KeyGrain(tenant, found[table], key)));
-        var result = await TxnOutcomes.RunAsync(grains, request, parsed.Writes, cancellationToken);
+        var result = await transactions.RunAsync(request, parsed.Writes, cancellationToken);
         if (result.Outcome == TxnOutcome.Rejected)
         {
             var branch = result.Succeeded ? "success" : "failure";
             return Problems.Invalid($"{branch}[{result.OpIndex}]", result.Message ?? "The operation could not apply; nothing was changed.");
         }
 
-        TxnOutcomes.ThrowUnlessCommitted(result.Outcome, result.Message);
+        if (Problems.Uncommitted(http, result.Outcome, result.Message) is { } failed)
+        {
+            return failed;
+        }
+
         var ops = result.Succeeded ? request.Success : request.Failure;
         return TypedResults.Ok(new TxnResponse(result.Succeeded, [.. ops.Zip(result.Results, TxnOpResult.From)]));
-    }
-}
-
-/// <summary>Runs transactions on the cluster, and turns the outcomes that are not answers into the exceptions the problem handler maps.</summary>
-public static class TxnOutcomes
-{
-    /// <summary>
-    /// Runs <paramref name="request"/> on a coordinator. A transaction that can write and loses the
-    /// cluster on the way (the connection drops, the call times out) may have committed: that is
-    /// answered outcome-unknown, never "nothing applied".
-    /// </summary>
-    public static async Task<TxnResult> RunAsync(IGrainFactory grains, TxnRequest request, bool writes, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await grains.GetGrain<ITransactionCoordinatorGrain>(0).RunAsync(request, cancellationToken);
-        }
-        catch (Exception ex) when (writes && ClusterFaults.IsUnavailable(ex))
-        {
-            throw new TransactionFailedException(TxnOutcome.OutcomeUnknown,
-                "The Api lost the cluster while the transaction ran; it may or may not have been applied.", ex);
-        }
-    }
-
-    public static void ThrowUnlessCommitted(TxnOutcome outcome, string? message)
-    {
-        if (outcome != TxnOutcome.Committed)
-        {
-            throw new TransactionFailedException(outcome, message ?? $"The transaction ended {outcome}.");
-        }
     }
 }
 
@@ -130,5 +104,5 @@ public sealed record TxnOpResult(string Op, string Table, string Key, JsonElemen
 {
     public static TxnOpResult From(TxnOp op, TxnKeyValue key) => new(
         op.Kind.ToString().ToLowerInvariant(), op.Key.Table, op.Key.Key,
-        key.Value is null ? null : KeyEndpoints.Parse(key.Value), key.Version);
+        key.Value is null ? null : JsonValues.Parse(key.Value), key.Version);
 }

@@ -118,65 +118,23 @@ public sealed class TxnParser
 
     private void ParseOp(TxnOpBody op, string field, KeyValueLimits keyLimits, List<(TxnOpKind, string, string, byte[]?)> into, Dictionary<string, string[]> errors)
     {
-        var valid = CheckTableAndKey(op.Table, op.Key, field, errors);
-        var hasValue = op.Value.ValueKind != JsonValueKind.Undefined;
-        TxnOpKind kind;
-        byte[]? value = null;
-        switch (op.Op)
+        var tableValid = CheckTable(op.Table, field, errors);
+        if (OpRules.Check(op.Op, op.Key, op.Value, field, allowAdd: true, keyLimits, errors) is { } parsed && tableValid)
         {
-            case "get" or "delete" when hasValue:
-                errors[$"{field}.value"] = [$"A {op.Op} takes no value."];
-                return;
-            case "get":
-                kind = TxnOpKind.Get;
-                break;
-            case "delete":
-                kind = TxnOpKind.Delete;
-                break;
-            case "put" when !hasValue:
-                errors[$"{field}.value"] = ["A put needs a value (any JSON value, null included)."];
-                return;
-            case "put":
-                kind = TxnOpKind.Put;
-                value = JsonSerializer.SerializeToUtf8Bytes(op.Value);
-                if (value.Length > keyLimits.MaxValueBytes)
-                {
-                    errors[$"{field}.value"] = [$"A value is at most {keyLimits.MaxValueBytes} bytes; this one has {value.Length}."];
-                    return;
-                }
-
-                break;
-            case "add" when op.Value.ValueKind != JsonValueKind.Number || !op.Value.TryGetDecimal(out _):
-                errors[$"{field}.value"] = ["An add needs a JSON number (within ±7.9e28) to add."];
-                return;
-            case "add":
-                kind = TxnOpKind.Add;
-                value = JsonSerializer.SerializeToUtf8Bytes(op.Value);
-                break;
-            default:
-                errors[$"{field}.op"] = [$"op must be get, put, delete or add, not '{op.Op}'."];
-                return;
-        }
-
-        if (valid)
-        {
-            into.Add((kind, op.Table!, op.Key!, value));
+            var kind = parsed.Kind switch
+            {
+                OpRules.Kind.Get => TxnOpKind.Get,
+                OpRules.Kind.Put => TxnOpKind.Put,
+                OpRules.Kind.Delete => TxnOpKind.Delete,
+                _ => TxnOpKind.Add,
+            };
+            into.Add((kind, op.Table!, op.Key!, parsed.Value));
         }
     }
 
     private bool CheckTableAndKey(string? table, string? key, string field, Dictionary<string, string[]> errors)
     {
-        var valid = true;
-        if (table is null || !TableNames.IsValid(table))
-        {
-            errors[$"{field}.table"] = [$"table must be {TableNames.Rule}."];
-            valid = false;
-        }
-        else if (!Tables.Any(t => t.Table == table))
-        {
-            Tables.Add((table, $"{field}.table"));
-        }
-
+        var valid = CheckTable(table, field, errors);
         if (KeyValueLimits.KeyError(key) is { } keyError)
         {
             errors[$"{field}.key"] = [keyError];
@@ -184,5 +142,21 @@ public sealed class TxnParser
         }
 
         return valid;
+    }
+
+    private bool CheckTable(string? table, string field, Dictionary<string, string[]> errors)
+    {
+        if (table is null || !TableNames.IsValid(table))
+        {
+            errors[$"{field}.table"] = [$"table must be {TableNames.Rule}."];
+            return false;
+        }
+
+        if (!Tables.Any(t => t.Table == table))
+        {
+            Tables.Add((table, $"{field}.table"));
+        }
+
+        return true;
     }
 }

@@ -20,9 +20,6 @@ public class ProblemExceptionHandlerTests
         { "PUT", new TimeoutException(), 503, ProblemTypes.OutcomeUnknown },
         { "GET", new ClusterUnavailableException("down"), 503, ProblemTypes.ClusterUnavailable },
         { "GET", new InvalidOperationException("bug"), 500, ProblemTypes.Internal },
-        { "POST", new TransactionFailedException(TxnOutcome.Conflict, "conflicted"), 409, ProblemTypes.TransactionConflict },
-        { "POST", new TransactionFailedException(TxnOutcome.Unavailable, "unreachable"), 503, ProblemTypes.ClusterUnavailable },
-        { "POST", new TransactionFailedException(TxnOutcome.OutcomeUnknown, "in doubt"), 503, ProblemTypes.OutcomeUnknown },
     };
 
     [Theory]
@@ -44,4 +41,30 @@ public class ProblemExceptionHandlerTests
         Assert.Equal(status is 503 or 409, http.Response.Headers.RetryAfter.Count == 1);
         Assert.DoesNotContain("   at ", problem.GetRawText());
     }
+
+    [Theory]
+    [InlineData(TxnOutcome.Conflict, 409, ProblemTypes.TransactionConflict)]
+    [InlineData(TxnOutcome.Unavailable, 503, ProblemTypes.ClusterUnavailable)]
+    [InlineData(TxnOutcome.OutcomeUnknown, 503, ProblemTypes.OutcomeUnknown)]
+    public async Task An_uncommitted_transaction_is_answered_as_a_value_with_retry_after(TxnOutcome outcome, int status, string type)
+    {
+        var services = new ServiceCollection().AddLogging().AddProblemDetails().BuildServiceProvider();
+        var http = new DefaultHttpContext { RequestServices = services };
+        http.Response.Body = new MemoryStream();
+
+        var answer = Problems.Uncommitted(http, outcome, "why");
+        Assert.NotNull(answer);
+        await answer.ExecuteAsync(http);
+
+        http.Response.Body.Position = 0;
+        var problem = await JsonSerializer.DeserializeAsync<JsonElement>(http.Response.Body);
+        Assert.Equal(status, http.Response.StatusCode);
+        Assert.Equal(type, problem.GetProperty("type").GetString());
+        Assert.StartsWith("why", problem.GetProperty("detail").GetString());
+        Assert.Single(http.Response.Headers.RetryAfter);
+    }
+
+    [Fact]
+    public void A_committed_transaction_has_no_problem() =>
+        Assert.Null(Problems.Uncommitted(new DefaultHttpContext(), TxnOutcome.Committed, null));
 }

@@ -1,0 +1,79 @@
+using System.Text.Json;
+
+namespace OrleansCompute.Api.Data;
+
+/// <summary>
+/// The rules every operation of a batch or a transaction obeys, each with its one message: the
+/// op's name, its key, and whether it carries a value and how large.
+/// </summary>
+public static class OpRules
+{
+    /// <summary>What an operation does; <see cref="Add"/> only in transactions.</summary>
+    public enum Kind
+    {
+        Get,
+        Put,
+        Delete,
+        Add,
+    }
+
+    /// <summary>
+    /// Checks one operation named by <paramref name="field"/> (e.g. <c>ops[3]</c>); its kind and the
+    /// value's JSON bytes, or null when something is wrong and <paramref name="errors"/> says what.
+    /// </summary>
+    public static (Kind Kind, byte[]? Value)? Check(
+        string? op, string? key, JsonElement value, string field, bool allowAdd, KeyValueLimits limits, Dictionary<string, string[]> errors)
+    {
+        var keyValid = true;
+        if (KeyValueLimits.KeyError(key) is { } keyError)
+        {
+            errors[$"{field}.key"] = [keyError];
+            keyValid = false;
+        }
+
+        var hasValue = value.ValueKind != JsonValueKind.Undefined;
+        (Kind Kind, byte[]? Value)? parsed = null;
+        string? valueError = null;
+        switch (op)
+        {
+            case "get" or "delete" when hasValue:
+                valueError = $"A {op} takes no value.";
+                break;
+            case "get":
+                parsed = (Kind.Get, null);
+                break;
+            case "delete":
+                parsed = (Kind.Delete, null);
+                break;
+            case "put" when !hasValue:
+                valueError = "A put needs a value (any JSON value, null included).";
+                break;
+            case "put":
+                var bytes = JsonSerializer.SerializeToUtf8Bytes(value);
+                if (bytes.Length > limits.MaxValueBytes)
+                {
+                    valueError = $"A value is at most {limits.MaxValueBytes} bytes; this one has {bytes.Length}.";
+                    break;
+                }
+
+                parsed = (Kind.Put, bytes);
+                break;
+            case "add" when allowAdd && (value.ValueKind != JsonValueKind.Number || !value.TryGetDecimal(out _)):
+                valueError = "An add needs a JSON number (within ±7.9e28) to add.";
+                break;
+            case "add" when allowAdd:
+                parsed = (Kind.Add, JsonSerializer.SerializeToUtf8Bytes(value));
+                break;
+            default:
+                errors[$"{field}.op"] = [allowAdd ? $"op must be get, put, delete or add, not '{op}'." : $"op must be get, put or delete, not '{op}'."];
+                break;
+        }
+
+        if (valueError is not null)
+        {
+            errors[$"{field}.value"] = [valueError];
+        }
+
+        return keyValid ? parsed : null;
+    }
+}

@@ -38,7 +38,10 @@ builder.Services.Configure<TransactionLimits>(builder.Configuration.GetSection("
 
 builder.AddApiSecurity();
 builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = context =>
-    context.ProblemDetails.Extensions["traceId"] = Activity.Current?.Id ?? context.HttpContext.TraceIdentifier);
+{
+    context.ProblemDetails.Extensions["traceId"] = Activity.Current?.Id ?? context.HttpContext.TraceIdentifier;
+    RequestConventions.DescribeUnsupportedMediaType(context);
+});
 builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
 // Malformed bodies throw, so the exception handler can say what was wrong with them.
 builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
@@ -80,6 +83,8 @@ if (!string.IsNullOrWhiteSpace(app.Configuration.GetConnectionString("Postgres")
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseRequestBodyLimit(RequestBodyLimit.Bytes(app.Configuration));
+app.UseJsonByDefault();
+app.UseRouting();
 app.UseAuthentication();
 app.UseRateLimiter();
 app.UseAuthorization();

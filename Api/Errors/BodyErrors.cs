@@ -10,9 +10,11 @@ namespace OrleansCompute.Api.Errors;
 /// </summary>
 public static partial class BodyErrors
 {
-    public static ProblemDetails Describe(BadHttpRequestException bad)
+    /// <param name="bad">The framework's complaint.</param>
+    /// <param name="bodyType">The type the body binds to, to say what a mistyped field should be.</param>
+    public static ProblemDetails Describe(BadHttpRequestException bad, Type? bodyType)
     {
-        var (field, message) = bad.InnerException is JsonException json ? FromJson(json) : FromBinding(bad);
+        var (field, message) = bad.InnerException is JsonException json ? FromJson(json, bodyType) : FromBinding(bad);
         return new ValidationProblemDetails(new Dictionary<string, string[]> { [field] = [message] })
         {
             Status = bad.StatusCode,
@@ -24,20 +26,20 @@ public static partial class BodyErrors
         };
     }
 
-    private static (string Field, string Message) FromJson(JsonException json)
+    private static (string Field, string Message) FromJson(JsonException json, Type? bodyType)
     {
         var field = json.Path is null or "$" ? "body" : json.Path.StartsWith("$.", StringComparison.Ordinal) ? json.Path[2..] : json.Path.TrimStart('$');
         var text = json.Message;
         if (text.StartsWith("The JSON property", StringComparison.Ordinal) && UnmappedProperty().Match(text) is { Success: true } unmapped)
         {
-            // The path points at the object holding the field; name the field itself.
+            // The path may point at the field or at the object holding it; name the field itself.
             var name = unmapped.Groups["name"].Value;
-            return (field == "body" ? name : $"{field}.{name}", "is not a field of this request.");
+            return (field == "body" ? name : field.EndsWith(name, StringComparison.Ordinal) ? field : $"{field}.{name}", "is not a field of this request.");
         }
 
-        if (ConversionTarget().Match(text) is { Success: true } conversion)
+        if (text.Contains("could not be converted", StringComparison.Ordinal))
         {
-            return (field, $"must be {Expected(conversion.Groups["type"].Value)}.");
+            return (field, $"must be {(FieldType(bodyType, field) is { } type ? Expected(type) : "a value of the documented type")}.");
         }
 
         return (field, $"is not valid JSON (line {json.LineNumber + 1}, byte {json.BytePositionInLine + 1}).");
@@ -58,22 +60,43 @@ public static partial class BodyErrors
         return ("body", bad.Message.Contains("body", StringComparison.OrdinalIgnoreCase) ? "is required: send a JSON body." : "could not be read.");
     }
 
+    /// <summary>The type of the field at a JSON path (<c>retry.maxAttempts</c>, <c>ops[2].ifVersion</c>) of the body type.</summary>
+    private static Type? FieldType(Type? type, string path)
+    {
+        foreach (var segment in path.Split('.'))
+        {
+            var name = segment.Split('[')[0];
+            type = type?.GetProperty(name, System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.IgnoreCase)?.PropertyType;
+            if (segment.Contains('[') && type is not null)
+            {
+                type = type.IsArray ? type.GetElementType() : type.GetGenericArguments().FirstOrDefault();
+            }
+        }
+
+        return type is null ? null : Nullable.GetUnderlyingType(type) ?? type;
+    }
+
+    private static string Expected(Type type) => Type.GetTypeCode(type) switch
+    {
+        TypeCode.Int16 or TypeCode.Int32 or TypeCode.Int64 or TypeCode.UInt16 or TypeCode.UInt32 or TypeCode.UInt64 or TypeCode.Byte => "an integer",
+        TypeCode.Double or TypeCode.Single or TypeCode.Decimal => "a number",
+        TypeCode.Boolean => "true or false",
+        TypeCode.String => "a string",
+        _ when type == typeof(DateTimeOffset) => "an ISO 8601 timestamp such as 2026-12-01T12:00:00Z",
+        _ when type != typeof(string) && typeof(System.Collections.IEnumerable).IsAssignableFrom(type) => "an array",
+        _ => "an object",
+    };
+
     private static string Expected(string dotnetType) => dotnetType switch
     {
         _ when dotnetType.Contains("Int", StringComparison.Ordinal) => "an integer",
-        _ when dotnetType.Contains("Double", StringComparison.Ordinal) || dotnetType.Contains("Decimal", StringComparison.Ordinal) => "a number",
-        _ when dotnetType.Contains("Boolean", StringComparison.Ordinal) || dotnetType.Contains("bool", StringComparison.Ordinal) => "true or false",
-        _ when dotnetType.Contains("DateTime", StringComparison.Ordinal) => "an ISO 8601 timestamp such as 2026-12-01T12:00:00Z",
-        _ when dotnetType.Contains("List", StringComparison.Ordinal) || dotnetType.Contains("[]", StringComparison.Ordinal) => "an array",
-        _ when dotnetType.Contains("String", StringComparison.Ordinal) || dotnetType == "string" => "a string",
-        _ => "a JSON object of the documented shape",
+        _ when dotnetType.Contains("Double", StringComparison.Ordinal) => "a number",
+        _ when dotnetType.Contains("bool", StringComparison.OrdinalIgnoreCase) => "true or false",
+        _ => "a valid value",
     };
 
     [GeneratedRegex("The JSON property '(?<name>[^']*)'")]
     private static partial Regex UnmappedProperty();
-
-    [GeneratedRegex("could not be converted to (?<type>[^ .]+(\\.[^ .]+)*)")]
-    private static partial Regex ConversionTarget();
 
     [GeneratedRegex("Failed to bind parameter \"(?<type>.+) (?<name>[^ \"]+)\" from \"(?<value>.*)\"")]
     private static partial Regex BindFailure();

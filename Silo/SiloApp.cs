@@ -58,6 +58,7 @@ public static class SiloApp
         builder.Services.AddSingleton<ShardRebalancer>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ShardRebalancer>());
         builder.Services.Configure<TransactionRetryOptions>(builder.Configuration.GetSection("Transactions"));
+        builder.Services.Configure<KeyIndexOptions>(builder.Configuration.GetSection("Transactions:KeyIndex"));
         // A participant holding a prepared transaction asks its manager for the outcome every
         // RemoteTransactionPingFrequency; Orleans' 60 s default keeps a key locked for up to a
         // minute after its manager's silo died. 5 s bounds that recovery; the ping is one message.

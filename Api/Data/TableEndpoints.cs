@@ -122,7 +122,7 @@ public static class TableEndpoints
         }
 
         var tenant = http.Tenant();
-        var page = await grains.GetGrain<ITableCatalogGrain>(tenant).ListAsync(position, pageSize, cancellationToken);
+        var page = await grains.GetGrain<INameSetGrain>(NameSets.Tables(tenant)).ListAsync(position, pageSize, cancellationToken);
         // A page holds at most MaxLimit names, so this fan-out is bounded.
         var described = await Task.WhenAll(page.Items.Select(name =>
             data.Table(tenant, name).DescribeAsync(cancellationToken)));

@@ -83,7 +83,7 @@ public static class ScheduleEndpoints
             return Problems.Invalid(errors);
         }
 
-        var page = await grains.GetGrain<IScheduleDirectoryGrain>(http.Tenant()).ListAsync(position, pageSize, cancellationToken);
+        var page = await grains.GetGrain<INameSetGrain>(NameSets.Schedules(http.Tenant())).ListAsync(position, pageSize, cancellationToken);
         // A page holds at most MaxLimit names, so this fan-out is bounded.
         var views = await Task.WhenAll(page.Items.Select(n => Schedule(http, grains, n).GetAsync(cancellationToken)));
         return TypedResults.Ok(new PageResponse<ScheduleResponse>(views.OfType<ScheduleView>().Select(ScheduleResponse.From).ToList(), Paging.Encode(page.Next)));

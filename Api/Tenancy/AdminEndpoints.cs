@@ -53,7 +53,7 @@ public static partial class AdminEndpoints
             return Problems.Invalid(errors);
         }
 
-        var page = await grains.GetGrain<ITenantDirectoryGrain>(0).ListAsync(position, pageSize, cancellationToken);
+        var page = await grains.GetGrain<INameSetGrain>(NameSets.Tenants).ListAsync(position, pageSize, cancellationToken);
         // A page holds at most MaxLimit names, so this fan-out is bounded.
         var tenants = await Task.WhenAll(page.Items.Select(name => grains.GetGrain<ITenantGrain>(name).GetAsync(cancellationToken)));
         return TypedResults.Ok(new PageResponse<TenantInfo>([.. tenants.OfType<TenantInfo>()], Paging.Encode(page.Next)));

@@ -7,12 +7,14 @@ namespace OrleansCompute.Data;
 /// </summary>
 public sealed class KeyOrder : IComparer<string>
 {
+    /// <summary>The one instance; the order has no settings.</summary>
     public static readonly KeyOrder Instance = new();
 
     private KeyOrder()
     {
     }
 
+    /// <summary>Negative when <paramref name="x"/> comes first in code point order, 0 when equal, positive otherwise; null comes first.</summary>
     public int Compare(string? x, string? y)
     {
         if (ReferenceEquals(x, y))

@@ -4,8 +4,13 @@ namespace OrleansCompute.Data;
 [GenerateSerializer, Alias("oc.KvOpKind")]
 public enum KvOpKind
 {
+    /// <summary>Reads the key's value and version.</summary>
     Get,
+
+    /// <summary>Writes the key, creating it or replacing its value.</summary>
     Put,
+
+    /// <summary>Removes the key.</summary>
     Delete,
 }
 

@@ -13,12 +13,14 @@ namespace OrleansCompute.Data;
 [GenerateSerializer, Alias("oc.ShardUnavailableException")]
 public sealed class ShardUnavailableException : Exception
 {
+    /// <summary>Says why the shard could not take the operation, and whether a write may have applied.</summary>
     public ShardUnavailableException(string message, bool outcomeUnknown)
         : base(message)
     {
         OutcomeUnknown = outcomeUnknown;
     }
 
+    /// <summary>True when a write may or may not have been applied; false when nothing changed.</summary>
     [Id(0)]
     public bool OutcomeUnknown { get; private set; }
 }

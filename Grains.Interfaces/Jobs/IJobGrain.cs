@@ -65,8 +65,15 @@ public sealed record TaskReport(int Index, long DispatchId, TaskRunOutcome Outco
 [GenerateSerializer, Alias("oc.TaskRunOutcome")]
 public enum TaskRunOutcome
 {
+    /// <summary>The run returned a result.</summary>
     Succeeded,
+
+    /// <summary>The run threw; the task is retried while it has attempts left.</summary>
     Failed,
+
+    /// <summary>The run took longer than the job's timeoutSeconds and was cancelled; retried like a failure.</summary>
     TimedOut,
+
+    /// <summary>The run stopped because the job was cancelled or paused, or the task was reassigned.</summary>
     Cancelled,
 }

@@ -4,11 +4,22 @@ namespace OrleansCompute.Jobs;
 [GenerateSerializer, Alias("oc.JobStatus")]
 public enum JobStatus
 {
+    /// <summary>Accepted and durable; waiting for its runAt, its dependencies or a free slot.</summary>
     Queued,
+
+    /// <summary>Its tasks are being dispatched and run.</summary>
     Running,
+
+    /// <summary>No new task starts until it is resumed; running ones are cancelled and run again on resume.</summary>
     Paused,
+
+    /// <summary>Every task succeeded; the result is final.</summary>
     Succeeded,
+
+    /// <summary>A task ran out of attempts, or a dependency did not succeed.</summary>
     Failed,
+
+    /// <summary>Cancelled by a caller before it ended.</summary>
     Cancelled,
 }
 
@@ -16,21 +27,33 @@ public enum JobStatus
 [GenerateSerializer, Alias("oc.TaskStatus")]
 public enum TaskState
 {
+    /// <summary>Waiting to be dispatched (first run or a retry after backoff).</summary>
     Pending,
+
+    /// <summary>Dispatched to a silo and not yet reported.</summary>
     Running,
+
+    /// <summary>Its last run succeeded; its result counts.</summary>
     Succeeded,
+
+    /// <summary>Its last run failed and it has no attempts left.</summary>
     Failed,
+
+    /// <summary>It will not run, because the job was cancelled or failed.</summary>
     Cancelled,
 }
 
+/// <summary>Questions about a <see cref="JobStatus"/> the Api and the grains both ask.</summary>
 public static class JobStatuses
 {
+    /// <summary>True for succeeded, failed and cancelled: the job never changes again.</summary>
     public static bool IsTerminal(this JobStatus status) =>
         status is JobStatus.Succeeded or JobStatus.Failed or JobStatus.Cancelled;
 
     /// <summary>The lowercase names the Api and the store use.</summary>
     public static string Name(this JobStatus status) => status.ToString().ToLowerInvariant();
 
+    /// <summary>Reads a status name in any case; numbers are refused, so "3" is not a status.</summary>
     public static bool TryParse(string? text, out JobStatus status) =>
         Enum.TryParse(text, ignoreCase: true, out status) && !int.TryParse(text, out _);
 }
@@ -38,8 +61,10 @@ public static class JobStatuses
 /// <summary>Job ids: 12 hex digits of creation time in milliseconds, then 8 random ones, so they sort by creation.</summary>
 public static class JobIds
 {
+    /// <summary>Characters in a job id.</summary>
     public const int Length = 20;
 
+    /// <summary>True when <paramref name="text"/> has the shape of a job id (it may still not exist).</summary>
     public static bool IsValid(string? text) => text is { Length: Length } && text.All(char.IsAsciiHexDigitLower);
 }
 
@@ -59,13 +84,28 @@ public sealed record JobSpec(
     DateTimeOffset? RunAt,
     IReadOnlyList<string> DependsOn)
 {
+    /// <summary>Runs per task, the first included, when the spec does not say.</summary>
     public const int DefaultMaxAttempts = 3;
+
+    /// <summary>Wait before the first retry when the spec does not say; it doubles with each further retry.</summary>
     public const double DefaultBackoffSeconds = 1;
+
+    /// <summary>Longest run of one task, in seconds, when the spec does not say.</summary>
     public const int DefaultTimeoutSeconds = 300;
+
+    /// <summary>Tasks of one job running at once when the spec does not say.</summary>
     public const int DefaultParallelism = 16;
+
+    /// <summary>Largest parallelism a spec may ask for.</summary>
     public const int MaxParallelism = 1024;
+
+    /// <summary>Largest maxAttempts a spec may ask for.</summary>
     public const int MaxAttemptsLimit = 100;
+
+    /// <summary>Largest timeoutSeconds a spec may ask for (one day).</summary>
     public const int MaxTimeoutSeconds = 86_400;
+
+    /// <summary>Most jobs one job may depend on.</summary>
     public const int MaxDependencies = 64;
 }
 
@@ -93,12 +133,28 @@ public enum SubmitOutcome
     QuotaExceeded,
 }
 
+/// <summary>
+/// The answer to a submission: its <paramref name="Outcome"/>, the job's id and status when there
+/// is a job (created now or before, under the same idempotency key), and the field errors when the
+/// spec is invalid.
+/// </summary>
+/// <param name="Outcome">How the submission ended.</param>
+/// <param name="JobId">The job created, or found under the idempotency key; null when none.</param>
+/// <param name="Status">That job's status.</param>
+/// <param name="Errors">What is wrong with the spec, when <see cref="SubmitOutcome.Invalid"/>.</param>
 [GenerateSerializer, Immutable, Alias("oc.SubmitResult")]
 public sealed record SubmitResult(SubmitOutcome Outcome, string? JobId, JobStatus Status, IReadOnlyList<FieldError> Errors)
 {
+    /// <summary>A refused submission that names what is wrong.</summary>
     public static SubmitResult Invalid(params FieldError[] errors) => new(SubmitOutcome.Invalid, null, JobStatus.Queued, errors);
 }
 
+/// <summary>How many of a job's tasks are in each state.</summary>
+/// <param name="Total">All tasks of the job.</param>
+/// <param name="Pending">Waiting to run, first time or retry.</param>
+/// <param name="Running">Dispatched and not yet reported.</param>
+/// <param name="Succeeded">Done, with a result.</param>
+/// <param name="Failed">Out of attempts.</param>
 [GenerateSerializer, Immutable, Alias("oc.JobProgress")]
 public sealed record JobProgress(int Total, int Pending, int Running, int Succeeded, int Failed);
 

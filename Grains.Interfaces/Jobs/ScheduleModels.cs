@@ -4,6 +4,16 @@ namespace OrleansCompute.Jobs;
 [GenerateSerializer, Immutable, Alias("oc.ScheduleSpec")]
 public sealed record ScheduleSpec(string Cron, string TimeZone, JobSpec Job);
 
+/// <summary>A schedule as the Api shows it.</summary>
+/// <param name="Name">The schedule's name, unique in its tenant.</param>
+/// <param name="Cron">Its cron expression.</param>
+/// <param name="TimeZone">The IANA time zone the cron expression is read in.</param>
+/// <param name="Job">The job each occurrence submits.</param>
+/// <param name="Paused">True while paused: nothing fires.</param>
+/// <param name="NextRun">When it fires next; null while paused or when the expression has no further occurrence.</param>
+/// <param name="LastRun">The occurrence it fired last.</param>
+/// <param name="LastJobId">The job that occurrence submitted.</param>
+/// <param name="LastError">Why the last occurrence submitted nothing, if it did not.</param>
 [GenerateSerializer, Immutable, Alias("oc.ScheduleView")]
 public sealed record ScheduleView(
     string Name,
@@ -16,6 +26,10 @@ public sealed record ScheduleView(
     string? LastJobId,
     string? LastError);
 
+/// <summary>The answer to creating or replacing a schedule.</summary>
+/// <param name="Created">True when the schedule is new, false when it replaced one.</param>
+/// <param name="Schedule">The schedule as stored; null when the spec was refused.</param>
+/// <param name="Errors">What is wrong with the spec, when it was refused.</param>
 [GenerateSerializer, Immutable, Alias("oc.SchedulePutResult")]
 public sealed record SchedulePutResult(bool Created, ScheduleView? Schedule, IReadOnlyList<FieldError> Errors);
 
@@ -40,19 +54,3 @@ public interface IScheduleGrain : IGrainWithStringKey
     Task<ScheduleView?> SetPausedAsync(bool paused, CancellationToken cancellationToken = default);
 }
 
-/// <summary>The names of a tenant's schedules, for listing. Keyed by tenant.</summary>
-[Alias("oc.IScheduleDirectoryGrain")]
-public interface IScheduleDirectoryGrain : IGrainWithStringKey
-{
-    /// <summary>Lists <paramref name="name"/> (idempotent).</summary>
-    [Alias("Add")]
-    Task AddAsync(string name, CancellationToken cancellationToken = default);
-
-    /// <summary>Unlists <paramref name="name"/> (idempotent).</summary>
-    [Alias("Remove")]
-    Task RemoveAsync(string name, CancellationToken cancellationToken = default);
-
-    /// <summary>Up to <paramref name="limit"/> names after <paramref name="after"/>, in ordinal order.</summary>
-    [Alias("List"), ReadOnly]
-    Task<Data.Page<string>> ListAsync(string? after, int limit, CancellationToken cancellationToken = default);
-}

@@ -25,15 +25,3 @@ public interface ITenantGrain : IGrainWithStringKey
     Task<bool> RevokeKeyAsync(string keyId, CancellationToken cancellationToken = default);
 }
 
-/// <summary>The names of all tenants, for the admin listing. A single grain: tenants are few and listed rarely.</summary>
-[Alias("oc.ITenantDirectoryGrain")]
-public interface ITenantDirectoryGrain : IGrainWithIntegerKey
-{
-    /// <summary>Lists <paramref name="tenant"/> (idempotent).</summary>
-    [Alias("Add")]
-    Task AddAsync(string tenant, CancellationToken cancellationToken = default);
-
-    /// <summary>Up to <paramref name="limit"/> tenant names after <paramref name="after"/>, in ordinal order.</summary>
-    [Alias("List"), ReadOnly]
-    Task<Data.Page<string>> ListAsync(string? after, int limit, CancellationToken cancellationToken = default);
-}

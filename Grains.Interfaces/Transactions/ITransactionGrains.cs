@@ -33,7 +33,7 @@ public interface ITransactionCoordinatorGrain : IGrainWithIntegerKey
 }
 
 /// <summary>
-/// One key of a transactional table, keyed by <see cref="TxnKeys.KeyGrain"/>. Every method joins
+/// One key of a transactional table, keyed by <see cref="TxnKeys.KeyGrain(string, Data.TableInfo, string)"/>. Every method joins
 /// the caller's transaction; a key is its own lock, so transactions on different keys never wait
 /// on each other. Callers take the locks of all keys of a transaction in ordinal order of their
 /// grain keys before any write, so no two transactions wait on each other in a cycle.
@@ -65,7 +65,9 @@ public interface ITransactionalKeyGrain : IGrainWithStringKey
 /// The committed keys of one shard of a transactional table, keyed by <see cref="TxnKeys.IndexGrain"/>.
 /// The transaction that creates or deletes keys updates it, so a scan that reads the index in a
 /// transaction lists exactly the committed keys. Only creates and deletes touch it; writes to
-/// existing keys do not.
+/// existing keys do not. The keys live in leaves (<see cref="ITransactionalKeyLeafGrain"/>) of a
+/// bounded size, each covering a range of keys, so a create or delete rewrites one leaf, not the
+/// whole shard's key list; this grain holds only where each leaf's range starts.
 /// </summary>
 [Alias("oc.ITransactionalKeyIndexGrain")]
 public interface ITransactionalKeyIndexGrain : IGrainWithStringKey
@@ -88,6 +90,31 @@ public interface ITransactionalKeyIndexGrain : IGrainWithStringKey
     /// </summary>
     [Alias("Silo")]
     Task<string> SiloAsync();
+}
+
+/// <summary>
+/// One leaf of a key index: the committed keys of one key range of a shard, in key order, at most
+/// a configured number of them (<c>Transactions:KeyIndex:LeafKeys</c>). Keyed by
+/// <see cref="TxnKeys.LeafGrain"/>; only its index calls it, always inside the index's transaction.
+/// </summary>
+[Alias("oc.ITransactionalKeyLeafGrain")]
+public interface ITransactionalKeyLeafGrain : IGrainWithStringKey
+{
+    /// <summary>
+    /// Records keys created and deleted. When the leaf then holds more than
+    /// <paramref name="maxKeys"/>, it keeps its first half and returns the rest in runs of half
+    /// that size, which the index moves to new leaves in the same transaction; otherwise none.
+    /// </summary>
+    [Transaction(TransactionOption.Join), Alias("Update")]
+    Task<string[][]> UpdateAsync(string[] added, string[] removed, int maxKeys);
+
+    /// <summary>Up to <paramref name="limit"/> of the leaf's keys with <paramref name="prefix"/> after <paramref name="after"/>, and whether more of them match.</summary>
+    [Transaction(TransactionOption.Join), Alias("List")]
+    Task<TxnIndexPage> ListAsync(string prefix, string? after, int limit);
+
+    /// <summary>The number of keys in the leaf.</summary>
+    [Transaction(TransactionOption.Join), Alias("Count")]
+    Task<int> CountAsync();
 }
 
 /// <summary>Keys of one index, in key order; <see cref="More"/> when further keys match.</summary>

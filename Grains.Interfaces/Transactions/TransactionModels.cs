@@ -7,9 +7,16 @@ namespace OrleansCompute.Transactions;
 [GenerateSerializer, Alias("oc.TxnOpKind")]
 public enum TxnOpKind
 {
+    /// <summary>Reads the key.</summary>
     Get,
+
+    /// <summary>Writes the key's value, creating it if absent.</summary>
     Put,
+
+    /// <summary>Removes the key.</summary>
     Delete,
+
+    /// <summary>Adds a number to the key's numeric value (an absent key counts as 0).</summary>
     Add,
 }
 
@@ -17,8 +24,13 @@ public enum TxnOpKind
 [GenerateSerializer, Alias("oc.TxnCompareTarget")]
 public enum TxnCompareTarget
 {
+    /// <summary>The key's JSON value.</summary>
     Value,
+
+    /// <summary>The key's version; 0 when it is absent.</summary>
     Version,
+
+    /// <summary>Whether the key exists.</summary>
     Exists,
 }
 
@@ -26,17 +38,28 @@ public enum TxnCompareTarget
 [GenerateSerializer, Alias("oc.TxnCompareOp")]
 public enum TxnCompareOp
 {
+    /// <summary>==</summary>
     Equal,
+
+    /// <summary>!=</summary>
     NotEqual,
+
+    /// <summary>&gt;</summary>
     Greater,
+
+    /// <summary>&gt;=</summary>
     GreaterOrEqual,
+
+    /// <summary>&lt;</summary>
     Less,
+
+    /// <summary>&lt;=</summary>
     LessOrEqual,
 }
 
 /// <summary>
 /// One key of a transactional table, resolved by the Api: <see cref="GrainKey"/> is the key grain
-/// (<see cref="TxnKeys.KeyGrain"/>), which carries the tenant and the table incarnation.
+/// (<see cref="TxnKeys.KeyGrain(string, TableInfo, string)"/>), which carries the tenant and the table incarnation.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("oc.TxnKeyRef")]
 public sealed record TxnKeyRef(string Table, string Key, string GrainKey);
@@ -60,8 +83,10 @@ public sealed record TxnRequest(TxnCompare[] Compare, TxnOp[] Success, TxnOp[] F
 [GenerateSerializer, Immutable, Alias("oc.TxnKeyValue")]
 public sealed record TxnKeyValue(byte[]? Value, long Version)
 {
+    /// <summary>A key that does not exist.</summary>
     public static readonly TxnKeyValue Absent = new(null, 0);
 
+    /// <summary>True when the key exists.</summary>
     public bool Exists => Value is not null;
 }
 
@@ -115,7 +140,10 @@ public static class TxnKeys
     /// <summary>The index grain of one shard of a transactional table: the set of its committed keys, for scans.</summary>
     public static string IndexGrain(string tenant, Guid tableId, int shard) => TenantKey.For(tenant, $"{tableId:N}/{shard}");
 
-    /// <summary>Reads a key made by <see cref="KeyGrain"/>.</summary>
+    /// <summary>Leaf <paramref name="leaf"/> of the index grain <paramref name="indexGrain"/>.</summary>
+    public static string LeafGrain(string indexGrain, int leaf) => $"{indexGrain}#{leaf}";
+
+    /// <summary>Reads a key made by <see cref="KeyGrain(string, Guid, int, string)"/>.</summary>
     public static (string Tenant, Guid TableId, int Shard, string Key) ParseKeyGrain(string grainKey)
     {
         var (tenant, rest) = TenantKey.Parse(grainKey);

@@ -274,7 +274,7 @@ public sealed partial class TableGrain(
 
     private static int Target(TableInfo table) => table.Resharding?.To ?? table.Shards;
 
-    private ITableCatalogGrain Catalog(string tenant) => GrainFactory.GetGrain<ITableCatalogGrain>(tenant);
+    private INameSetGrain Catalog(string tenant) => GrainFactory.GetGrain<INameSetGrain>(NameSets.Tables(tenant));
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Resharding {Table}: a hand-over failed; trying the remaining shards again in {Seconds} s")]
     private partial void LogHandOverFailed(Exception exception, string table, double seconds);

@@ -1,6 +1,7 @@
 using Cronos;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using OrleansCompute.Data;
 using OrleansCompute.Jobs;
 using OrleansCompute.Tenancy;
 
@@ -63,7 +64,7 @@ public sealed partial class ScheduleGrain(
         }
 
         await state.WriteStateAsync(cancellationToken);
-        await GrainFactory.GetGrain<IScheduleDirectoryGrain>(Id.Tenant).AddAsync(Id.Name, cancellationToken);
+        await GrainFactory.GetGrain<INameSetGrain>(NameSets.Schedules(Id.Tenant)).AddAsync(Id.Name, cancellationToken);
         await ArmAsync();
         return new SchedulePutResult(created, View(), []);
     }
@@ -80,7 +81,7 @@ public sealed partial class ScheduleGrain(
         await DisarmAsync();
         await state.ClearStateAsync(cancellationToken);
         state.State = new State();
-        await GrainFactory.GetGrain<IScheduleDirectoryGrain>(Id.Tenant).RemoveAsync(Id.Name, cancellationToken);
+        await GrainFactory.GetGrain<INameSetGrain>(NameSets.Schedules(Id.Tenant)).RemoveAsync(Id.Name, cancellationToken);
         return true;
     }
 

@@ -1,3 +1,4 @@
+using OrleansCompute.Data;
 using OrleansCompute.Tenancy;
 
 namespace OrleansCompute.Grains.Tenancy;
@@ -21,7 +22,7 @@ public sealed class TenantGrain(
 
         state.State.CreatedAt = clock.GetUtcNow();
         await state.WriteStateAsync(cancellationToken);
-        await GrainFactory.GetGrain<ITenantDirectoryGrain>(0).AddAsync(Name, cancellationToken);
+        await GrainFactory.GetGrain<INameSetGrain>(NameSets.Tenants).AddAsync(Name, cancellationToken);
         return true;
     }
 

@@ -133,39 +133,32 @@ public sealed class SqliteKeyValueStore(string connectionString) : IKeyValueStor
         await transaction.CommitAsync(cancellationToken);
     }
 
-    public async Task<bool> SealShardAsync(Guid tableId, int shard, long epoch, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
-        await using var seal = Command(connection, transaction,
-            "UPDATE oc_kv_shard SET sealed = 1 WHERE table_id = @table AND shard = @shard AND epoch = @epoch", tableId, shard);
-        seal.Parameters.AddWithValue("@epoch", epoch);
-        var sealedNow = await seal.ExecuteNonQueryAsync(cancellationToken) == 1;
-        await transaction.CommitAsync(cancellationToken);
-        return sealedNow;
-    }
+    public async Task<bool> SealShardAsync(Guid tableId, int shard, long epoch, CancellationToken cancellationToken) =>
+        await EpochStatementAsync(
+            "UPDATE oc_kv_shard SET sealed = 1 WHERE table_id = @table AND shard = @shard AND epoch = @epoch",
+            tableId, shard, epoch, cancellationToken) == 1;
 
-    public async Task<bool> OwnsAsync(Guid tableId, int shard, long epoch, CancellationToken cancellationToken)
-    {
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
-        await using var owns = Command(connection, transaction,
-            "SELECT COUNT(*) FROM oc_kv_shard WHERE table_id = @table AND shard = @shard AND epoch = @epoch AND dropped = 0", tableId, shard);
-        owns.Parameters.AddWithValue("@epoch", epoch);
-        var result = (long)(await owns.ExecuteScalarAsync(cancellationToken))! == 1;
-        await transaction.CommitAsync(cancellationToken);
-        return result;
-    }
+    // Counted by a no-op update, so the check shares the one statement shape; it runs only after a silo lease lapsed.
+    public async Task<bool> OwnsAsync(Guid tableId, int shard, long epoch, CancellationToken cancellationToken) =>
+        await EpochStatementAsync(
+            "UPDATE oc_kv_shard SET epoch = epoch WHERE table_id = @table AND shard = @shard AND epoch = @epoch AND dropped = 0",
+            tableId, shard, epoch, cancellationToken) == 1;
 
-    public async Task ReleaseShardAsync(Guid tableId, int shard, long epoch, CancellationToken cancellationToken)
+    public Task ReleaseShardAsync(Guid tableId, int shard, long epoch, CancellationToken cancellationToken) =>
+        EpochStatementAsync(
+            "UPDATE oc_kv_shard SET holder = NULL, lease_until = 0 WHERE table_id = @table AND shard = @shard AND epoch = @epoch",
+            tableId, shard, epoch, cancellationToken);
+
+    // One statement on a shard's row at one epoch, in a transaction of its own; the rows it matched.
+    private async Task<int> EpochStatementAsync(string sql, Guid tableId, int shard, long epoch, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
-        await using var release = Command(connection, transaction,
-            "UPDATE oc_kv_shard SET holder = NULL, lease_until = 0 WHERE table_id = @table AND shard = @shard AND epoch = @epoch", tableId, shard);
-        release.Parameters.AddWithValue("@epoch", epoch);
-        await release.ExecuteNonQueryAsync(cancellationToken);
+        await using var command = Command(connection, transaction, sql, tableId, shard);
+        command.Parameters.AddWithValue("@epoch", epoch);
+        var rows = await command.ExecuteNonQueryAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
+        return rows;
     }
 
     public async Task<bool> RenewSiloLeaseAsync(SiloLeaseHolder holder, TimeSpan lease, CancellationToken cancellationToken)

@@ -1,11 +1,13 @@
 using OrleansCompute.Data;
-using OrleansCompute.Jobs;
 
-namespace OrleansCompute.Grains.Jobs;
+namespace OrleansCompute.Grains.Data;
 
-/// <summary>The names of a tenant's schedules, for the listing.</summary>
-public sealed class ScheduleDirectoryGrain(
-    [PersistentState("schedules", StorageNames.Default)] IPersistentState<ScheduleDirectoryGrain.State> state) : Grain, IScheduleDirectoryGrain
+/// <summary>
+/// A durable set of names (see <see cref="NameSets"/>). Sets hold tens to thousands of names and
+/// are listed rarely, so a listing sorts in memory rather than keeping a sorted structure in state.
+/// </summary>
+public sealed class NameSetGrain(
+    [PersistentState("names", StorageNames.Default)] IPersistentState<NameSetGrain.State> state) : Grain, INameSetGrain
 {
     public async Task AddAsync(string name, CancellationToken cancellationToken = default)
     {
@@ -24,9 +26,9 @@ public sealed class ScheduleDirectoryGrain(
     }
 
     public Task<Page<string>> ListAsync(string? after, int limit, CancellationToken cancellationToken = default) =>
-        Task.FromResult(NamePage.Of(state.State.Names, after, limit));
+        Task.FromResult(NamePage.Of(state.State.Names.Concat(NameSets.Implicit(this.GetPrimaryKeyString())), after, limit));
 
-    [GenerateSerializer, Alias("oc.ScheduleDirectoryGrain.State")]
+    [GenerateSerializer, Alias("oc.NameSetGrain.State")]
     public sealed class State
     {
         [Id(0)] public HashSet<string> Names { get; set; } = new(StringComparer.Ordinal);

@@ -3,10 +3,12 @@ using System.Text.Json.Serialization;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 using OrleansCompute.Api.Cluster;
+using OrleansCompute.Api.Conventions;
 using OrleansCompute.Api.Coordination;
 using OrleansCompute.Api.Data;
 using OrleansCompute.Api.Errors;
 using OrleansCompute.Api.Jobs;
+using OrleansCompute.Api.OpenApi;
 using OrleansCompute.Api.Security;
 using OrleansCompute.Api.Tenancy;
 using OrleansCompute.Api.Transactions;
@@ -39,32 +41,21 @@ builder.Services.AddSingleton<WaiterSlots>();
 
 builder.AddApiSecurity();
 builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = context =>
-    context.ProblemDetails.Extensions["traceId"] = Activity.Current?.Id ?? context.HttpContext.TraceIdentifier);
+{
+    context.ProblemDetails.Extensions["traceId"] = Activity.Current?.Id ?? context.HttpContext.TraceIdentifier;
+    RequestConventions.DescribeUnsupportedMediaType(context);
+});
 builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
 // Malformed bodies throw, so the exception handler can say what was wrong with them.
 builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
-builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
-
-builder.Services.AddEndpointsApiExplorer();
-builder.Services.AddSwaggerGen(o =>
+builder.Services.ConfigureHttpJsonOptions(o =>
 {
-    o.SwaggerDoc("v1", new()
-    {
-        Title = "OrleansCompute",
-        Version = "v1",
-        Description = "Distributed jobs and sharded data on Microsoft Orleans. Every /v1 call needs 'Authorization: Bearer <API key>'.",
-    });
-    o.AddSecurityDefinition("bearer", new Microsoft.OpenApi.OpenApiSecurityScheme
-    {
-        Type = Microsoft.OpenApi.SecuritySchemeType.Http,
-        Scheme = "bearer",
-        Description = "An API key: the bootstrap admin key (Auth__AdminKey) or one issued by /v1/admin.",
-    });
-    o.AddSecurityRequirement(document => new Microsoft.OpenApi.OpenApiSecurityRequirement
-    {
-        [new Microsoft.OpenApi.OpenApiSecuritySchemeReference("bearer", document)] = [],
-    });
+    o.SerializerOptions.Converters.Add(new JsonStringEnumConverter());
+    o.SerializerOptions.Converters.Add(new UtcTimestampConverter());
+    o.SerializerOptions.Converters.Add(new UtcDateTimeConverter());
 });
+
+builder.Services.AddApiDocument();
 
 var telemetry = builder.Services.AddOpenTelemetry()
     .WithMetrics(metrics => metrics
@@ -95,11 +86,13 @@ if (!string.IsNullOrWhiteSpace(app.Configuration.GetConnectionString("Postgres")
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseRequestBodyLimit(RequestBodyLimit.Bytes(app.Configuration));
+app.UseJsonByDefault();
+app.UseRouting();
 app.UseAuthentication();
 app.UseRateLimiter();
 app.UseAuthorization();
-app.UseSwagger();
-app.UseSwaggerUI();
+app.UseRequestConventions();
+app.UseApiDocument();
 
 app.MapGet("/health/live", () => TypedResults.Ok(new { status = "live" })).ExcludeFromDescription();
 app.MapGet("/health/ready", (ClusterConnection connection) => connection.IsConnected

@@ -10,7 +10,8 @@
 #   1. checks prerequisites: the .NET SDK (says what to install if missing), PostgreSQL
 #      server binaries and the docker-compose package (installed through apt when run as
 #      root, otherwise it says exactly what to install);
-#   2. builds OrleansCompute.sln once in Release;
+#   2. builds OrleansCompute.sln once in Release, and lints the Api's live OpenAPI document with
+#      Spectral and Redocly (tests/OpenApi/lint.sh; Node.js and npm come from apt as root);
 #   3. starts a throwaway PostgreSQL (deploy/local/pg.sh) and exports
 #        OC_TEST_POSTGRES, ConnectionStrings__Postgres  (same connection string)
 #        OC_REPO_ROOT            absolute repo root
@@ -108,6 +109,7 @@ fi
 missing=()
 pg_bin_dir >/dev/null || missing+=(postgresql)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if ((${#missing[@]})); then
     if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
         log "installing missing packages: apt-get update && apt-get install -y ${missing[*]}"
@@ -118,11 +120,12 @@ if ((${#missing[@]})); then
             case "$pkg" in
                 postgresql) log "missing PostgreSQL server binaries: install the package 'postgresql' (sudo apt-get install -y postgresql)" ;;
                 docker-compose) log "missing docker-compose: install the package 'docker-compose' (sudo apt-get install -y docker-compose)" ;;
+                npm) log "missing npm: install the packages 'nodejs npm' (sudo apt-get install -y nodejs npm); the OpenAPI lint fails without them" ;;
             esac
         done
         # PostgreSQL is required; without docker-compose only the compose-file test fails.
         [[ " ${missing[*]} " != *" postgresql "* ]] || die "PostgreSQL server binaries are required"
-        log "continuing without docker-compose"
+        log "continuing without ${missing[*]}"
     fi
 fi
 
@@ -158,6 +161,16 @@ for proj in "${projects[@]}"; do
     fi
 done
 
+# ---------------------------------------------------------------- OpenAPI lint
+LOG_DIR=$REPO_ROOT/.tmp/test-logs
+mkdir -p "$LOG_DIR"
+log "linting the OpenAPI document (tests/OpenApi/lint.sh)"
+lint_status=ok lint_passed=1 lint_failed=0
+if ! tests/OpenApi/lint.sh >"$LOG_DIR/OpenApiLint.log" 2>&1; then
+    lint_status="FAILED (see ${LOG_DIR#"$REPO_ROOT"/}/OpenApiLint.log)" lint_passed=0 lint_failed=1
+fi
+grep -v '[║╔╚]' "$LOG_DIR/OpenApiLint.log" | tail -n 30 >&2 || true
+
 # ---------------------------------------------------------------- PostgreSQL
 # Test classes run in parallel, each with its own silos, and every silo has several connection
 # pools (ours, and one per Orleans ADO.NET provider): 300 connections ran out on a loaded machine.
@@ -174,11 +187,10 @@ if [[ "$hang" != 0 ]]; then
     hang_args=(--blame-hang-timeout "$hang" --blame-hang-dump-type none)
 fi
 
-LOG_DIR=$REPO_ROOT/.tmp/test-logs
-mkdir -p "$LOG_DIR"
-total_passed=0 total_failed=0 total_skipped=0
+total_passed=$lint_passed total_failed=$lint_failed total_skipped=0
 failed_projects=()
-summary_lines=()
+summary_lines=("$(printf '  %-20s passed %4d  failed %4d  skipped %4d  %s' "OpenApiLint" "$lint_passed" "$lint_failed" 0 "$lint_status")")
+((lint_failed == 0)) || failed_projects+=(OpenApiLint)
 
 for proj in "${projects[@]}"; do
     name=$(basename "$proj" .csproj)

@@ -31,16 +31,9 @@ public sealed partial class ProblemExceptionHandler(
                 Title = "Request body too large",
                 Detail = exception.Message,
             },
-            BadHttpRequestException bad => new ProblemDetails
-            {
-                Status = bad.StatusCode,
-                Type = ProblemTypes.BadRequest,
-                Title = "Malformed request",
-                // The inner exception names the JSON path and the problem; the outer one only the parameter.
-                Detail = bad.InnerException is System.Text.Json.JsonException json
-                    ? $"The body is not valid JSON for this request: {json.Message}"
-                    : bad.InnerException?.Message ?? bad.Message,
-            },
+            // The handler runs with the endpoint cleared; the feature keeps the one that failed.
+            BadHttpRequestException bad => BodyErrors.Describe(bad, (httpContext.Features.Get<IExceptionHandlerFeature>()?.Endpoint ?? httpContext.GetEndpoint())
+                ?.Metadata.GetMetadata<Microsoft.AspNetCore.Http.Metadata.IAcceptsMetadata>()?.RequestType),
             // A write that timed out may have been applied: say so rather than "unavailable".
             TimeoutException when !HttpMethods.IsGet(httpContext.Request.Method) => OutcomeUnknown("The cluster did not answer in time; the write may or may not have been applied. Read before retrying a conditional write."),
             ShardUnavailableException { OutcomeUnknown: true } => OutcomeUnknown(exception.Message + " Read the key to find out before retrying a conditional write."),

@@ -156,10 +156,12 @@ public static class JobEndpoints
         return TypedResults.Ok(new PageResponse<JobSummaryResponse>(page, jobs.Count > pageSize ? Paging.Encode(page[^1].Id) : null));
     }
 
-    public static async Task<Ok<List<TaskKindResponse>>> TaskKindsAsync(IGrainFactory grains, CancellationToken cancellationToken)
+    // The kinds are few and registered in code: one page holds them all, in the shape of every list.
+    public static async Task<Ok<PageResponse<TaskKindResponse>>> TaskKindsAsync(IGrainFactory grains, CancellationToken cancellationToken)
     {
         var kinds = await grains.GetGrain<ITaskKindCatalogGrain>(0).ListAsync(cancellationToken);
-        return TypedResults.Ok(kinds.Select(k => new TaskKindResponse(k.Name, k.Description, JsonNode.Parse(k.InputSchema)!)).ToList());
+        return TypedResults.Ok(new PageResponse<TaskKindResponse>(
+            [.. kinds.OrderBy(k => k.Name, StringComparer.Ordinal).Select(k => new TaskKindResponse(k.Name, k.Description, JsonNode.Parse(k.InputSchema)!))], null));
     }
 
     /// <summary>Runs a state change; 202 when the job is (now) in <paramref name="wanted"/>, 409 when its state forbids it.</summary>

@@ -55,7 +55,16 @@ public sealed partial class ApiKeyAuthenticationHandler(
     {
         LogForbidden(_audit, Context.User.FindFirst(CallerIdentity.KeyIdClaim)?.Value, Context.User.FindFirst(CallerIdentity.TenantClaim)?.Value,
             Request.Method, Request.Path, Activity.Current?.TraceId.ToString() ?? Context.TraceIdentifier);
-        return WriteProblemAsync(StatusCodes.Status403Forbidden, "Forbidden", "The API key does not have the scope this endpoint requires.");
+        // The endpoint's scope policies are named after the scopes; name those the key lacks.
+        var missing = Context.GetEndpoint()?.Metadata.GetOrderedMetadata<Microsoft.AspNetCore.Authorization.IAuthorizeData>()
+            .Select(a => a.Policy)
+            .OfType<string>()
+            .Where(scope => OrleansCompute.Tenancy.Scopes.All.Contains(scope) && !Context.User.HasClaim(CallerIdentity.ScopeClaim, scope))
+            .Distinct()
+            .ToList() ?? [];
+        return WriteProblemAsync(StatusCodes.Status403Forbidden, "Forbidden", missing.Count > 0
+            ? $"The API key lacks the scope '{string.Join("', '", missing)}' that this endpoint requires; issue a key with it (POST /v1/admin/tenants/{{tenant}}/keys)."
+            : "The API key does not have the scope this endpoint requires.");
     }
 
     private AuthenticateResult Fail(string? keyId, string? tenant, string reason)

@@ -8,6 +8,8 @@ namespace OrleansCompute.Api.Security;
 /// Embedded mode without <c>Auth__AdminKey</c>: once the cluster is reachable, generates an admin
 /// key, stores only its hash (as the key record "bootstrap", through the cluster's store) and
 /// prints the key once. Later starts find the record and print nothing: the key was shown once.
+/// A lost key is replaced by starting with <c>Auth__NewAdminKey=true</c>: a new admin key (a fresh
+/// id) is minted and printed once; the lost one stays valid until revoked with the new one.
 /// With <c>Auth__AdminKey</c> set, or in PostgreSQL mode (which requires it), this does nothing.
 /// </summary>
 public sealed partial class BootstrapAdminKeyService(
@@ -36,17 +38,17 @@ public sealed partial class BootstrapAdminKeyService(
         {
             try
             {
-                var grain = grains.GetGrain<IApiKeyGrain>(KeyId);
-                if (await grain.GetAsync(stoppingToken) is not null)
+                var bootstrapped = await grains.GetGrain<IApiKeyGrain>(KeyId).GetAsync(stoppingToken) is not null;
+                if (bootstrapped && !options.Value.NewAdminKey)
                 {
                     return;
                 }
 
-                var (id, key, hash) = ApiKeys.Generate(KeyId);
-                var record = new ApiKeyRecord(id, TenantKey.DefaultTenant, "bootstrap admin", Scopes.All, hash, clock.GetUtcNow());
-                if (await grain.CreateAsync(record, stoppingToken))
+                var (id, key, hash) = ApiKeys.Generate(bootstrapped ? null : KeyId);
+                var record = new ApiKeyRecord(id, TenantKey.DefaultTenant, bootstrapped ? "recovered admin" : "bootstrap admin", Scopes.All, hash, clock.GetUtcNow());
+                if (await grains.GetGrain<IApiKeyGrain>(id).CreateAsync(record, stoppingToken))
                 {
-                    LogGenerated();
+                    LogGenerated(id);
                     Console.WriteLine($"Generated admin API key (shown once, only its hash is stored): {key}");
                 }
 
@@ -60,8 +62,8 @@ public sealed partial class BootstrapAdminKeyService(
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "No Auth__AdminKey set: generated an admin API key and printed it once on standard output (logs never carry it)")]
-    private partial void LogGenerated();
+    [LoggerMessage(Level = LogLevel.Warning, Message = "No Auth__AdminKey set: generated the admin API key {KeyId} and printed it once on standard output (logs never carry it)")]
+    private partial void LogGenerated(string keyId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not set up the generated admin key yet: {Reason}")]
     private partial void LogRetry(string reason);

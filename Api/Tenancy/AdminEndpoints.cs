@@ -44,7 +44,7 @@ public static partial class AdminEndpoints
         return TypedResults.Created($"/v1/admin/tenants/{name}", await tenant.GetAsync(cancellationToken));
     }
 
-    public static async Task<Results<Ok<PageResponse<string>>, ValidationProblem>> ListTenantsAsync(
+    public static async Task<Results<Ok<PageResponse<TenantInfo>>, ValidationProblem>> ListTenantsAsync(
         int? limit, string? after, IGrainFactory grains, CancellationToken cancellationToken)
     {
         var (pageSize, position, errors) = Paging.Parse(limit, after);
@@ -54,7 +54,9 @@ public static partial class AdminEndpoints
         }
 
         var page = await grains.GetGrain<INameSetGrain>(NameSets.Tenants).ListAsync(position, pageSize, cancellationToken);
-        return TypedResults.Ok(new PageResponse<string>(page.Items, Paging.Encode(page.Next)));
+        // A page holds at most MaxLimit names, so this fan-out is bounded.
+        var tenants = await Task.WhenAll(page.Items.Select(name => grains.GetGrain<ITenantGrain>(name).GetAsync(cancellationToken)));
+        return TypedResults.Ok(new PageResponse<TenantInfo>([.. tenants.OfType<TenantInfo>()], Paging.Encode(page.Next)));
     }
 
     public static async Task<Results<Created<IssuedKey>, ValidationProblem, ProblemHttpResult>> IssueKeyAsync(

@@ -2,12 +2,15 @@
 # Start a local OrleansCompute cluster: N silos + the Api, wait until all are ready,
 # print the URLs, stop everything on Ctrl-C (SPEC §3).
 #
-# usage: deploy/local/up.sh [--silos N] [--postgres] [--port P] [--no-build]
+# usage: deploy/local/up.sh [--silos N] [--postgres] [--port P] [--no-build] [--new-admin-key]
 #   --silos N    number of silos (default 2)
 #   --postgres   PostgreSQL mode: use $ConnectionStrings__Postgres if set, otherwise start
 #                a throwaway local server (deploy/local/pg.sh) that is deleted on exit
 #   --port P     Api port (default 5000)
 #   --no-build   skip `dotnet build OrleansCompute.sln -c Release`
+#   --new-admin-key  embedded mode: mint a new admin key and print it (the way back in when
+#                the key generated on the first start is lost; that one stays valid until
+#                you revoke it with the new one)
 #   -h, --help   this text
 #
 # Default is embedded mode (no PostgreSQL): the silos share the store folder <repo>/data
@@ -32,7 +35,7 @@ API_DIR=$REPO_ROOT/Api/bin/Release/net10.0
 SILO_DLL=OrleansCompute.Silo.dll
 API_DLL=OrleansCompute.Api.dll
 
-SILOS=2 USE_PG="" API_PORT=5000 BUILD=1
+SILOS=2 USE_PG="" API_PORT=5000 BUILD=1 NEW_ADMIN_KEY="" FIRST_START=""
 TIMEOUT=${OC_UP_TIMEOUT:-120}
 BASE_SILO_PORT=11111 BASE_GATEWAY_PORT=30000 BASE_HEALTH_PORT=8081
 
@@ -49,6 +52,7 @@ while (($#)); do
         --port) { [[ $# -ge 2 ]] && is_port_number "$2"; } || die "--port needs a port number"; API_PORT=$2; shift 2 ;;
         --port=*) API_PORT=${1#*=}; is_port_number "$API_PORT" || die "--port needs a port number"; shift ;;
         --no-build) BUILD=""; shift ;;
+        --new-admin-key) NEW_ADMIN_KEY=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument: $1" ;;
     esac
@@ -249,6 +253,8 @@ else
         log "ignoring ConnectionStrings__Postgres from the environment (embedded mode; use --postgres to use it)"
     fi
     unset ConnectionStrings__Postgres
+    # An empty store is a first start: the Api generates the admin key and prints it then only.
+    [[ -n "$(ls -A "$REPO_ROOT/data" 2>/dev/null)" ]] || FIRST_START=1
     mkdir -p "$REPO_ROOT/data"
     MODE="embedded (store: $REPO_ROOT/data)"
 fi
@@ -297,6 +303,7 @@ if [[ -z "$USE_PG" ]]; then
     gateways=()
     for ((i = 0; i < SILOS; i++)); do gateways+=("127.0.0.1:$((BASE_GATEWAY_PORT + i))"); done
     api_env+=("Orleans__Gateways=$(IFS=,; echo "${gateways[*]}")")
+    [[ -z "$NEW_ADMIN_KEY" ]] || api_env+=("Auth__NewAdminKey=true")
 fi
 PORTS+=("$API_PORT")
 start_proc api "$API_DIR" "$API_DLL" "${api_env[@]}"
@@ -314,7 +321,22 @@ EOF
 if [[ -n "$ADMIN_KEY_GENERATED" ]]; then
     echo "  Admin key:  $Auth__AdminKey  (made up for this run; set Auth__AdminKey to choose one)"
 elif [[ -z "${Auth__AdminKey:-}" ]]; then
-    echo "  Admin key:  Auth__AdminKey not set; the Api printed a generated one in ${LOG_DIR#"$REPO_ROOT"/}/api.log"
+    # The Api prints a generated key once, just after it connects: on the first start of an empty
+    # store, and with --new-admin-key. Any other start prints none, and says so.
+    generated=""
+    if [[ -n "$FIRST_START$NEW_ADMIN_KEY" ]]; then
+        for _ in $(seq 100); do
+            generated=$(sed -n 's/^Generated admin API key (shown once, only its hash is stored): //p' "$LOG_DIR/api.log" | tail -n 1)
+            [[ -z "$generated" ]] || break
+            sleep 0.1
+        done
+    fi
+    if [[ -n "$generated" ]]; then
+        echo "  Admin key:  $generated  (generated now and shown once: keep it, e.g. export OC_KEY=...)"
+    else
+        echo "  Admin key:  generated on the first start of this store and shown only then;"
+        echo "              lost it? run: deploy/local/up.sh --new-admin-key"
+    fi
 fi
 
 if [[ "${OC_UP_EXIT_WHEN_READY:-}" == 1 ]]; then

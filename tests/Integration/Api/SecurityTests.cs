@@ -117,7 +117,7 @@ public class SecurityTests(SharedClusterFixture fixture)
         await AssertProblemAsync(await http.PostAsync($"/v1/admin/tenants/{tenant}/keys", Json("{\"name\": \"more\", \"scopes\": [\"admin\"]}")), HttpStatusCode.Forbidden);
         await AssertProblemAsync(await http.GetAsync("/v1/cluster"), HttpStatusCode.Forbidden);
         Assert.DoesNotContain("takeover", (await Admin.GetFromJsonAsync<JsonElement>("/v1/admin/tenants?limit=1000"))
-            .GetProperty("items").EnumerateArray().Select(t => t.GetString()));
+            .GetProperty("items").EnumerateArray().Select(t => t.GetProperty("name").GetString()));
     }
 
     [Fact]

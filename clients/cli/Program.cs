@@ -1,0 +1,4 @@
+using OrleansCompute.Cli;
+using Spectre.Console;
+
+return await Occtl.RunAsync(args, AnsiConsole.Console, Console.Error, Environment.GetEnvironmentVariable);

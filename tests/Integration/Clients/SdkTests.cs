@@ -1,0 +1,117 @@
+using System.Net;
+using System.Text.Json;
+using OrleansCompute.Client;
+using OrleansCompute.Tests.Infrastructure;
+
+namespace OrleansCompute.Tests.Clients;
+
+/// <summary>The .NET SDK (clients/dotnet) against the real Api and two silos on PostgreSQL.</summary>
+[Collection(SharedClusterCollection.Name)]
+public class SdkTests(SharedClusterFixture fixture)
+{
+    private OrleansComputeClient Client => OrleansComputeClient.Create(new Uri("http://localhost/"), TestKeys.Admin, fixture.Cluster.Api.Server.CreateHandler());
+
+    private static JsonElement Json(string text) => JsonDocument.Parse(text).RootElement.Clone();
+
+    [Fact]
+    public async Task Keys_with_slashes_versions_and_conditions_round_trip()
+    {
+        var table = Names.Table();
+        await Client.CreateTableAsync(table, new TableOptions(Shards: 4));
+
+        var first = await Client.PutAsync(table, "dir/sub", new { n = 1 });
+        var second = await Client.PutAsync(table, "dir/sub", Json("{\"n\":2}"), new PutOptions(IfVersion: 1));
+        var stale = await Assert.ThrowsAsync<OrleansComputeException>(() => Client.PutAsync(table, "dir/sub", Json("3"), new PutOptions(IfVersion: 1)));
+        var createOnly = await Assert.ThrowsAsync<OrleansComputeException>(() => Client.PutAsync(table, "dir/sub", Json("4"), new PutOptions(CreateOnly: true)));
+        var read = await Client.GetAsync(table, "dir/sub");
+
+        Assert.True(first.Created);
+        Assert.Equal((1L, 2L), (first.Version, second.Version));
+        Assert.Equal((HttpStatusCode.PreconditionFailed, "precondition-failed"), (stale.Status, stale.Kind));
+        Assert.Equal(HttpStatusCode.PreconditionFailed, createOnly.Status);
+        Assert.Equal(("{\"n\":2}", 2L), (read!.Value.GetRawText(), read.Version));
+        Assert.Null(await Client.GetAsync(table, "absent"));
+        Assert.False(await Client.DeleteAsync(table, "absent"));
+        Assert.True(await Client.DeleteAsync(table, "dir/sub", ifVersion: 2));
+    }
+
+    [Fact]
+    public async Task Scans_page_through_every_key_in_order()
+    {
+        var table = Names.Table();
+        await Client.CreateTableAsync(table, new TableOptions(Shards: 4));
+        var keys = Enumerable.Range(0, 25).Select(i => $"p/{i:D2}").ToList();
+        var results = await Client.BatchAsync(table, keys.Select(k => BatchOp.Put(k, Json("1"))));
+
+        var scanned = await Client.ScanAsync(table, "p/", pageSize: 7).Select(k => k.Key).ToListAsync();
+
+        Assert.All(results, r => Assert.Equal(201, r.Status));
+        Assert.Equal(keys, scanned);
+    }
+
+    [Fact]
+    public async Task A_transaction_moves_money_and_a_failed_compare_runs_the_failure_branch()
+    {
+        var table = Names.Table();
+        await Client.CreateTableAsync(table, new TableOptions(Transactional: true, Shards: 2));
+        await Client.PutAsync(table, "alice", 10);
+
+        var moved = await Client.TransactAsync(new TxnRequest(
+            [new TxnCompare(table, "alice", "value", ">=", Json("10"))],
+            [TxnOp.Add(table, "alice", -10), TxnOp.Add(table, "bob", 10)],
+            [TxnOp.Get(table, "alice")]));
+        var refused = await Client.TransactAsync(new TxnRequest(
+            [new TxnCompare(table, "alice", "value", ">=", Json("10"))],
+            [TxnOp.Add(table, "alice", -10)],
+            [TxnOp.Get(table, "alice")]));
+
+        Assert.True(moved.Succeeded);
+        Assert.False(refused.Succeeded);
+        Assert.Equal(0, refused.Results[0].Value!.Value.GetDouble());
+        Assert.Equal(10, (await Client.GetAsync(table, "bob"))!.Value.GetDouble());
+    }
+
+    [Fact]
+    public async Task A_job_is_followed_through_its_event_stream_to_its_result()
+    {
+        var accepted = await Client.SubmitJobAsync(new JobSpec("primes", Json("{\"from\": 1, \"to\": 10000, \"chunkSize\": 2500}")), idempotencyKey: Guid.NewGuid().ToString());
+
+        var seen = await Client.FollowJobAsync(accepted.Id).ToListAsync();
+        var listed = await Client.ListJobsAsync().AnyAsync(j => j.Id == accepted.Id);
+
+        Assert.Equal(JobStatuses.Succeeded, seen[^1].Status);
+        Assert.Equal(1229, seen[^1].Result!.Value.GetProperty("count").GetInt32());
+        Assert.Equal(4, seen[^1].Progress.Total);
+        Assert.True(listed);
+        Assert.Equal(4, await Client.ListTasksAsync(accepted.Id).CountAsync());
+    }
+
+    [Fact]
+    public async Task Schedules_admin_cluster_and_task_kinds_are_typed()
+    {
+        var name = Names.Table("s");
+        var schedule = await Client.PutScheduleAsync(name, new ScheduleSpec("0 0 1 1 *", new JobSpec("primes", Json("{\"from\": 1, \"to\": 10}"))));
+        var paused = await Client.PauseScheduleAsync(name);
+        var tenant = Names.Table("tn");
+        await Client.CreateTenantAsync(tenant);
+        var key = await Client.IssueKeyAsync(tenant, "reader", ["data:read"]);
+
+        Assert.Equal("0 0 1 1 *", schedule.Cron);
+        Assert.True(paused.Paused);
+        Assert.True(await Client.DeleteScheduleAsync(name));
+        Assert.Contains(await Client.ListTenantsAsync().Select(t => t.Name).ToListAsync(), n => n == tenant);
+        Assert.Equal(["data:read"], (await Client.ListKeysAsync(tenant).SingleAsync(k => k.Id == key.Id)).Scopes);
+        Assert.Equal(2, (await Client.GetClusterAsync()).Silos.Count(s => s.Status == "Active"));
+        Assert.Contains(await Client.ListTaskKindsAsync().Select(k => k.Name).ToListAsync(), n => n == "primes");
+    }
+
+    [Fact]
+    public async Task Problem_answers_are_typed_exceptions_with_the_field_errors()
+    {
+        var error = await Assert.ThrowsAsync<OrleansComputeException>(() => Client.CreateTableAsync(Names.Table(), new TableOptions(Shards: 0)));
+
+        Assert.Equal(HttpStatusCode.BadRequest, error.Status);
+        Assert.Equal("validation", error.Kind);
+        Assert.True(error.Errors.ContainsKey("shards"));
+    }
+}

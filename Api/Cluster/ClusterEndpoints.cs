@@ -16,6 +16,7 @@ public static class ClusterEndpoints
     {
         v1.MapGet("/cluster", GetClusterAsync)
             .WithTags("Cluster")
+            .AddEndpointFilter<GatewayLossFilter>()
             .RequireScope(Scopes.Admin)
             .WithSummary("The silos of the cluster with their status, activation counts, and the shards each hosts and is moving.");
         return v1;

@@ -24,11 +24,14 @@ public static class ElectionEndpoints
         elections.MapPost("/{**path}", PostAsync).RequireScope(Scopes.Coord)
             .WithSummary("POST {name}/campaign {lease, value, waitSeconds}: 200 {token, value} once leader, 409 on timeout. " +
                          "{name}/proclaim {token, value}: 200 while still leader, 409 not-leader. {name}/resign {token}: 204, idempotent.")
+            .Produces<CampaignResponse>(StatusCodes.Status200OK)
+            .Produces(StatusCodes.Status204NoContent)
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict);
         elections.MapGet("/{**path}", GetAsync).RequireScope(Scopes.Coord)
             .WithSummary("GET {name}: {leader: {value, token, lease} or null}. GET {name}/observe: Server-Sent Events, the leader now and then every change in order.")
+            .Produces<ElectionResponse>(StatusCodes.Status200OK, "application/json", "text/event-stream")
             .ProducesProblem(StatusCodes.Status400BadRequest);
         return v1;
     }

@@ -43,7 +43,7 @@ builder.AddApiSecurity();
 builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = context =>
 {
     context.ProblemDetails.Extensions["traceId"] = Activity.Current?.Id ?? context.HttpContext.TraceIdentifier;
-    RequestConventions.DescribeUnsupportedMediaType(context);
+    RequestConventions.DescribeFrameworkAnswers(context);
 });
 builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
 // Malformed bodies throw, so the exception handler can say what was wrong with them.

@@ -35,15 +35,8 @@ public static class RequestConventions
         {
             if (http.Request.Query.ContainsKey("cursor"))
             {
-                await Results.Problem(new Microsoft.AspNetCore.Mvc.ValidationProblemDetails(new Dictionary<string, string[]>
-                {
-                    ["cursor"] = ["is not a parameter of this Api: lists page with 'after', set to the 'next' of the previous page."],
-                })
-                {
-                    Status = StatusCodes.Status400BadRequest,
-                    Type = ProblemTypes.Validation,
-                    Title = "Invalid request",
-                }).ExecuteAsync(http);
+                await Problems.Invalid("cursor", "is not a parameter of this Api: lists page with 'after', set to the 'next' of the previous page.")
+                    .ExecuteAsync(http);
                 return;
             }
 
@@ -54,17 +47,28 @@ public static class RequestConventions
     });
 
     /// <summary>
-    /// The problem answer of a request routing refused for its content type (the framework's own
-    /// answer names an RFC, not what to send).
+    /// The problem answers the framework writes itself (no route, wrong method, wrong content type)
+    /// name an RFC and say nothing; these say, in the Api's own types, what happened and what to do.
     /// </summary>
-    public static void DescribeUnsupportedMediaType(ProblemDetailsContext context)
+    public static void DescribeFrameworkAnswers(ProblemDetailsContext context)
     {
-        if (context.ProblemDetails.Status == StatusCodes.Status415UnsupportedMediaType && context.ProblemDetails.Type?.StartsWith("https://", StringComparison.Ordinal) != false)
+        var problem = context.ProblemDetails;
+        if (problem.Type?.StartsWith("urn:orleans-compute:", StringComparison.Ordinal) == true)
         {
-            context.ProblemDetails.Type = ProblemTypes.UnsupportedMediaType;
-            context.ProblemDetails.Title = "Unsupported content type";
-            context.ProblemDetails.Detail = $"The body must be JSON: send 'Content-Type: application/json' (or none), not '{context.HttpContext.Request.ContentType}'.";
+            return;
         }
+
+        var request = context.HttpContext.Request;
+        (problem.Type, problem.Title, problem.Detail) = problem.Status switch
+        {
+            StatusCodes.Status404NotFound => (ProblemTypes.NotFound, "Not found",
+                $"No endpoint answers {request.Method} {request.Path}; /swagger lists the ones there are."),
+            StatusCodes.Status405MethodNotAllowed => (ProblemTypes.MethodNotAllowed, "Method not allowed",
+                $"{request.Path} does not take {request.Method}; the Allow header lists what it takes."),
+            StatusCodes.Status415UnsupportedMediaType => (ProblemTypes.UnsupportedMediaType, "Unsupported content type",
+                $"The body must be JSON: send 'Content-Type: application/json' (or none), not '{request.ContentType}'."),
+            _ => (problem.Type, problem.Title, problem.Detail ?? problem.Title),
+        };
     }
 
     private static void DecodeKey(HttpContext http)

@@ -13,6 +13,7 @@ public static class ProblemTypes
     public const string TransactionConflict = Prefix + "transaction-conflict";
     public const string BodyTooLarge = Prefix + "body-too-large";
     public const string BadRequest = Prefix + "bad-request";
+    public const string MethodNotAllowed = Prefix + "method-not-allowed";
     public const string UnsupportedMediaType = Prefix + "unsupported-media-type";
     public const string ClusterUnavailable = Prefix + "cluster-unavailable";
     public const string Internal = Prefix + "internal";

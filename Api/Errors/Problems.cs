@@ -13,7 +13,8 @@ namespace OrleansCompute.Api.Errors;
 public static class Problems
 {
     public static ValidationProblem Invalid(Dictionary<string, string[]> errors) =>
-        TypedResults.ValidationProblem(errors, title: "Invalid request", type: ProblemTypes.Validation);
+        TypedResults.ValidationProblem(errors, title: "Invalid request", type: ProblemTypes.Validation,
+            detail: $"Nothing was changed. Fix {string.Join(", ", errors.Keys)}: 'errors' says what is wrong with each.");
 
     public static ValidationProblem Invalid(string field, string message) => Invalid(new Dictionary<string, string[]> { [field] = [message] });
 

@@ -66,6 +66,9 @@ public class ProblemAnswerTests(SharedClusterFixture fixture)
         var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal((int)status, problem.GetProperty("status").GetInt32());
         Assert.False(string.IsNullOrEmpty(problem.GetProperty("title").GetString()));
+        // SPEC §4: every problem says what kind it is and, in words, what happened.
+        Assert.StartsWith("urn:orleans-compute:problem:", problem.GetProperty("type").GetString());
+        Assert.False(string.IsNullOrEmpty(problem.TryGetProperty("detail", out var detail) ? detail.GetString() : null), $"no detail in {problem.GetRawText()}");
         Assert.DoesNotContain("   at ", problem.GetRawText());
         return problem;
     }

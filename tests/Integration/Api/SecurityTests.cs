@@ -225,7 +225,9 @@ public class SecurityTests(SharedClusterFixture fixture)
         var listed = await Admin.GetStringAsync($"/v1/admin/tenants/{tenant}/keys");
         Assert.Contains(key.GetProperty("id").GetString()!, listed);
         Assert.DoesNotContain(key.GetProperty("key").GetString()!, listed);
-        Assert.DoesNotContain(key.GetProperty("key").GetString()!.Split('_')[^1], listed);
+        // The secret is everything after "<prefix><id>_"; it may itself contain '_'.
+        var secret = key.GetProperty("key").GetString()!.Split(key.GetProperty("id").GetString() + "_", 2)[1];
+        Assert.DoesNotContain(secret, listed);
         Assert.Contains(tenant, await Admin.GetStringAsync("/v1/admin/tenants?limit=1000"));
         await AssertProblemAsync(await Admin.DeleteAsync($"/v1/admin/tenants/{tenant}/keys/nope"), HttpStatusCode.NotFound);
         var stored = await TestDatabase.ScalarAsync<long>(fixture.Cluster.ConnectionString,

@@ -303,7 +303,7 @@ public class JobApiTests(SharedClusterFixture fixture)
     }
 
     [Fact]
-    public async Task Jobs_are_listed_by_status()
+    public async Task Jobs_are_listed_by_status_newest_first()
     {
         var id = await Http.SubmitAsync("""{"kind": "sleep", "input": {"tasks": 1, "milliseconds": 1}}""");
         await Http.WaitForEndAsync(id);
@@ -320,7 +320,7 @@ public class JobApiTests(SharedClusterFixture fixture)
         while (after is not null);
 
         Assert.Contains(id, all);
-        Assert.Equal(all.Order(StringComparer.Ordinal), all);
+        Assert.Equal(all.OrderDescending(StringComparer.Ordinal), all); // ids begin with their creation time
         await AssertProblemAsync(await Http.GetAsync("/v1/jobs?status=done"), HttpStatusCode.BadRequest);
     }
 

@@ -259,7 +259,9 @@ public class JobApiTests(SharedClusterFixture fixture)
     [Fact]
     public async Task RunAt_delays_the_start()
     {
-        var runAt = DateTimeOffset.UtcNow.AddSeconds(2);
+        // Whole milliseconds: the Api shows times to the millisecond, so a runAt with finer ticks
+        // could read as later than a startedAt that was not earlier than it.
+        var runAt = DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.AddSeconds(2).ToUnixTimeMilliseconds());
         var id = await Http.SubmitAsync($$"""{"kind": "sleep", "input": {"tasks": 1, "milliseconds": 1}, "runAt": "{{runAt:O}}"}""");
 
         Assert.Equal("queued", (await Http.JobAsync(id)).Status());

@@ -101,6 +101,8 @@ public static class SiloApp
         // read their queries from the schema while the silo starts.
         builder.Services.AddHostedService<SchemaMigrationService>();
         builder.Services.AddHostedService<DroppedTablePurger>();
+        builder.Services.AddSingleton<JobRetention>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<JobRetention>());
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
 
         builder.UseOrleans(silo => ConfigureSilo(silo, settings, builder.Configuration));

@@ -11,7 +11,7 @@ using OrleansCompute.Tenancy;
 
 namespace OrleansCompute.Api.Jobs;
 
-/// <summary>Jobs (SPEC §4.3): submit, read, list, follow, cancel, pause and resume; and the task kinds.</summary>
+/// <summary>Jobs (SPEC §4.3): submit, read, list, follow, cancel, pause, resume, retry and delete; and the task kinds.</summary>
 public static class JobEndpoints
 {
     private const int MaxIdempotencyKeyLength = 200;
@@ -23,7 +23,8 @@ public static class JobEndpoints
             .WithSummary("Submit a job. The same Idempotency-Key returns the same job.")
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
-        jobs.MapGet("/", ListAsync).RequireScope(Scopes.Jobs).WithSummary("List jobs, oldest first, optionally of one status.");
+        jobs.MapGet("/", ListAsync).RequireScope(Scopes.Jobs)
+            .WithSummary("List jobs, newest first, filtered by status, kind, schedule and creation time (createdAfter inclusive, createdBefore exclusive).");
         jobs.MapGet("/{id}", GetAsync).RequireScope(Scopes.Jobs).WithSummary("A job with its progress and, once done, its result.")
             .ProducesProblem(StatusCodes.Status404NotFound);
         jobs.MapGet("/{id}/tasks", TasksAsync).RequireScope(Scopes.Jobs).WithSummary("The job's tasks in index order.")
@@ -43,6 +44,12 @@ public static class JobEndpoints
                 CommandAsync(id, http, grains, JobStatus.Running, (job, c) => job.ResumeAsync(c), ct))
             .RequireScope(Scopes.Jobs).WithSummary("Resume a paused job.")
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+        jobs.MapPost("/{id}/retry", RetryAsync).RequireScope(Scopes.Jobs)
+            .WithSummary("Run a failed or cancelled job again: a new job with the same spec, linked by retryOf. Every retry of one job answers the same new job.")
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+        jobs.MapDelete("/{id}", DeleteAsync).RequireScope(Scopes.Jobs)
+            .WithSummary("Delete an ended job and its tasks (409 while it is active: cancel it first).")
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         v1.MapGet("/task-kinds", TaskKindsAsync).WithTags("Jobs").RequireScope(Scopes.Jobs)
             .WithSummary("Every task kind with its description and the JSON Schema of its input.");
         return v1;
@@ -61,6 +68,11 @@ public static class JobEndpoints
             return Problems.Invalid("Idempotency-Key", $"must be 1 to {MaxIdempotencyKeyLength} printable ASCII characters.");
         }
 
+        if (idempotencyKey is not null && JobOrigins.IsReserved(idempotencyKey))
+        {
+            return Problems.Invalid("Idempotency-Key", "must not begin with 'schedule/' or 'retry/': those keys link jobs to their schedule or their retried job.");
+        }
+
         var (spec, errors) = body.ToSpec();
         if (spec is null)
         {
@@ -77,7 +89,7 @@ public static class JobEndpoints
                     http.Response.Headers["Idempotent-Replayed"] = "true";
                 }
 
-                return TypedResults.Accepted($"/v1/jobs/{result.JobId}", new JobAccepted(result.JobId!, result.Status.Name()));
+                return Accepted(http, result);
             case SubmitOutcome.Invalid:
                 return Problems.Invalid(result.Errors);
             case SubmitOutcome.IdempotencyKeyReused:
@@ -85,11 +97,54 @@ public static class JobEndpoints
                     "Idempotency key reused",
                     $"This Idempotency-Key created job {result.JobId} from a different spec. Use a new key for a new job.");
             default:
-                return Problems.TooMany(http, ProblemTypes.QuotaExceeded,
-                    "Too many active jobs",
-                    "The tenant has as many queued, running and paused jobs as its quota (Jobs__MaxActiveJobsPerTenant) allows. Retry when some have ended.",
-                    retryAfterSeconds: 30);
+                return QuotaExceeded(http);
         }
+    }
+
+    /// <summary>202 with the job a submission made or found (a replay says so in Idempotent-Replayed).</summary>
+    public static Accepted<JobAccepted> Accepted(HttpContext http, SubmitResult result)
+    {
+        if (result.Outcome == SubmitOutcome.Existing)
+        {
+            http.Response.Headers["Idempotent-Replayed"] = "true";
+        }
+
+        return TypedResults.Accepted($"/v1/jobs/{result.JobId}", new JobAccepted(result.JobId!, result.Status.Name()));
+    }
+
+    public static ProblemHttpResult QuotaExceeded(HttpContext http) => Problems.TooMany(http, ProblemTypes.QuotaExceeded,
+        "Too many active jobs",
+        "The tenant has as many queued, running and paused jobs as its quota (Jobs__MaxActiveJobsPerTenant) allows. Retry when some have ended.",
+        retryAfterSeconds: 30);
+
+    public static async Task<Results<Accepted<JobAccepted>, ProblemHttpResult>> RetryAsync(string id, HttpContext http, IGrainFactory grains, CancellationToken cancellationToken)
+    {
+        if (!JobIds.IsValid(id))
+        {
+            return NotFound(id);
+        }
+
+        var result = await grains.GetGrain<ITenantJobsGrain>(http.Tenant()).RetryAsync(id, cancellationToken);
+        return result.Outcome switch
+        {
+            SubmitOutcome.Created or SubmitOutcome.Existing => Accepted(http, result),
+            SubmitOutcome.NotRetryable => Problems.Conflict("Not possible in the job's state", $"Job {id} is {result.Status.Name()}; only failed and cancelled jobs can be retried."),
+            SubmitOutcome.QuotaExceeded => QuotaExceeded(http),
+            SubmitOutcome.NotFound => NotFound(id),
+            // The old job's spec was valid when it was submitted; a kind removed since makes it invalid now.
+            _ => Problems.Conflict("The job cannot run again", $"Job {id}'s spec is no longer accepted: {string.Join("; ", result.Errors.Select(e => $"{e.Field} {e.Message}"))}"),
+        };
+    }
+
+    public static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(string id, HttpContext http, IGrainFactory grains, CancellationToken cancellationToken)
+    {
+        var outcome = JobIds.IsValid(id) ? await Job(http, grains, id).DeleteAsync(cancellationToken) : JobDeleteOutcome.NotFound;
+        return outcome switch
+        {
+            JobDeleteOutcome.Deleted => TypedResults.NoContent(),
+            JobDeleteOutcome.Active => Problems.Conflict("Not possible in the job's state", $"Job {id} has not ended; cancel it first."),
+            _ => NotFound(id),
+        };
     }
 
     public static async Task<Results<Ok<JobResponse>, ProblemHttpResult>> GetAsync(string id, HttpContext http, IGrainFactory grains, CancellationToken cancellationToken) =>
@@ -129,31 +184,26 @@ public static class JobEndpoints
     }
 
     public static async Task<Results<Ok<PageResponse<JobSummaryResponse>>, ValidationProblem>> ListAsync(
-        string? status, int? limit, string? after, HttpContext http, IGrainFactory grains, CancellationToken cancellationToken)
+        string? status, string? kind, string? schedule, string? createdAfter, string? createdBefore, int? limit, string? after,
+        HttpContext http, IGrainFactory grains, CancellationToken cancellationToken)
     {
         var (pageSize, position, errors) = Paging.Parse(limit, after);
-        JobStatus? wanted = null;
-        if (status is not null)
+        var (filter, filterErrors) = await JobListFilter.ParseAsync(status, kind, schedule, createdAfter, createdBefore, grains, cancellationToken);
+        if (errors is not null || filterErrors is not null)
         {
-            if (JobStatuses.TryParse(status, out var parsed))
-            {
-                wanted = parsed;
-            }
-            else
-            {
-                errors ??= [];
-                errors["status"] = ["must be one of queued, running, paused, succeeded, failed, cancelled."];
-            }
+            return Problems.Invalid(new Dictionary<string, string[]>((errors ?? []).Concat(filterErrors ?? [])));
         }
 
-        if (errors is not null)
-        {
-            return Problems.Invalid(errors);
-        }
+        return TypedResults.Ok(await PageAsync(http, grains, filter!, position, pageSize, cancellationToken));
+    }
 
-        var jobs = await grains.GetGrain<ITenantJobsGrain>(http.Tenant()).ListAsync(wanted, position, pageSize + 1, cancellationToken);
+    /// <summary>A page of the tenant's jobs, newest first.</summary>
+    public static async Task<PageResponse<JobSummaryResponse>> PageAsync(
+        HttpContext http, IGrainFactory grains, JobFilter filter, string? position, int pageSize, CancellationToken cancellationToken)
+    {
+        var jobs = await grains.GetGrain<ITenantJobsGrain>(http.Tenant()).ListAsync(filter, position, pageSize + 1, cancellationToken);
         var page = jobs.Take(pageSize).Select(JobSummaryResponse.From).ToList();
-        return TypedResults.Ok(new PageResponse<JobSummaryResponse>(page, jobs.Count > pageSize ? Paging.Encode(page[^1].Id) : null));
+        return new PageResponse<JobSummaryResponse>(page, jobs.Count > pageSize ? Paging.Encode(page[^1].Id) : null);
     }
 
     // The kinds are few and registered in code: one page holds them all, in the shape of every list.

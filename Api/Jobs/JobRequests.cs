@@ -67,17 +67,21 @@ public sealed record JobResponse(
     int Priority,
     DateTimeOffset CreatedAt,
     DateTimeOffset? StartedAt,
-    DateTimeOffset? FinishedAt)
+    DateTimeOffset? FinishedAt,
+    string? RetryOf,
+    string? Schedule)
 {
     public static JobResponse From(JobView view) => new(
         view.Id, view.Kind, view.Status.Name(), view.Progress,
         view.ResultJson is null ? null : JsonNode.Parse(view.ResultJson),
-        view.Error, view.Attempts, view.Priority, view.CreatedAt, view.StartedAt, view.FinishedAt);
+        view.Error, view.Attempts, view.Priority, view.CreatedAt, view.StartedAt, view.FinishedAt, view.RetryOf, view.Schedule);
 }
 
-public sealed record JobSummaryResponse(string Id, string Kind, string Status, DateTimeOffset CreatedAt, DateTimeOffset? FinishedAt)
+/// <summary>A job in a list; <c>retryOf</c> names the job it retries, <c>schedule</c> the schedule that submitted it.</summary>
+public sealed record JobSummaryResponse(string Id, string Kind, string Status, DateTimeOffset CreatedAt, DateTimeOffset? FinishedAt, string? RetryOf, string? Schedule)
 {
-    public static JobSummaryResponse From(JobSummary job) => new(job.Id, job.Kind, job.Status.Name(), job.CreatedAt, job.FinishedAt);
+    public static JobSummaryResponse From(JobSummary job) =>
+        new(job.Id, job.Kind, job.Status.Name(), job.CreatedAt, job.FinishedAt, job.RetryOf, job.Schedule);
 }
 
 public sealed record TaskResponse(int Index, string Status, int Attempts, string? Silo, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt, string? Error)

@@ -42,6 +42,7 @@ public static class OperationIds
         ["POST v1/schedules/{name}/pause"] = "pauseSchedule",
         ["POST v1/schedules/{name}/resume"] = "resumeSchedule",
         ["POST v1/schedules/{name}/trigger"] = "triggerSchedule",
+        ["GET v1/schedules/{name}/runs"] = "listScheduleRuns",
         ["POST v1/leases"] = "grantLease",
         ["GET v1/leases"] = "listLeases",
         ["GET v1/leases/{id}"] = "getLease",

@@ -42,6 +42,10 @@ public interface IJobGrain : IGrainWithStringKey
     [Alias("Resume")]
     Task<JobView?> ResumeAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>Removes an ended job and its tasks for good; an active one is left as it is (<see cref="JobDeleteOutcome.Active"/>).</summary>
+    [Alias("Delete")]
+    Task<JobDeleteOutcome> DeleteAsync(CancellationToken cancellationToken = default);
+
     /// <summary>Makes sure the job is at work (it loads and resumes on activation): called when it is created.</summary>
     [Alias("Wake")]
     Task WakeAsync(CancellationToken cancellationToken = default);

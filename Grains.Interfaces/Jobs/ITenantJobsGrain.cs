@@ -22,7 +22,15 @@ public interface ITenantJobsGrain : IGrainWithStringKey
 
     /// <summary>Jobs in id order (ids grow with creation time), optionally of one status.</summary>
     [Alias("List"), ReadOnly, AlwaysInterleave]
-    Task<IReadOnlyList<JobSummary>> ListAsync(JobStatus? status, string? after, int limit, CancellationToken cancellationToken = default);
+    Task<IReadOnlyList<JobSummary>> ListAsync(JobFilter filter, string? after, int limit, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Runs a failed or cancelled job again as a new job with the same spec, linked to it
+    /// (<see cref="JobSummary.RetryOf"/>). Every retry of one job answers the same new job
+    /// (<see cref="SubmitOutcome.Existing"/> after the first), however many race.
+    /// </summary>
+    [Alias("Retry")]
+    Task<SubmitResult> RetryAsync(string jobId, CancellationToken cancellationToken = default);
 }
 
 /// <summary>The task kinds the silos know. A stateless worker: every silo answers from its own DI.</summary>

@@ -131,6 +131,12 @@ public enum SubmitOutcome
 
     /// <summary>The tenant has as many active jobs as its quota allows. Nothing was created.</summary>
     QuotaExceeded,
+
+    /// <summary>A retry or trigger named a job or schedule that does not exist. Nothing was created.</summary>
+    NotFound,
+
+    /// <summary>A retry named a job that is not failed or cancelled. Nothing was created.</summary>
+    NotRetryable,
 }
 
 /// <summary>
@@ -155,8 +161,9 @@ public sealed record SubmitResult(SubmitOutcome Outcome, string? JobId, JobStatu
 /// <param name="Running">Dispatched and not yet reported.</param>
 /// <param name="Succeeded">Done, with a result.</param>
 /// <param name="Failed">Out of attempts.</param>
+/// <param name="Cancelled">Will not run: the job was cancelled or failed before they ran.</param>
 [GenerateSerializer, Immutable, Alias("oc.JobProgress")]
-public sealed record JobProgress(int Total, int Pending, int Running, int Succeeded, int Failed);
+public sealed record JobProgress(int Total, int Pending, int Running, int Succeeded, int Failed, int Cancelled);
 
 /// <summary>A job as the Api shows it. <see cref="Version"/> grows with every change, for change feeds.</summary>
 [GenerateSerializer, Immutable, Alias("oc.JobView")]
@@ -172,7 +179,9 @@ public sealed record JobView(
     DateTimeOffset CreatedAt,
     DateTimeOffset? StartedAt,
     DateTimeOffset? FinishedAt,
-    long Version);
+    long Version,
+    string? RetryOf = null,
+    string? Schedule = null);
 
 /// <summary>One task as the Api shows it.</summary>
 [GenerateSerializer, Immutable, Alias("oc.TaskView")]
@@ -191,4 +200,59 @@ public sealed record TaskKindInfo(string Name, string Description, string InputS
 
 /// <summary>A job's row in a listing.</summary>
 [GenerateSerializer, Immutable, Alias("oc.JobSummary")]
-public sealed record JobSummary(string Id, string Kind, JobStatus Status, DateTimeOffset CreatedAt, DateTimeOffset? FinishedAt);
+public sealed record JobSummary(
+    string Id, string Kind, JobStatus Status, DateTimeOffset CreatedAt, DateTimeOffset? FinishedAt, string? RetryOf = null, string? Schedule = null);
+
+/// <summary>Which jobs a listing shows; every filter given must hold. Times bound <c>createdAt</c>: after is inclusive, before exclusive.</summary>
+[GenerateSerializer, Immutable, Alias("oc.JobFilter")]
+public sealed record JobFilter(
+    JobStatus? Status = null, string? Kind = null, string? Schedule = null, DateTimeOffset? CreatedAfter = null, DateTimeOffset? CreatedBefore = null);
+
+/// <summary>How deleting a job ended.</summary>
+[GenerateSerializer, Alias("oc.JobDeleteOutcome")]
+public enum JobDeleteOutcome
+{
+    /// <summary>The job and its tasks are gone from the store.</summary>
+    Deleted,
+
+    /// <summary>There is no such job (or it was deleted before).</summary>
+    NotFound,
+
+    /// <summary>The job has not ended (or its end is not durable yet): cancel it first.</summary>
+    Active,
+}
+
+/// <summary>
+/// Where a job came from, kept in its idempotency key: a schedule fires with
+/// "schedule/&lt;name&gt;/&lt;occurrence&gt;", a retry submits "retry/&lt;job id&gt;". The store's unique
+/// key per tenant makes each of them one job however often it is asked for; callers may not use
+/// these prefixes for their own keys, so the links cannot be forged.
+/// </summary>
+public static class JobOrigins
+{
+    private const string SchedulePrefix = "schedule/";
+    private const string RetryPrefix = "retry/";
+
+    /// <summary>The key of one run of a schedule (<paramref name="occurrence"/> tells the runs apart).</summary>
+    public static string ScheduleKey(string schedule, string occurrence) => $"{SchedulePrefix}{schedule}/{occurrence}";
+
+    /// <summary>The start every key of a schedule's jobs shares.</summary>
+    public static string SchedulePrefixOf(string schedule) => $"{SchedulePrefix}{schedule}/";
+
+    /// <summary>The key of the retry of a job.</summary>
+    public static string RetryKey(string jobId) => RetryPrefix + jobId;
+
+    /// <summary>True for keys only the engine may use.</summary>
+    public static bool IsReserved(string idempotencyKey) =>
+        idempotencyKey.StartsWith(SchedulePrefix, StringComparison.Ordinal) || idempotencyKey.StartsWith(RetryPrefix, StringComparison.Ordinal);
+
+    /// <summary>The job a job with this key retries, if it is a retry.</summary>
+    public static string? RetryOf(string? idempotencyKey) =>
+        idempotencyKey is not null && idempotencyKey.StartsWith(RetryPrefix, StringComparison.Ordinal) ? idempotencyKey[RetryPrefix.Length..] : null;
+
+    /// <summary>The schedule that submitted a job with this key, if one did.</summary>
+    public static string? ScheduleOf(string? idempotencyKey) =>
+        idempotencyKey is not null && idempotencyKey.StartsWith(SchedulePrefix, StringComparison.Ordinal) && idempotencyKey.IndexOf('/', SchedulePrefix.Length) is > 0 and var end
+            ? idempotencyKey[SchedulePrefix.Length..end]
+            : null;
+}

@@ -52,5 +52,12 @@ public interface IScheduleGrain : IGrainWithStringKey
     /// <summary>Pauses or resumes; null when there is no such schedule.</summary>
     [Alias("SetPaused")]
     Task<ScheduleView?> SetPausedAsync(bool paused, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Submits the schedule's job now, once, whether or not it is paused; the cron occurrences stay
+    /// as they were. <see cref="SubmitOutcome.NotFound"/> when there is no such schedule.
+    /// </summary>
+    [Alias("Trigger")]
+    Task<SubmitResult> TriggerAsync(CancellationToken cancellationToken = default);
 }
 

@@ -40,6 +40,13 @@ public static class JobDocuments
             .Select(t => new PlannedTask(t!["input"]?.DeepClone(), t["shard"]?.GetValue<string>(), t["txnShard"]?.GetValue<string>()))
             .ToList();
 
+    /// <summary>The job's result: the kind combines its tasks' result JSON, in task order.</summary>
+    public static string? Reduce(ITaskKind kind, string specInput, IReadOnlyList<string?> results)
+    {
+        using var input = JsonDocument.Parse(specInput);
+        return kind.Reduce(input.RootElement, results.Select(r => JsonNode.Parse(r ?? "null")).ToList())?.ToJsonString();
+    }
+
     private static JsonNode? Canonical(JsonNode? node) => node switch
     {
         JsonObject o => new JsonObject(o.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => KeyValuePair.Create(p.Key, Canonical(p.Value)))),

@@ -1,5 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Runtime;
@@ -63,7 +61,7 @@ public sealed partial class JobGrain(
         _plan = JobDocuments.DeserializePlan(_job.Plan);
         var kind = kinds.Find(_job.Kind);
         // Dispatch ids only need to differ from those of earlier activations of this job.
-        _state = new JobState(_job, _spec, _plan.Count, loaded.Tasks, results => Reduce(kind!, results), clock, _options.MaxBackoff,
+        _state = new JobState(_job, _spec, _plan.Count, loaded.Tasks, results => JobDocuments.Reduce(kind!, _spec.Input, results), clock, _options.MaxBackoff,
             clock.GetUtcNow().ToUnixTimeMilliseconds() << 16);
         _writer = new JobWriter(version => _state.Header(_job, version), _state.TaskRow,
             (header, rows) => store.SaveAsync(_tenant, _jobId, header, rows, CancellationToken.None), delay => Task.Delay(delay, clock), _job.Version)
@@ -127,10 +125,8 @@ public sealed partial class JobGrain(
         return View();
     }
 
-    public Task<IReadOnlyList<TaskView>?> GetTasksAsync(int after, int limit, CancellationToken cancellationToken = default)
-    {
-        return Task.FromResult(_job is null ? null : _state.TaskViews(after, limit));
-    }
+    public Task<IReadOnlyList<TaskView>?> GetTasksAsync(int after, int limit, CancellationToken cancellationToken = default) =>
+        Task.FromResult(_job is null ? null : _state.TaskViews(after, limit));
 
     public async Task<JobView?> CancelAsync(CancellationToken cancellationToken = default)
     {
@@ -145,6 +141,19 @@ public sealed partial class JobGrain(
         }
 
         return View();
+    }
+
+    public async Task<JobDeleteOutcome> DeleteAsync(CancellationToken cancellationToken = default)
+    {
+        if (_job is not null && !_state.EndShown)
+        {
+            return JobDeleteOutcome.Active;
+        }
+
+        var deleted = _job is not null && await store.DeleteEndedAsync(_tenant, _jobId, cancellationToken);
+        _job = null; // from here on the job is not found, here as in the store
+        DeactivateOnIdle();
+        return deleted ? JobDeleteOutcome.Deleted : JobDeleteOutcome.NotFound;
     }
 
     public Task<JobView?> PauseAsync(CancellationToken cancellationToken = default) => CommandAsync(() => _state.Pause());
@@ -168,12 +177,6 @@ public sealed partial class JobGrain(
     }
 
     private JobView? View() => _job is null ? null : _state.View(_jobId, _job);
-
-    private string? Reduce(ITaskKind kind, IReadOnlyList<string?> results)
-    {
-        using var input = JsonDocument.Parse(_spec.Input);
-        return kind.Reduce(input.RootElement, results.Select(r => JsonNode.Parse(r ?? "null")).ToList())?.ToJsonString();
-    }
 
     // ---------------------------------------------------------------- carrying out commands
 

@@ -26,4 +26,10 @@ public sealed class JobOptions
 
     /// <summary>Longest wait between attempts, whatever the backoff doubles to.</summary>
     public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How long an ended job (and its tasks) is kept before <see cref="JobRetention"/> deletes it.</summary>
+    public TimeSpan RetainEndedFor { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>How often each silo looks for ended jobs past <see cref="RetainEndedFor"/>.</summary>
+    public TimeSpan RetentionSweepPeriod { get; set; } = TimeSpan.FromMinutes(10);
 }

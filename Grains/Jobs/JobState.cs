@@ -379,7 +379,8 @@ public sealed class JobState
     /// <summary>The job as readers see it: an end not yet durable shows as the status before it, without result, error or finish time.</summary>
     public JobView View(string jobId, JobRecord job)
     {
-        int pending = 0, running = 0, failed = 0, attempts = 0;
+        int pending = 0, running = 0, failed = 0, cancelled = 0, attempts = 0;
+        var shown = _endNotYetDurable is null;
         foreach (var task in _tasks)
         {
             attempts += task.Attempts;
@@ -387,14 +388,16 @@ public sealed class JobState
             {
                 case TaskState.Running: running++; break;
                 case TaskState.Failed: failed++; break;
+                // Until the end is durable its cancelled tasks still count as they did before it.
+                case TaskState.Cancelled when shown: cancelled++; break;
                 case TaskState.Pending or TaskState.Cancelled: pending++; break;
             }
         }
 
-        var shown = _endNotYetDurable is null;
         return new JobView(
-            jobId, job.Kind, ShownStatus, new JobProgress(_tasks.Length, pending, running, SucceededCount, failed),
-            shown ? Result : null, shown ? Error : null, attempts, _spec.Priority, job.CreatedAt, StartedAt, shown ? FinishedAt : null, Changes);
+            jobId, job.Kind, ShownStatus, new JobProgress(_tasks.Length, pending, running, SucceededCount, failed, cancelled),
+            shown ? Result : null, shown ? Error : null, attempts, _spec.Priority, job.CreatedAt, StartedAt, shown ? FinishedAt : null, Changes,
+            JobOrigins.RetryOf(job.IdempotencyKey), JobOrigins.ScheduleOf(job.IdempotencyKey));
     }
 
     // ------------------------------------------------------------ internals

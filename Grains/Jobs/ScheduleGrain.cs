@@ -105,6 +105,28 @@ public sealed partial class ScheduleGrain(
         return View();
     }
 
+    public async Task<SubmitResult> TriggerAsync(CancellationToken cancellationToken = default)
+    {
+        if (state.State.Spec is not { } spec)
+        {
+            return new SubmitResult(SubmitOutcome.NotFound, null, JobStatus.Queued, []);
+        }
+
+        // A key of its own (not an occurrence's), so a trigger never stands in for a cron run; the
+        // schedule's prefix lists the job among the schedule's runs.
+        var key = JobOrigins.ScheduleKey(Id.Name, $"now-{clock.GetUtcNow():yyyyMMddTHHmmssfffZ}-{Guid.NewGuid():N}");
+        var result = await GrainFactory.GetGrain<ITenantJobsGrain>(Id.Tenant).SubmitAsync(spec.Job, key, cancellationToken);
+        if (result.Outcome == SubmitOutcome.Created)
+        {
+            state.State.LastJobId = result.JobId;
+            state.State.LastRun = clock.GetUtcNow();
+            state.State.LastError = null;
+            await state.WriteStateAsync(cancellationToken);
+        }
+
+        return result;
+    }
+
     public Task ReceiveReminder(string reminderName, TickStatus status) =>
         state.State.Spec is null || state.State.Paused ? DisarmAsync() : CatchUpAsync();
 
@@ -162,7 +184,7 @@ public sealed partial class ScheduleGrain(
         try
         {
             var result = await GrainFactory.GetGrain<ITenantJobsGrain>(tenant)
-                .SubmitAsync(state.State.Spec!.Job, $"schedule/{name}/{occurrence.UtcDateTime:yyyyMMddTHHmmssZ}");
+                .SubmitAsync(state.State.Spec!.Job, JobOrigins.ScheduleKey(name, $"{occurrence.UtcDateTime:yyyyMMddTHHmmssZ}"));
             state.State.LastJobId = result.JobId ?? state.State.LastJobId;
             state.State.LastError = result.Outcome is SubmitOutcome.Created or SubmitOutcome.Existing
                 ? null

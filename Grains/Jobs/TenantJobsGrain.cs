@@ -106,8 +106,30 @@ public sealed class TenantJobsGrain(IJobStore store, TaskKinds kinds, IOptions<J
         return errors;
     }
 
-    public async Task<IReadOnlyList<JobSummary>> ListAsync(JobStatus? status, string? after, int limit, CancellationToken cancellationToken = default) =>
-        await store.ListAsync(Tenant, status, after, limit, cancellationToken);
+    public async Task<IReadOnlyList<JobSummary>> ListAsync(JobFilter filter, string? after, int limit, CancellationToken cancellationToken = default) =>
+        await store.ListAsync(Tenant, filter, after, limit, cancellationToken);
+
+    /// <summary>
+    /// A retry is a new job with the old one's spec (Temporal's "reset"/Hangfire's "requeue" keep the
+    /// old run's history; so does this: the failed job stays as it was, with its tasks and error).
+    /// Its idempotency key names the old job, so racing retries, and retries after a crash, make one job.
+    /// </summary>
+    public async Task<SubmitResult> RetryAsync(string jobId, CancellationToken cancellationToken = default)
+    {
+        // The store holds the end only once it is durable, which is when readers see it.
+        if (await store.LoadAsync(Tenant, jobId, cancellationToken) is not { } loaded)
+        {
+            return new SubmitResult(SubmitOutcome.NotFound, null, JobStatus.Queued, []);
+        }
+
+        if (loaded.Job.Status is not (JobStatus.Failed or JobStatus.Cancelled))
+        {
+            return new SubmitResult(SubmitOutcome.NotRetryable, jobId, loaded.Job.Status, []);
+        }
+
+        // runAt has passed already; a retry runs now.
+        return await SubmitAsync(JobDocuments.DeserializeSpec(loaded.Job.Spec) with { RunAt = null }, JobOrigins.RetryKey(jobId), cancellationToken);
+    }
 
     /// <summary>Job ids: 12 hex digits of creation time in milliseconds, then 8 random ones, so they sort by creation.</summary>
     private string NewJobId() =>

@@ -20,27 +20,27 @@ public static class JobCommands
         var status = new Option<string?>("--status") { Description = "Only jobs of this status." };
         status.AcceptOnlyFromAmong(JobStatuses.Queued, JobStatuses.Running, JobStatuses.Paused, JobStatuses.Succeeded, JobStatuses.Failed, JobStatuses.Cancelled);
         var limit = new Option<int?>("--limit") { Description = "At most this many." };
+        var kindFilter = new Option<string?>("--kind") { Description = "Only jobs of this task kind." };
+        var schedule = new Option<string?>("--schedule") { Description = "Only jobs this schedule submitted." };
+        var createdAfter = new Option<DateTimeOffset?>("--created-after") { Description = "Only jobs created at or after this time, e.g. 2026-12-01T00:00:00Z." };
+        var createdBefore = new Option<DateTimeOffset?>("--created-before") { Description = "Only jobs created before this time." };
         return CommandFactory.Group("jobs", "Submit, follow and control jobs.",
             commands.Create("submit", "Submit a job.", async (parse, s, ct) =>
             {
                 var spec = SpecFrom(parse.GetValue(kind), parse.GetValue(input), parse.GetValue(file));
-                var accepted = await s.Client.SubmitJobAsync(spec, parse.GetValue(idempotencyKey), ct);
-                if (parse.GetValue(watch))
-                {
-                    return await WatchAsync(s, accepted.Id, ct);
-                }
-
-                return s.Output.Show(accepted, a => [("id", a.Id), ("status", a.Status)]);
+                return await ShowOrWatchAsync(s, await s.Client.SubmitJobAsync(spec, parse.GetValue(idempotencyKey), ct), parse.GetValue(watch), ct);
             }, kind, input, file, idempotencyKey, watch),
             commands.Create("get", "A job with its progress and result.", async (parse, s, ct) =>
                 await s.Client.GetJobAsync(parse.GetValue(id)!, ct) is { } job ? s.Output.Show(job, Rows) : await commands.NotFoundAsync($"job '{parse.GetValue(id)}'"), id),
-            commands.Create("list", "List jobs.", async (parse, s, ct) =>
+            commands.Create("list", "List jobs, newest first.", async (parse, s, ct) =>
             {
-                var jobs = s.Client.ListJobsAsync(parse.GetValue(status), cancellationToken: ct);
-                var items = await (parse.GetValue(limit) is { } most ? jobs.Take(most) : jobs).ToListAsync(ct);
-                return s.Output.List(items, ["id", "kind", "status", "created", "finished"],
-                    j => [j.Id, j.Kind, j.Status, Output.Time(j.CreatedAt), Output.Time(j.FinishedAt)]);
-            }, status, limit),
+                var filter = new JobFilter(parse.GetValue(status), parse.GetValue(kindFilter), parse.GetValue(schedule), parse.GetValue(createdAfter), parse.GetValue(createdBefore));
+                return await ListAsync(s, s.Client.ListJobsAsync(filter, cancellationToken: ct), parse.GetValue(limit), ct);
+            }, status, kindFilter, schedule, createdAfter, createdBefore, limit),
+            commands.Create("retry", "Run a failed or cancelled job again, as a new job linked to it (repeating it gives the same new job).", async (parse, s, ct) =>
+                await ShowOrWatchAsync(s, await s.Client.RetryJobAsync(parse.GetValue(id)!, ct), parse.GetValue(watch), ct), id, watch),
+            commands.Create("delete", "Delete an ended job and its tasks.", async (parse, s, ct) =>
+                await s.Client.DeleteJobAsync(parse.GetValue(id)!, ct) ? Occtl.Ok : await commands.NotFoundAsync($"job '{parse.GetValue(id)}'"), id),
             commands.Create("tasks", "A job's tasks.", async (parse, s, ct) =>
                 s.Output.List(await s.Client.ListTasksAsync(parse.GetValue(id)!, cancellationToken: ct).ToListAsync(ct),
                     ["index", "status", "attempts", "silo", "error"], t => [Num(t.Index), t.Status, Num(t.Attempts), t.Silo, t.Error]), id),
@@ -61,6 +61,8 @@ public static class JobCommands
         var kind = new Option<string?>("--kind") { Description = "The task kind of the job it submits." };
         var input = new Option<string?>("--input", "-i") { Description = "The job's input as JSON." };
         var file = new Option<FileInfo?>("--file", "-f") { Description = "The job spec as JSON." };
+        var watch = new Option<bool>("--watch", "-w") { Description = "Follow the job until it ends, with a progress bar." };
+        var limit = new Option<int?>("--limit") { Description = "At most this many." };
         return CommandFactory.Group("schedules", "Recurring jobs.",
             commands.Create("list", "List schedules.", async (parse, s, ct) =>
                 s.Output.List(await s.Client.ListSchedulesAsync(cancellationToken: ct).ToListAsync(ct), ["name", "cron", "paused", "next run", "last job"],
@@ -76,7 +78,21 @@ public static class JobCommands
             commands.Create("delete", "Delete a schedule (its jobs stay).", async (parse, s, ct) =>
                 await s.Client.DeleteScheduleAsync(parse.GetValue(name)!, ct) ? Occtl.Ok : await commands.NotFoundAsync($"schedule '{parse.GetValue(name)}'"), name),
             commands.Create("pause", "Pause a schedule.", async (parse, s, ct) => s.Output.Show(await s.Client.PauseScheduleAsync(parse.GetValue(name)!, ct), Rows), name),
-            commands.Create("resume", "Resume a schedule.", async (parse, s, ct) => s.Output.Show(await s.Client.ResumeScheduleAsync(parse.GetValue(name)!, ct), Rows), name));
+            commands.Create("resume", "Resume a schedule.", async (parse, s, ct) => s.Output.Show(await s.Client.ResumeScheduleAsync(parse.GetValue(name)!, ct), Rows), name),
+            commands.Create("trigger", "Run the schedule's job now, once; its cron stays as it was.", async (parse, s, ct) =>
+                await ShowOrWatchAsync(s, await s.Client.TriggerScheduleAsync(parse.GetValue(name)!, ct), parse.GetValue(watch), ct), name, watch),
+            commands.Create("runs", "The jobs the schedule submitted, newest first.", async (parse, s, ct) =>
+                await ListAsync(s, s.Client.ListScheduleRunsAsync(parse.GetValue(name)!, cancellationToken: ct), parse.GetValue(limit), ct), name, limit));
+    }
+
+    private static async Task<int> ShowOrWatchAsync(Session s, JobAccepted accepted, bool watch, CancellationToken cancellationToken) =>
+        watch ? await WatchAsync(s, accepted.Id, cancellationToken) : s.Output.Show(accepted, a => [("id", a.Id), ("status", a.Status)]);
+
+    private static async Task<int> ListAsync(Session s, IAsyncEnumerable<JobSummary> jobs, int? limit, CancellationToken cancellationToken)
+    {
+        var items = await (limit is { } most ? jobs.Take(most) : jobs).ToListAsync(cancellationToken);
+        return s.Output.List(items, ["id", "kind", "status", "created", "finished", "retry of", "schedule"],
+            j => [j.Id, j.Kind, j.Status, Output.Time(j.CreatedAt), Output.Time(j.FinishedAt), j.RetryOf, j.Schedule]);
     }
 
     /// <summary>Follows the job's event stream: a live bar on a terminal, one JSON line per event with --output json.</summary>
@@ -142,7 +158,8 @@ public static class JobCommands
     private static IEnumerable<(string, string?)> Rows(Job j) =>
     [
         ("id", j.Id), ("kind", j.Kind), ("status", j.Status),
-        ("progress", $"{j.Progress.Succeeded}/{j.Progress.Total} succeeded, {j.Progress.Running} running, {j.Progress.Failed} failed"),
+        ("progress", $"{j.Progress.Succeeded}/{j.Progress.Total} succeeded, {j.Progress.Running} running, {j.Progress.Failed} failed, {j.Progress.Cancelled} cancelled"),
+        ("retry of", j.RetryOf), ("schedule", j.Schedule),
         ("result", j.Result is { } r ? r.GetRawText() : null), ("error", j.Error), ("attempts", Num(j.Attempts)),
         ("created", Output.Time(j.CreatedAt)), ("started", Output.Time(j.StartedAt)), ("finished", Output.Time(j.FinishedAt)),
     ];

@@ -92,13 +92,14 @@ public sealed record RetryPolicy(int? MaxAttempts = null, double? BackoffSeconds
 /// <summary>The answer to a submission.</summary>
 public sealed record JobAccepted(string Id, string Status);
 
-/// <summary>A job's task counts.</summary>
-public sealed record JobProgress(int Total, int Pending, int Running, int Succeeded, int Failed);
+/// <summary>A job's task counts; cancelled tasks will not run (the job was cancelled or failed first).</summary>
+public sealed record JobProgress(int Total, int Pending, int Running, int Succeeded, int Failed, int Cancelled = 0);
 
 /// <summary>A job; <see cref="Result"/> is its kind's JSON result once it succeeded.</summary>
 public sealed record Job(
     string Id, string Kind, string Status, JobProgress Progress, JsonElement? Result, string? Error,
-    int Attempts, int Priority, DateTimeOffset CreatedAt, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt)
+    int Attempts, int Priority, DateTimeOffset CreatedAt, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt,
+    string? RetryOf = null, string? Schedule = null)
 {
     /// <summary>True once the job succeeded, failed or was cancelled.</summary>
     [JsonIgnore]
@@ -116,8 +117,34 @@ public static class JobStatuses
     public const string Cancelled = "cancelled";
 }
 
-/// <summary>A job as a list shows it.</summary>
-public sealed record JobSummary(string Id, string Kind, string Status, DateTimeOffset CreatedAt, DateTimeOffset? FinishedAt);
+/// <summary>A job as a list shows it; <see cref="RetryOf"/> names the job it retries, <see cref="Schedule"/> the schedule that submitted it.</summary>
+public sealed record JobSummary(
+    string Id, string Kind, string Status, DateTimeOffset CreatedAt, DateTimeOffset? FinishedAt, string? RetryOf = null, string? Schedule = null);
+
+/// <summary>Filters of a job listing; every one given must hold. CreatedAfter is inclusive, CreatedBefore exclusive.</summary>
+public sealed record JobFilter(
+    string? Status = null, string? Kind = null, string? Schedule = null, DateTimeOffset? CreatedAfter = null, DateTimeOffset? CreatedBefore = null)
+{
+    /// <summary>The filters as a query string ("" or "?..."), times in UTC.</summary>
+    public string ToQuery()
+    {
+        var parts = new List<string>();
+        void Add(string name, string? value)
+        {
+            if (value is not null)
+            {
+                parts.Add($"{name}={Uri.EscapeDataString(value)}");
+            }
+        }
+
+        Add("status", Status);
+        Add("kind", Kind);
+        Add("schedule", Schedule);
+        Add("createdAfter", CreatedAfter?.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture));
+        Add("createdBefore", CreatedBefore?.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture));
+        return parts.Count == 0 ? "" : "?" + string.Join('&', parts);
+    }
+}
 
 /// <summary>One task of a job.</summary>
 public sealed record JobTask(int Index, string Status, int Attempts, string? Silo, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt, string? Error);

@@ -140,9 +140,24 @@ public sealed class OrleansComputeClient(HttpClient http)
     public Task<Job?> GetJobAsync(string id, CancellationToken cancellationToken = default) =>
         FindAsync<Job>($"v1/jobs/{Segment(id)}", cancellationToken);
 
-    /// <summary>The tenant's jobs, optionally of one status.</summary>
+    /// <summary>The tenant's jobs, newest first, optionally of one status.</summary>
     public IAsyncEnumerable<JobSummary> ListJobsAsync(string? status = null, int pageSize = 100, CancellationToken cancellationToken = default) =>
-        PagesAsync<JobSummary>("v1/jobs" + (status is null ? "" : $"?status={Uri.EscapeDataString(status)}"), pageSize, cancellationToken);
+        ListJobsAsync(new JobFilter(Status: status), pageSize, cancellationToken);
+
+    /// <summary>The tenant's jobs that pass every filter given, newest first.</summary>
+    public IAsyncEnumerable<JobSummary> ListJobsAsync(JobFilter filter, int pageSize = 100, CancellationToken cancellationToken = default) =>
+        PagesAsync<JobSummary>("v1/jobs" + filter.ToQuery(), pageSize, cancellationToken);
+
+    /// <summary>
+    /// Runs a failed or cancelled job again: a new job with the same spec whose <see cref="Job.RetryOf"/>
+    /// names the old one. Every retry of one job answers the same new job, so this is safe to repeat.
+    /// </summary>
+    public Task<JobAccepted> RetryJobAsync(string id, CancellationToken cancellationToken = default) =>
+        SendAsync<JobAccepted>(HttpMethod.Post, $"v1/jobs/{Segment(id)}/retry", null, cancellationToken);
+
+    /// <summary>Deletes an ended job; false when there is none. An active job is a 409 <see cref="OrleansComputeException"/>.</summary>
+    public Task<bool> DeleteJobAsync(string id, CancellationToken cancellationToken = default) =>
+        DeleteAsync($"v1/jobs/{Segment(id)}", null, cancellationToken);
 
     /// <summary>The job's tasks in index order.</summary>
     public IAsyncEnumerable<JobTask> ListTasksAsync(string id, int pageSize = 100, CancellationToken cancellationToken = default) =>
@@ -215,6 +230,14 @@ public sealed class OrleansComputeClient(HttpClient http)
 
     public Task<Schedule> PauseScheduleAsync(string name, CancellationToken cancellationToken = default) =>
         SendAsync<Schedule>(HttpMethod.Post, $"v1/schedules/{Segment(name)}/pause", null, cancellationToken);
+
+    /// <summary>Runs the schedule's job now, once (paused or not); its cron occurrences stay as they were.</summary>
+    public Task<JobAccepted> TriggerScheduleAsync(string name, CancellationToken cancellationToken = default) =>
+        SendAsync<JobAccepted>(HttpMethod.Post, $"v1/schedules/{Segment(name)}/trigger", null, cancellationToken);
+
+    /// <summary>The jobs the schedule submitted (cron runs and triggers), newest first.</summary>
+    public IAsyncEnumerable<JobSummary> ListScheduleRunsAsync(string name, int pageSize = 100, CancellationToken cancellationToken = default) =>
+        PagesAsync<JobSummary>($"v1/schedules/{Segment(name)}/runs", pageSize, cancellationToken);
 
     public Task<Schedule> ResumeScheduleAsync(string name, CancellationToken cancellationToken = default) =>
         SendAsync<Schedule>(HttpMethod.Post, $"v1/schedules/{Segment(name)}/resume", null, cancellationToken);

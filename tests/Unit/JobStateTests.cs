@@ -229,6 +229,46 @@ public class JobStateTests
     }
 
     [Fact]
+    public void Cancelled_tasks_count_as_cancelled_once_the_end_shows_and_their_tasks_say_so()
+    {
+        var job = State(tasks: 3, Spec(parallelism: 1));
+        job.Continue();
+        job.Placed(0, Seed + 1, "A");
+        job.Report(Success(0, Seed + 1, "1"));
+        job.Placed(1, Seed + 2, "A");
+        var end = Assert.IsType<WriteHeader>(job.Cancel()[0]);
+
+        // Before the end is durable readers see the job as it was: nothing is cancelled yet.
+        Assert.Equal(new JobProgress(3, 2, 0, 1, 0, 0), Header(job).View.Progress);
+
+        job.HeaderDurable(end.Version);
+        Assert.Equal(new JobProgress(3, 0, 0, 1, 0, 2), Header(job).View.Progress);
+        Assert.Equal([TaskState.Succeeded, TaskState.Cancelled, TaskState.Cancelled], job.TaskViews(-1, 10)!.Select(t => t.Status));
+    }
+
+    [Fact]
+    public void A_reloaded_ended_job_counts_its_unfinished_tasks_as_cancelled()
+    {
+        var job = State(tasks: 2, status: JobStatus.Failed, rows: [new TaskRecord(0, TaskState.Failed, 3, "A", null, null, "boom", null)]);
+
+        Assert.Equal(new JobProgress(2, 0, 0, 0, 1, 1), Header(job).View.Progress);
+    }
+
+    [Fact]
+    public void A_view_names_the_job_a_retry_retries_and_the_schedule_that_submitted_a_job()
+    {
+        var job = State(tasks: 1);
+
+        var retry = job.View("j2", Record(JobStatus.Running) with { IdempotencyKey = JobOrigins.RetryKey("00000000000000000001") });
+        var scheduled = job.View("j3", Record(JobStatus.Running) with { IdempotencyKey = JobOrigins.ScheduleKey("nightly", "20261201T000000Z") });
+        var plain = job.View("j4", Record(JobStatus.Running) with { IdempotencyKey = "my-key" });
+
+        Assert.Equal(("00000000000000000001", (string?)null), (retry.RetryOf, retry.Schedule));
+        Assert.Equal(((string?)null, "nightly"), (scheduled.RetryOf, scheduled.Schedule));
+        Assert.Equal(((string?)null, (string?)null), (plain.RetryOf, plain.Schedule));
+    }
+
+    [Fact]
     public void Combining_results_that_throws_fails_the_job()
     {
         var job = State(tasks: 1, reduce: _ => throw new FormatException("not a number"));

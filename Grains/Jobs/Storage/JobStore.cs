@@ -60,8 +60,14 @@ public interface IJobStore
     /// <summary>Jobs of the tenant that are queued, running or paused.</summary>
     Task<int> CountActiveAsync(string tenant, CancellationToken cancellationToken);
 
-    /// <summary>A page of the tenant's jobs in id order, optionally of one status.</summary>
-    Task<List<JobSummary>> ListAsync(string tenant, JobStatus? status, string? after, int limit, CancellationToken cancellationToken);
+    /// <summary>A page of the tenant's jobs that pass the filter, newest first (ids below <paramref name="after"/>).</summary>
+    Task<List<JobSummary>> ListAsync(string tenant, JobFilter filter, string? after, int limit, CancellationToken cancellationToken);
+
+    /// <summary>Removes an ended job and its task rows; false when there is no ended job of that id.</summary>
+    Task<bool> DeleteEndedAsync(string tenant, string jobId, CancellationToken cancellationToken);
+
+    /// <summary>Up to <paramref name="limit"/> jobs of any tenant that ended before <paramref name="cutoff"/>, oldest end first.</summary>
+    Task<List<(string Tenant, string JobId)>> ListEndedBeforeAsync(DateTimeOffset cutoff, int limit, CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -73,6 +79,9 @@ public sealed class JobStore(DbDataSource dataSource) : IJobStore
 {
     private static readonly string ActiveStatuses =
         string.Join(", ", new[] { JobStatus.Queued, JobStatus.Running, JobStatus.Paused }.Select(s => $"'{s.Name()}'"));
+
+    private static readonly string EndedStatuses =
+        string.Join(", ", new[] { JobStatus.Succeeded, JobStatus.Failed, JobStatus.Cancelled }.Select(s => $"'{s.Name()}'"));
 
     /// <summary>Creates the job. False when the tenant already has a job with this idempotency key.</summary>
     public async Task<bool> InsertAsync(JobRecord job, CancellationToken cancellationToken)
@@ -255,31 +264,86 @@ public sealed class JobStore(DbDataSource dataSource) : IJobStore
         return Convert.ToInt32(await count.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    public async Task<List<JobSummary>> ListAsync(string tenant, JobStatus? status, string? after, int limit, CancellationToken cancellationToken)
+    public async Task<List<JobSummary>> ListAsync(string tenant, JobFilter filter, string? after, int limit, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var select = Command(connection, null, $"""
-            SELECT job_id, kind, status, created_at, finished_at FROM oc_job
-            WHERE tenant = @tenant {(status is null ? "" : "AND status = @status")} {(after is null ? "" : "AND job_id > @after")}
-            ORDER BY job_id LIMIT @limit
-            """);
+        await using var select = Command(connection, null, "");
+        var where = new List<string> { "tenant = @tenant" };
         Add(select, "tenant", tenant);
-        if (status is not null)
+        void Filter(string condition, string name, object? value)
         {
-            Add(select, "status", status.Value.Name());
+            if (value is not null)
+            {
+                where.Add(condition);
+                Add(select, name, value);
+            }
         }
 
-        if (after is not null)
+        Filter("status = @status", "status", filter.Status?.Name());
+        Filter("kind = @kind", "kind", filter.Kind);
+        // A prefix compared with substr, not LIKE: '_' is a LIKE wildcard and may be in a schedule's name.
+        if (filter.Schedule is not null)
         {
-            Add(select, "after", after);
+            var prefix = JobOrigins.SchedulePrefixOf(filter.Schedule);
+            Filter("substr(idempotency_key, 1, @prefixLength) = @prefix", "prefix", prefix);
+            Add(select, "prefixLength", prefix.Length);
         }
 
+        Filter("created_at >= @createdAfter", "createdAfter", filter.CreatedAfter?.ToUnixTimeMilliseconds());
+        Filter("created_at < @createdBefore", "createdBefore", filter.CreatedBefore?.ToUnixTimeMilliseconds());
+        Filter("job_id < @after", "after", after);
         Add(select, "limit", limit);
+        // Ids begin with the creation time, so id order is creation order (ties broken by the random part).
+        select.CommandText = $"""
+            SELECT job_id, kind, status, created_at, finished_at, idempotency_key FROM oc_job
+            WHERE {string.Join(" AND ", where)} ORDER BY job_id DESC LIMIT @limit
+            """;
         await using var reader = await select.ExecuteReaderAsync(cancellationToken);
         var jobs = new List<JobSummary>();
         while (await reader.ReadAsync(cancellationToken))
         {
-            jobs.Add(new JobSummary(reader.GetString(0), reader.GetString(1), ParseStatus(reader.GetString(2)), Time(reader.GetInt64(3)), NullableTime(reader, 4)));
+            var key = NullableString(reader, 5);
+            jobs.Add(new JobSummary(
+                reader.GetString(0), reader.GetString(1), ParseStatus(reader.GetString(2)), Time(reader.GetInt64(3)), NullableTime(reader, 4),
+                JobOrigins.RetryOf(key), JobOrigins.ScheduleOf(key)));
+        }
+
+        return jobs;
+    }
+
+    public async Task<bool> DeleteEndedAsync(string tenant, string jobId, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using var job = Command(connection, transaction, $"DELETE FROM oc_job WHERE tenant = @tenant AND job_id = @job AND status IN ({EndedStatuses})");
+        Add(job, "tenant", tenant);
+        Add(job, "job", jobId);
+        if (await job.ExecuteNonQueryAsync(cancellationToken) != 1)
+        {
+            return false;
+        }
+
+        await using var tasks = Command(connection, transaction, "DELETE FROM oc_job_task WHERE tenant = @tenant AND job_id = @job");
+        Add(tasks, "tenant", tenant);
+        Add(tasks, "job", jobId);
+        await tasks.ExecuteNonQueryAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    public async Task<List<(string Tenant, string JobId)>> ListEndedBeforeAsync(DateTimeOffset cutoff, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var select = Command(connection, null, $"""
+            SELECT tenant, job_id FROM oc_job WHERE status IN ({EndedStatuses}) AND finished_at < @cutoff ORDER BY finished_at LIMIT @limit
+            """);
+        Add(select, "cutoff", cutoff.ToUnixTimeMilliseconds());
+        Add(select, "limit", limit);
+        await using var reader = await select.ExecuteReaderAsync(cancellationToken);
+        var jobs = new List<(string, string)>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            jobs.Add((reader.GetString(0), reader.GetString(1)));
         }
 
         return jobs;

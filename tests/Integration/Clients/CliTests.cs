@@ -96,6 +96,39 @@ public class CliTests(SharedClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Jobs_retry_and_delete_and_schedules_trigger_and_runs()
+    {
+        var cancelled = JsonDocument.Parse((await RunAsync("jobs", "submit", "sleep", "-i", "{\"tasks\":1,\"milliseconds\":60000}", "-o", "json")).Out).RootElement.GetProperty("id").GetString()!;
+        var busy = await RunAsync("jobs", "delete", cancelled);
+        Assert.Equal(0, (await RunAsync("jobs", "cancel", cancelled)).Code);
+
+        var retried = await RunAsync("jobs", "retry", cancelled, "-o", "json");
+        var retry = JsonDocument.Parse(retried.Out).RootElement.GetProperty("id").GetString()!;
+        var shown = await RunAsync("jobs", "get", retry);
+        Assert.Equal(0, (await RunAsync("jobs", "cancel", retry)).Code);
+
+        Assert.Equal(1, busy.Code);
+        Assert.Equal(0, retried.Code);
+        Assert.Matches($"retry of\\W+{cancelled}", shown.Out); // the table row, whatever its borders
+        Assert.Equal(0, (await RunAsync("jobs", "delete", cancelled)).Code);
+        Assert.Equal(1, (await RunAsync("jobs", "delete", cancelled)).Code);
+
+        var name = Names.Table("cli");
+        Assert.Equal(0, (await RunAsync("schedules", "put", name, "--cron", "0 0 1 1 *", "--kind", "sleep", "-i", "{\"tasks\":2,\"milliseconds\":1}")).Code);
+        var triggered = await RunAsync("schedules", "trigger", name, "--watch");
+        var runs = await RunAsync("schedules", "runs", name, "-o", "json");
+        var listed = await RunAsync("jobs", "list", "--schedule", name, "--kind", "sleep", "--created-after", "2026-01-01T00:00:00Z", "-o", "json");
+
+        Assert.Equal(0, triggered.Code);
+        Assert.Contains("succeeded: 2/2 tasks succeeded", triggered.Out);
+        var run = Assert.Single(JsonDocument.Parse(runs.Out).RootElement.EnumerateArray());
+        Assert.Equal((name, "succeeded"), (run.GetProperty("schedule").GetString(), run.GetProperty("status").GetString()));
+        Assert.Equal(run.GetProperty("id").GetString(), Assert.Single(JsonDocument.Parse(listed.Out).RootElement.EnumerateArray()).GetProperty("id").GetString());
+        Assert.Equal(2, (await RunAsync("jobs", "list", "--created-after", "yesterday")).Code);
+        Assert.Equal(0, (await RunAsync("schedules", "delete", name)).Code);
+    }
+
+    [Fact]
     public async Task Txn_from_a_file_and_cluster_and_admin()
     {
         var table = Names.Table();

@@ -87,6 +87,43 @@ public class SdkTests(SharedClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Jobs_retry_delete_list_with_filters_and_schedules_trigger_and_show_their_runs()
+    {
+        var tenant = Names.Table("tn");
+        await Client.CreateTenantAsync(tenant);
+        var client = OrleansComputeClient.Create(
+            new Uri("http://localhost/"), (await Client.IssueKeyAsync(tenant, "jobs", ["jobs"])).Key, fixture.Cluster.Api.Server.CreateHandler());
+        var failing = new JobSpec("sleep", Json("{\"tasks\": 2, \"milliseconds\": 1, \"failAttempts\": 1}"), new RetryPolicy(MaxAttempts: 1));
+        var failed = await client.SubmitJobAsync(failing);
+        Assert.Equal(JobStatuses.Failed, (await client.WaitForJobAsync(failed.Id)).Status);
+
+        var retry = await client.RetryJobAsync(failed.Id);
+        var again = await client.RetryJobAsync(failed.Id);
+        var retried = await client.WaitForJobAsync(retry.Id);
+        var active = await client.SubmitJobAsync(new JobSpec("sleep", Json("{\"tasks\": 1, \"milliseconds\": 60000}")));
+        var conflict = await Assert.ThrowsAsync<OrleansComputeException>(() => client.DeleteJobAsync(active.Id));
+        var cancelled = await client.CancelJobAsync(active.Id);
+
+        Assert.Equal(retry.Id, again.Id);
+        Assert.Equal(failed.Id, retried.RetryOf);
+        Assert.Equal((HttpStatusCode.Conflict, 1), (conflict.Status, cancelled.Progress.Cancelled));
+        Assert.Equal([active.Id, retry.Id, failed.Id], await client.ListJobsAsync(new JobFilter(Kind: "sleep")).Select(j => j.Id).ToListAsync());
+        Assert.Equal([retry.Id, failed.Id], await client.ListJobsAsync(new JobFilter(Status: JobStatuses.Failed, CreatedBefore: DateTimeOffset.UtcNow.AddMinutes(1))).Select(j => j.Id).ToListAsync());
+        Assert.Equal(failed.Id, (await client.ListJobsAsync(new JobFilter(CreatedAfter: retried.CreatedAt)).SingleAsync(j => j.Id == retry.Id)).RetryOf);
+        Assert.True(await client.DeleteJobAsync(failed.Id));
+        Assert.False(await client.DeleteJobAsync(failed.Id));
+        Assert.Null(await client.GetJobAsync(failed.Id));
+
+        var name = Names.Table("s");
+        await client.PutScheduleAsync(name, new ScheduleSpec("0 0 1 1 *", new JobSpec("primes", Json("{\"from\": 1, \"to\": 10}"))));
+        var triggered = await client.TriggerScheduleAsync(name);
+        Assert.Equal(JobStatuses.Succeeded, (await client.WaitForJobAsync(triggered.Id)).Status);
+        var run = await client.ListScheduleRunsAsync(name).SingleAsync();
+        Assert.Equal((triggered.Id, name, JobStatuses.Succeeded), (run.Id, run.Schedule, run.Status));
+        Assert.Equal(triggered.Id, (await client.GetScheduleAsync(name))!.LastJobId);
+    }
+
+    [Fact]
     public async Task Schedules_admin_cluster_and_task_kinds_are_typed()
     {
         var name = Names.Table("s");

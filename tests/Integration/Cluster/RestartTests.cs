@@ -6,7 +6,7 @@ using static OrleansCompute.Tests.Api.ProblemAnswerTests;
 
 namespace OrleansCompute.Tests.Cluster;
 
-/// <summary>Tables, keys and versions survive a full restart of the cluster, in both storage modes, and the Api follows the silos.</summary>
+/// <summary>Tables, keys and versions (and job retries and deletions) survive a full restart of the cluster, in both storage modes, and the Api follows the silos.</summary>
 public class RestartTests
 {
     [Fact]
@@ -15,6 +15,13 @@ public class RestartTests
         await using var cluster = await PostgresCluster.StartAsync("restart", silos: 2);
         var http = await cluster.Api.CreateReadyClientAsync();
         var before = await CreateTablesAsync(http);
+        // A retried job and a deleted one: both are rows, so both outlive every silo.
+        var failed = await http.SubmitAsync("""{"kind": "sleep", "input": {"tasks": 1, "milliseconds": 1, "failAttempts": 1}, "retry": {"maxAttempts": 1}}""");
+        await http.WaitForEndAsync(failed);
+        var retry = (await (await http.PostAsync($"/v1/jobs/{failed}/retry", null)).Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString();
+        var deleted = await http.SubmitAsync("""{"kind": "sleep", "input": {"tasks": 1, "milliseconds": 1}}""");
+        await http.WaitForEndAsync(deleted);
+        Assert.Equal(HttpStatusCode.NoContent, (await http.DeleteAsync($"/v1/jobs/{deleted}")).StatusCode);
 
         await cluster.StopSilosAsync();
         await Eventually.WaitAsync(async () => (await http.GetAsync("/health/ready")).StatusCode == HttpStatusCode.ServiceUnavailable,
@@ -22,6 +29,11 @@ public class RestartTests
         await cluster.StartSilosAsync(2);
 
         await AssertTablesAsync(http, before);
+        var again = await http.PostAsync($"/v1/jobs/{failed}/retry", null);
+        Assert.Equal(HttpStatusCode.Accepted, again.StatusCode);
+        Assert.Equal(retry, (await again.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString());
+        Assert.Equal(failed, (await http.JobAsync(retry!)).GetProperty("retryOf").GetString());
+        Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync($"/v1/jobs/{deleted}")).StatusCode);
     }
 
     [Fact]

@@ -259,7 +259,9 @@ public class JobApiTests(SharedClusterFixture fixture)
     [Fact]
     public async Task RunAt_delays_the_start()
     {
-        var runAt = DateTimeOffset.UtcNow.AddSeconds(2);
+        // Whole milliseconds: the Api shows times to the millisecond, so a runAt with finer ticks
+        // could read as later than a startedAt that was not earlier than it.
+        var runAt = DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.AddSeconds(2).ToUnixTimeMilliseconds());
         var id = await Http.SubmitAsync($$"""{"kind": "sleep", "input": {"tasks": 1, "milliseconds": 1}, "runAt": "{{runAt:O}}"}""");
 
         Assert.Equal("queued", (await Http.JobAsync(id)).Status());
@@ -303,7 +305,7 @@ public class JobApiTests(SharedClusterFixture fixture)
     }
 
     [Fact]
-    public async Task Jobs_are_listed_by_status()
+    public async Task Jobs_are_listed_by_status_newest_first()
     {
         var id = await Http.SubmitAsync("""{"kind": "sleep", "input": {"tasks": 1, "milliseconds": 1}}""");
         await Http.WaitForEndAsync(id);
@@ -320,7 +322,7 @@ public class JobApiTests(SharedClusterFixture fixture)
         while (after is not null);
 
         Assert.Contains(id, all);
-        Assert.Equal(all.Order(StringComparer.Ordinal), all);
+        Assert.Equal(all.OrderDescending(StringComparer.Ordinal), all); // ids begin with their creation time
         await AssertProblemAsync(await Http.GetAsync("/v1/jobs?status=done"), HttpStatusCode.BadRequest);
     }
 

@@ -89,8 +89,13 @@ public sealed class JobEndWriteTests : IAsyncLifetime
 
         public Task<int> CountActiveAsync(string tenant, CancellationToken cancellationToken) => inner.CountActiveAsync(tenant, cancellationToken);
 
-        public Task<List<JobSummary>> ListAsync(string tenant, JobStatus? status, string? after, int limit, CancellationToken cancellationToken) =>
-            inner.ListAsync(tenant, status, after, limit, cancellationToken);
+        public Task<List<JobSummary>> ListAsync(string tenant, JobFilter filter, string? after, int limit, CancellationToken cancellationToken) =>
+            inner.ListAsync(tenant, filter, after, limit, cancellationToken);
+
+        public Task<bool> DeleteEndedAsync(string tenant, string jobId, CancellationToken cancellationToken) => inner.DeleteEndedAsync(tenant, jobId, cancellationToken);
+
+        public Task<List<(string Tenant, string JobId)>> ListEndedBeforeAsync(DateTimeOffset cutoff, int limit, CancellationToken cancellationToken) =>
+            inner.ListEndedBeforeAsync(cutoff, limit, cancellationToken);
 
         public sealed class Switch
         {

@@ -1,6 +1,9 @@
 using Microsoft.Extensions.DependencyInjection;
+using OrleansCompute.Grains.Jobs;
+using OrleansCompute.Grains.Jobs.Kinds;
 using OrleansCompute.Grains.Jobs.Storage;
 using OrleansCompute.Jobs;
+using OrleansCompute.Tenancy;
 using OrleansCompute.Tests.Infrastructure;
 
 namespace OrleansCompute.Tests.Storage;
@@ -28,7 +31,33 @@ public class SqliteJobStoreTests : JobStoreContract, IAsyncLifetime
             ["Storage:Path"] = Directory.CreateTempSubdirectory("oc-jobs-").FullName,
             ["Orleans:ClusterId"] = $"jobs-{Guid.NewGuid():N}",
             ["Orleans:PrimarySiloPort"] = port.ToString(),
+            ["Jobs:RetainEndedFor"] = "01:00:00",
         }, port);
+    }
+
+    [Fact]
+    public async Task Retention_deletes_the_jobs_that_ended_longer_ago_than_RetainEndedFor_through_their_grains()
+    {
+        var tenant = $"t{Guid.NewGuid():N}"[..16];
+        JobRecord Job(string id, JobStatus status, DateTimeOffset? finished) => new(
+            tenant, id, "sleep", status, JobDocuments.Serialize(new JobSpec("sleep", "{}", 1, 0, 60, 1, 0, null, [])),
+            JobDocuments.Serialize([new PlannedTask(null)]), null, "hash", null, null, DateTimeOffset.UtcNow.AddHours(-3), null, finished, 1);
+        var expired = Job("00000000000000000001", JobStatus.Succeeded, DateTimeOffset.UtcNow.AddHours(-2));
+        var recent = Job("00000000000000000002", JobStatus.Failed, DateTimeOffset.UtcNow.AddMinutes(-1));
+        foreach (var job in new[] { expired, recent })
+        {
+            Assert.True(await Store.InsertAsync(job, default));
+        }
+
+        var grains = _silo!.Services.GetRequiredService<IGrainFactory>();
+        var grain = grains.GetGrain<IJobGrain>(TenantKey.For(tenant, expired.JobId));
+        Assert.NotNull(await grain.GetAsync()); // an activation in memory must stop showing it too
+
+        Assert.Equal(1, await _silo.Services.GetRequiredService<JobRetention>().SweepAsync(default));
+
+        Assert.Null(await Store.LoadAsync(tenant, expired.JobId, default));
+        Assert.Null(await grain.GetAsync());
+        Assert.NotNull(await Store.LoadAsync(tenant, recent.JobId, default));
     }
 
     public async Task DisposeAsync()
@@ -94,7 +123,7 @@ public abstract class JobStoreContract
     }
 
     [Fact]
-    public async Task Jobs_list_in_id_order_by_status_and_count_while_active()
+    public async Task Jobs_list_newest_first_by_status_and_count_while_active()
     {
         var tenant = NewTenant();
         var jobs = Enumerable.Range(0, 3).Select(i => NewJob(tenant) with { JobId = $"0000000000000000000{i}" }).ToList();
@@ -106,9 +135,58 @@ public abstract class JobStoreContract
         await Store.SaveAsync(tenant, jobs[1].JobId, jobs[1] with { Status = JobStatus.Succeeded, Version = 2, FinishedAt = DateTimeOffset.UtcNow }, [], default);
 
         Assert.Equal(2, await Store.CountActiveAsync(tenant, default));
-        Assert.Equal([jobs[0].JobId, jobs[2].JobId], (await Store.ListAsync(tenant, JobStatus.Queued, null, 10, default)).Select(j => j.Id));
-        Assert.Equal([jobs[1].JobId, jobs[2].JobId], (await Store.ListAsync(tenant, null, jobs[0].JobId, 10, default)).Select(j => j.Id));
-        Assert.Equal([jobs[0].JobId], (await Store.ListAsync(tenant, null, null, 1, default)).Select(j => j.Id));
+        Assert.Equal([jobs[2].JobId, jobs[0].JobId], (await Store.ListAsync(tenant, new JobFilter(JobStatus.Queued), null, 10, default)).Select(j => j.Id));
+        Assert.Equal([jobs[1].JobId, jobs[0].JobId], (await Store.ListAsync(tenant, new JobFilter(), jobs[2].JobId, 10, default)).Select(j => j.Id));
+        Assert.Equal([jobs[2].JobId], (await Store.ListAsync(tenant, new JobFilter(), null, 1, default)).Select(j => j.Id));
+    }
+
+    [Fact]
+    public async Task Jobs_filter_by_kind_schedule_and_creation_time_and_name_their_origin()
+    {
+        var tenant = NewTenant();
+        var t0 = DateTimeOffset.FromUnixTimeMilliseconds(1_800_000_000_000);
+        // "a_b" would match "a-b" too if the prefix were a LIKE pattern.
+        var cron = NewJob(tenant, JobOrigins.ScheduleKey("a_b", "20261201T000000Z")) with { JobId = "00000000000000000001", CreatedAt = t0 };
+        var other = NewJob(tenant, JobOrigins.ScheduleKey("a-b", "20261201T000000Z")) with { JobId = "00000000000000000002", CreatedAt = t0.AddMinutes(1) };
+        var retry = NewJob(tenant, JobOrigins.RetryKey(cron.JobId)) with { JobId = "00000000000000000003", Kind = "primes", CreatedAt = t0.AddMinutes(2) };
+        foreach (var job in new[] { cron, other, retry })
+        {
+            Assert.True(await Store.InsertAsync(job, default));
+        }
+
+        async Task<string[]> Ids(JobFilter filter) => [.. (await Store.ListAsync(tenant, filter, null, 10, default)).Select(j => j.Id)];
+
+        Assert.Equal([retry.JobId], await Ids(new JobFilter(Kind: "primes")));
+        Assert.Equal([cron.JobId], await Ids(new JobFilter(Schedule: "a_b")));
+        Assert.Equal([other.JobId, cron.JobId], await Ids(new JobFilter(CreatedBefore: t0.AddMinutes(2))));
+        Assert.Equal([retry.JobId, other.JobId], await Ids(new JobFilter(CreatedAfter: t0.AddMinutes(1))));
+        Assert.Equal([other.JobId], await Ids(new JobFilter(Kind: "sleep", CreatedAfter: t0.AddMinutes(1))));
+        var listed = await Store.ListAsync(tenant, new JobFilter(), null, 10, default);
+        Assert.Equal([cron.JobId, null, null], listed.Select(j => j.RetryOf));
+        Assert.Equal([null, "a-b", "a_b"], listed.Select(j => j.Schedule));
+    }
+
+    [Fact]
+    public async Task Only_ended_jobs_are_deleted_with_their_tasks_and_listed_for_retention_by_end_time()
+    {
+        var tenant = NewTenant();
+        var active = NewJob(tenant);
+        var ended = NewJob(tenant);
+        await Store.InsertAsync(active, default);
+        await Store.InsertAsync(ended, default);
+        var finished = DateTimeOffset.UtcNow.AddHours(-1); // inside the default retention, so no sweep races this test
+        await Store.SaveAsync(tenant, ended.JobId, ended with { Status = JobStatus.Failed, Version = 2, FinishedAt = finished }, [Row(0, TaskState.Failed, null)], default);
+
+        var expired = await Store.ListEndedBeforeAsync(finished.AddSeconds(1), 1000, default);
+        Assert.Contains((tenant, ended.JobId), expired);
+        Assert.DoesNotContain((tenant, active.JobId), expired);
+        Assert.DoesNotContain((tenant, ended.JobId), await Store.ListEndedBeforeAsync(finished, 1000, default));
+
+        Assert.False(await Store.DeleteEndedAsync(tenant, active.JobId, default));
+        Assert.NotNull(await Store.LoadAsync(tenant, active.JobId, default));
+        Assert.True(await Store.DeleteEndedAsync(tenant, ended.JobId, default));
+        Assert.Null(await Store.LoadAsync(tenant, ended.JobId, default));
+        Assert.False(await Store.DeleteEndedAsync(tenant, ended.JobId, default));
     }
 
     private static TaskRecord Row(int index, TaskState status, string? result, int attempts = 1) =>

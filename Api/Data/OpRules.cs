@@ -81,7 +81,7 @@ public static class OpRules
     }
 
     /// <summary>
-    /// Checks an operation's <c>fence</c> (puts and deletes only); the fence, or null when there is
+    /// Checks an operation's <c>fence</c> (writes only: put, delete, add); the fence, or null when there is
     /// none or something is wrong and <paramref name="errors"/> says what.
     /// </summary>
     public static KvFence? CheckFence(string? op, FenceRequest? fence, string field, Dictionary<string, string[]> errors)
@@ -91,9 +91,9 @@ public static class OpRules
             return null;
         }
 
-        if (op is not ("put" or "delete"))
+        if (op is not ("put" or "delete" or "add"))
         {
-            errors[$"{field}.fence"] = ["Only puts and deletes can be fenced."];
+            errors[$"{field}.fence"] = ["Only writes (put, delete, add) can be fenced."];
             return null;
         }
 

@@ -145,6 +145,39 @@ public class FencedWriteTests(SharedClusterFixture fixture)
         Assert.Equal("1", await mine.GetStringAsync($"/v1/tables/{table}/keys/k"));
     }
 
+    [Fact]
+    public async Task A_stale_fence_in_a_transaction_is_409_fenced_and_applies_none_of_its_ops()
+    {
+        var table = Names.Table("fencetx");
+        Assert.Equal(HttpStatusCode.Created, (await Http.PutAsync($"/v1/tables/{table}", CoordClient.Json("{\"shards\": 2, \"transactional\": true}"))).StatusCode);
+        var name = CoordClient.LockName();
+        var (oldHolder, newHolder) = await TwoTokensAsync(Http, name);
+        string Txn(long token, string value) => $$$"""
+            {"success": [
+              {"op": "put", "table": "{{{table}}}", "key": "other", "value": "{{{value}}}"},
+              {"op": "put", "table": "{{{table}}}", "key": "k", "value": "{{{value}}}", "fence": {"lock": "{{{name}}}", "token": {{{token}}}}}
+            ]}
+            """;
+
+        Assert.Equal(HttpStatusCode.OK, (await Http.PostAsync("/v1/txn", CoordClient.Json(Txn(newHolder, "new")))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Http.PostAsync("/v1/txn", CoordClient.Json(Txn(newHolder, "same")))).StatusCode);
+
+        var stale = await AssertProblemAsync(await Http.PostAsync("/v1/txn", CoordClient.Json(Txn(oldHolder, "old"))), HttpStatusCode.Conflict);
+        Assert.Equal("urn:orleans-compute:problem:fenced", stale.GetProperty("type").GetString());
+        Assert.Equal("success[1]", stale.GetProperty("op").GetString());
+        var never = await AssertProblemAsync(await Http.PostAsync("/v1/txn", CoordClient.Json(Txn(newHolder + 1, "ahead"))), HttpStatusCode.Conflict);
+        Assert.Contains("never issued", never.GetProperty("detail").GetString());
+        // Neither refused transaction applied its unfenced op either.
+        Assert.Equal("\"same\"", await Http.GetStringAsync($"/v1/tables/{table}/keys/other"));
+        Assert.Equal("\"same\"", await Http.GetStringAsync($"/v1/tables/{table}/keys/k"));
+
+        // A fenced delete keeps the token in the key's state: the old holder cannot recreate it.
+        var delete = $$$"""{"success": [{"op": "delete", "table": "{{{table}}}", "key": "k", "fence": {"lock": "{{{name}}}", "token": {{{newHolder}}}}}]}""";
+        Assert.Equal(HttpStatusCode.OK, (await Http.PostAsync("/v1/txn", CoordClient.Json(delete))).StatusCode);
+        await AssertProblemAsync(await Http.PostAsync("/v1/txn", CoordClient.Json(Txn(oldHolder, "old"))), HttpStatusCode.Conflict);
+        Assert.Equal(HttpStatusCode.NotFound, (await Http.GetAsync($"/v1/tables/{table}/keys/k")).StatusCode);
+    }
+
     /// <summary>Two tokens of one lock, the first released before the second was granted, as a paused holder and its successor hold them.</summary>
     internal static async Task<(long Old, long New)> TwoTokensAsync(HttpClient http, string name)
     {

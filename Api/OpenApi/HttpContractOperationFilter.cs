@@ -84,7 +84,7 @@ public sealed class HttpContractOperationFilter : IOperationFilter
         if (method is "PUT" or "DELETE")
         {
             AddHeaderParameter(operation, "If-Match", "`\"<version>\"`: write or delete only if the key is at this version (412 otherwise).");
-            AddHeaderParameter(operation, "Fencing-Token", "`<lock name>=<token>`: refuse the write (409) when a higher token of that lock already wrote this key.");
+            AddHeaderParameter(operation, "Fencing-Token", "`<lock name>=<token>` (a lock of the caller's tenant and a token its acquire returned): refuse the write (409 fenced) when a higher token of that lock already wrote this key, or the lock never issued the token.");
         }
 
         if (method is "PUT" or "GET")

@@ -1,4 +1,5 @@
 using OrleansCompute.Api.Cluster;
+using OrleansCompute.Api.Coordination;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -24,7 +25,7 @@ public static class KeyEndpoints
             .ProducesProblem(StatusCodes.Status404NotFound);
         // The body is read raw (any JSON value, kept byte for byte), so no content type is enforced.
         keys.MapPut("/keys/{**key}", PutAsync).RequireScope(Scopes.DataWrite)
-            .WithSummary("Write a key; the body is any JSON value. 201 created or 200 replaced, ETag \"<version>\". If-Match: \"<version>\" or If-None-Match: * make it conditional; ?ttlSeconds=N makes it expire; Fencing-Token: <lock>=<token> fences it (409 fenced for a stale token).")
+            .WithSummary("Write a key; the body is any JSON value. 201 created or 200 replaced, ETag \"<version>\". If-Match: \"<version>\" or If-None-Match: * make it conditional; ?ttlSeconds=N makes it expire; ?lease=<id> deletes it when the lease ends (404 lease-not-found for an ended lease); Fencing-Token: <lock>=<token> fences it (409 fenced for a stale token).")
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status412PreconditionFailed)
@@ -48,8 +49,8 @@ public static class KeyEndpoints
     }
 
     public static async Task<Results<Created<KeyVersion>, Ok<KeyVersion>, ValidationProblem, ProblemHttpResult>> PutAsync(
-        string table, string key, int? ttlSeconds, HttpContext http, TableClient data, IOptions<KeyValueLimits> limits,
-        CancellationToken cancellationToken)
+        string table, string key, int? ttlSeconds, string? lease, HttpContext http, TableClient data, IGrainFactory grains,
+        IOptions<KeyValueLimits> limits, CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
         if (limits.Value.TtlError(ttlSeconds) is { } ttlError)
@@ -64,15 +65,25 @@ public static class KeyEndpoints
             return Problems.Invalid(errors);
         }
 
-        if (ttlSeconds is not null && await data.FindAsync(http.Tenant(), table, cancellationToken) is { Transactional: true })
+        if ((ttlSeconds is not null || lease is not null) && await data.FindAsync(http.Tenant(), table, cancellationToken) is { Transactional: true })
         {
-            return Problems.Invalid("ttlSeconds", "Keys of transactional tables do not expire; ttlSeconds is not supported on them.");
+            return ttlSeconds is not null
+                ? Problems.Invalid("ttlSeconds", "Keys of transactional tables do not expire; ttlSeconds is not supported on them.")
+                : Problems.Invalid("lease", "Keys of transactional tables cannot be attached to a lease.");
         }
 
         var value = await ReadValueAsync(http.Request, limits.Value.MaxValueBytes, cancellationToken);
         if (value.Problem is { } problem)
         {
             return problem;
+        }
+
+        // Attached before the write, so the lease's end, whenever it comes, deletes the key; a lease
+        // that ended already refuses, and nothing is written.
+        var leaseGrain = lease is null ? null : grains.GetGrain<ILeaseGrain>(TenantKey.For(http.Tenant(), lease));
+        if (leaseGrain is not null && !(LeaseIds.IsValid(lease) && await leaseGrain.AttachAsync(LeaseItem.ForKey(table, key), cancellationToken)))
+        {
+            return LeaseEndpoints.NotFound(lease!);
         }
 
         var answer = await data.ExecuteAsync(http.Tenant(), table,
@@ -83,6 +94,14 @@ public static class KeyEndpoints
         }
 
         var result = answer.Result;
+        if (leaseGrain is not null && result.Status is KvStatus.Created or KvStatus.Ok && await leaseGrain.GetAsync(cancellationToken) is null)
+        {
+            // The lease ended while the write ran: its end may have deleted the key before the write
+            // landed. Undo the write (if nothing wrote after it) so an ended lease keeps nothing.
+            await data.ExecuteAsync(http.Tenant(), table, new KvOp(KvOpKind.Delete, key, IfVersion: result.Version), CancellationToken.None);
+            return LeaseEndpoints.NotFound(lease!);
+        }
+
         SetETag(http, result);
         return result.Status switch
         {

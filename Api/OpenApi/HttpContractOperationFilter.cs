@@ -78,6 +78,7 @@ public sealed class HttpContractOperationFilter : IOperationFilter
                 },
             };
             Describe(operation, "ttlSeconds", "The key expires this many seconds after the write (not on transactional tables).");
+            Describe(operation, "lease", "The id of a live lease of the caller's tenant: the key is deleted when the lease ends (404 lease-not-found, nothing written, for an ended or unknown lease; not on transactional tables).");
             AddHeaderParameter(operation, "If-None-Match", "`*`: write only if the key does not exist (412 otherwise).");
         }
 

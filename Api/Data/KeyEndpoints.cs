@@ -80,10 +80,10 @@ public static class KeyEndpoints
 
         // Attached before the write, so the lease's end, whenever it comes, deletes the key; a lease
         // that ended already refuses, and nothing is written.
-        var leaseGrain = lease is null ? null : grains.GetGrain<ILeaseGrain>(TenantKey.For(http.Tenant(), lease));
-        if (leaseGrain is not null && !(LeaseIds.IsValid(lease) && await leaseGrain.AttachAsync(LeaseItem.ForKey(table, key), cancellationToken)))
+        var leaseGrain = LeaseIds.IsValid(lease) ? grains.GetGrain<ILeaseGrain>(TenantKey.For(http.Tenant(), lease!)) : null;
+        if (lease is not null && !(leaseGrain is not null && await leaseGrain.AttachAsync(LeaseItem.ForKey(table, key), cancellationToken)))
         {
-            return LeaseEndpoints.NotFound(lease!);
+            return LeaseEndpoints.NotFound(lease);
         }
 
         var answer = await data.ExecuteAsync(http.Tenant(), table,

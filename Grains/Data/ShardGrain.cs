@@ -127,9 +127,9 @@ public sealed partial class ShardGrain(
 
     public async Task<KvResult[]> ExecuteBatchAsync(KvOp[] ops, CancellationToken cancellationToken = default)
     {
-        await EnsureReadableAsync();
-        // Before the checks below: nothing may be awaited between them and staging.
+        // First: nothing may be awaited between the checks below and staging.
         await ConfirmIssuedAsync(ops);
+        await EnsureReadableAsync();
         if (_dropped)
         {
             return [.. ops.Select(_ => new KvResult(KvStatus.TableNotFound))];

@@ -52,7 +52,7 @@ public class LeasedKeyTests(SharedClusterFixture fixture)
         var (lease, _) = await Http.GrantAsync(60);
         Assert.Equal(HttpStatusCode.NoContent, (await Http.DeleteAsync($"/v1/leases/{lease}")).StatusCode);
 
-        foreach (var id in new[] { lease, "0000000000000000000000000000dead", "not a lease id" })
+        foreach (var id in new[] { lease, "0000000000000000000000000000dead", "not a lease id", "" })
         {
             var problem = await AssertProblemAsync(await PutAsync(table, "k", id), HttpStatusCode.NotFound);
             Assert.Equal("urn:orleans-compute:problem:lease-not-found", problem.GetProperty("type").GetString());

@@ -110,14 +110,14 @@ public sealed record LeaseGrantResponse(string Id, int TtlSeconds, DateTimeOffse
 
 public sealed record KeepAliveResponse(string Id, int TtlSeconds);
 
-/// <summary>A lease and what ends with it. Keys are listed for the contract of SPEC §4.4; keys are not attached to leases yet.</summary>
+/// <summary>A lease and what ends with it: keys attached by <c>PUT .../keys/{key}?lease=</c>, locks it holds, elections it leads.</summary>
 public sealed record LeaseResponse(string Id, int TtlSeconds, long RemainingMs, IReadOnlyList<LeaseKeyResponse> Keys, IReadOnlyList<string> Locks, IReadOnlyList<string> Elections)
 {
     public static LeaseResponse From(LeaseView view) => new(
         view.Id,
         view.TtlSeconds,
         view.RemainingMs,
-        [],
+        [.. view.Items.Where(i => i.Kind == LeaseItem.KeyKind).Select(i => new LeaseKeyResponse(i.TableAndKey.Table, i.TableAndKey.Key))],
         [.. view.Items.Where(i => i.Kind == LeaseItem.LockKind).Select(i => i.Name)],
         [.. view.Items.Where(i => i.Kind == LeaseItem.ElectionKind).Select(i => i.Name)]);
 }

@@ -1,4 +1,5 @@
 using OrleansCompute.Api.Cluster;
+using OrleansCompute.Api.Coordination;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -7,6 +8,7 @@ using Microsoft.Net.Http.Headers;
 using OrleansCompute.Api.Errors;
 using OrleansCompute.Api.Security;
 using OrleansCompute.Api.Tenancy;
+using OrleansCompute.Coordination;
 using OrleansCompute.Data;
 using OrleansCompute.Tenancy;
 
@@ -23,8 +25,9 @@ public static class KeyEndpoints
             .ProducesProblem(StatusCodes.Status404NotFound);
         // The body is read raw (any JSON value, kept byte for byte), so no content type is enforced.
         keys.MapPut("/keys/{**key}", PutAsync).RequireScope(Scopes.DataWrite)
-            .WithSummary("Write a key; the body is any JSON value. 201 created or 200 replaced, ETag \"<version>\". If-Match: \"<version>\" or If-None-Match: * make it conditional; ?ttlSeconds=N makes it expire.")
+            .WithSummary("Write a key; the body is any JSON value. 201 created or 200 replaced, ETag \"<version>\". If-Match: \"<version>\" or If-None-Match: * make it conditional; ?ttlSeconds=N makes it expire; ?lease=<id> deletes it when the lease ends (404 lease-not-found for an ended lease); Fencing-Token: <lock>=<token> fences it (409 fenced for a stale token).")
             .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status412PreconditionFailed)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
         keys.MapGet("/keys/{**key}", GetAsync).RequireScope(Scopes.DataRead)
@@ -32,8 +35,9 @@ public static class KeyEndpoints
             .WithSummary("The value exactly as written, with its ETag.")
             .ProducesProblem(StatusCodes.Status404NotFound);
         keys.MapDelete("/keys/{**key}", DeleteAsync).RequireScope(Scopes.DataWrite)
-            .WithSummary("Delete a key; If-Match makes it conditional.")
+            .WithSummary("Delete a key; If-Match makes it conditional; Fencing-Token: <lock>=<token> fences it (409 fenced for a stale token).")
             .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status412PreconditionFailed);
         keys.MapPost("/batch", BatchAsync).RequireScope(Scopes.DataWrite)
             .WithSummary("Run get, put and delete operations; each succeeds or fails on its own.")
@@ -45,8 +49,8 @@ public static class KeyEndpoints
     }
 
     public static async Task<Results<Created<KeyVersion>, Ok<KeyVersion>, ValidationProblem, ProblemHttpResult>> PutAsync(
-        string table, string key, int? ttlSeconds, HttpContext http, TableClient data, IOptions<KeyValueLimits> limits,
-        CancellationToken cancellationToken)
+        string table, string key, int? ttlSeconds, string? lease, HttpContext http, TableClient data, IGrainFactory grains,
+        IOptions<KeyValueLimits> limits, CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
         if (limits.Value.TtlError(ttlSeconds) is { } ttlError)
@@ -55,14 +59,17 @@ public static class KeyEndpoints
         }
 
         var (ifVersion, ifExists, ifAbsent) = Conditions(http.Request, errors);
+        var fence = FencingToken(http.Request, errors);
         if (errors.Count > 0)
         {
             return Problems.Invalid(errors);
         }
 
-        if (ttlSeconds is not null && await data.FindAsync(http.Tenant(), table, cancellationToken) is { Transactional: true })
+        if ((ttlSeconds is not null || lease is not null) && await data.FindAsync(http.Tenant(), table, cancellationToken) is { Transactional: true })
         {
-            return Problems.Invalid("ttlSeconds", "Keys of transactional tables do not expire; ttlSeconds is not supported on them.");
+            return ttlSeconds is not null
+                ? Problems.Invalid("ttlSeconds", "Keys of transactional tables do not expire; ttlSeconds is not supported on them.")
+                : Problems.Invalid("lease", "Keys of transactional tables cannot be attached to a lease.");
         }
 
         var value = await ReadValueAsync(http.Request, limits.Value.MaxValueBytes, cancellationToken);
@@ -71,20 +78,36 @@ public static class KeyEndpoints
             return problem;
         }
 
+        // Attached before the write, so the lease's end, whenever it comes, deletes the key; a lease
+        // that ended already refuses, and nothing is written.
+        var leaseGrain = LeaseIds.IsValid(lease) ? grains.GetGrain<ILeaseGrain>(TenantKey.For(http.Tenant(), lease!)) : null;
+        if (lease is not null && !(leaseGrain is not null && await leaseGrain.AttachAsync(LeaseItem.ForKey(table, key), cancellationToken)))
+        {
+            return LeaseEndpoints.NotFound(lease);
+        }
+
         var answer = await data.ExecuteAsync(http.Tenant(), table,
-            new KvOp(KvOpKind.Put, key, value.Bytes, ifVersion, ifAbsent, ifExists, ttlSeconds), cancellationToken);
+            new KvOp(KvOpKind.Put, key, value.Bytes, ifVersion, ifAbsent, ifExists, ttlSeconds, fence), cancellationToken);
         if (Problems.Uncommitted(http, answer.Outcome, answer.Message) is { } failed)
         {
             return failed;
         }
 
         var result = answer.Result;
+        if (leaseGrain is not null && result.Status is KvStatus.Created or KvStatus.Ok && await leaseGrain.GetAsync(cancellationToken) is null)
+        {
+            // The lease ended while the write ran: its end may have deleted the key before the write
+            // landed. Undo the write (if nothing wrote after it) so an ended lease keeps nothing.
+            await data.ExecuteAsync(http.Tenant(), table, new KvOp(KvOpKind.Delete, key, IfVersion: result.Version), CancellationToken.None);
+            return LeaseEndpoints.NotFound(lease!);
+        }
+
         SetETag(http, result);
         return result.Status switch
         {
             KvStatus.Created => TypedResults.Created($"/v1/tables/{table}/keys/{Uri.EscapeDataString(key)}", new KeyVersion(key, result.Version)),
             KvStatus.Ok => TypedResults.Ok(new KeyVersion(key, result.Version)),
-            _ => Failure(result, table, key),
+            _ => Failure(result, table, key, fence),
         };
     }
 
@@ -116,16 +139,18 @@ public static class KeyEndpoints
             errors[HeaderNames.IfNoneMatch] = ["If-None-Match applies to puts only."];
         }
 
+        var fence = FencingToken(http.Request, errors);
+
         if (errors.Count > 0)
         {
             return Problems.Invalid(errors);
         }
 
         var answer = await data.ExecuteAsync(http.Tenant(), table,
-            new KvOp(KvOpKind.Delete, key, IfVersion: ifVersion, IfExists: ifExists), cancellationToken);
+            new KvOp(KvOpKind.Delete, key, IfVersion: ifVersion, IfExists: ifExists, Fence: fence), cancellationToken);
         return Problems.Uncommitted(http, answer.Outcome, answer.Message) is { } failed ? failed
             : answer.Result.Status == KvStatus.Deleted ? TypedResults.NoContent()
-            : Failure(answer.Result, table, key);
+            : Failure(answer.Result, table, key, fence);
     }
 
     public static async Task<Results<Ok<PageResponse<KeyItem>>, ValidationProblem, ProblemHttpResult>> ScanAsync(
@@ -206,16 +231,17 @@ public static class KeyEndpoints
                 errors[$"{field}.ttlSeconds"] = [ttlError];
             }
 
+            var fence = OpRules.CheckFence(op.Op, op.Fence, field, errors);
             switch (OpRules.Check(op.Op, op.Key, op.Value, field, allowAdd: false, limits, errors))
             {
                 case (OpRules.Kind.Get, _):
                     ops.Add(new KvOp(KvOpKind.Get, op.Key!));
                     break;
                 case (OpRules.Kind.Delete, _):
-                    ops.Add(new KvOp(KvOpKind.Delete, op.Key!, IfVersion: op.IfVersion));
+                    ops.Add(new KvOp(KvOpKind.Delete, op.Key!, IfVersion: op.IfVersion, Fence: fence));
                     break;
                 case (OpRules.Kind.Put, var value):
-                    ops.Add(new KvOp(KvOpKind.Put, op.Key!, value, op.IfVersion, TtlSeconds: op.TtlSeconds));
+                    ops.Add(new KvOp(KvOpKind.Put, op.Key!, value, op.IfVersion, TtlSeconds: op.TtlSeconds, Fence: fence));
                     break;
             }
         }
@@ -262,6 +288,28 @@ public static class KeyEndpoints
 
         return (ifVersion, ifExists, ifAbsent);
     }
+
+    // Fencing-Token: <lock name>=<token>, the token a lock grant returned. The name cannot hold '='.
+    private static KvFence? FencingToken(HttpRequest request, Dictionary<string, string[]> errors)
+    {
+        var header = request.Headers[FencingTokenHeader];
+        if (header.Count == 0)
+        {
+            return null;
+        }
+
+        var text = header.ToString().Trim();
+        var split = text.LastIndexOf('=');
+        if (header.Count == 1 && split > 0 && OpRules.FenceError(text[..split], long.TryParse(text[(split + 1)..], out var token) ? token : 0) is null)
+        {
+            return new KvFence(text[..split], token);
+        }
+
+        errors[FencingTokenHeader] = [$"{FencingTokenHeader} must be <lock name>=<token>, one lock's name ({CoordinationNames.Rule}) and the token (a whole number from 1) its acquire returned, such as 'jobs/leader=7'."];
+        return null;
+    }
+
+    public const string FencingTokenHeader = "Fencing-Token";
 
     private static async Task<(byte[] Bytes, ProblemHttpResult? Problem)> ReadValueAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
     {
@@ -333,9 +381,10 @@ public static class KeyEndpoints
         title: "Value too large",
         detail: $"A value is at most {maxBytes} bytes; this one has {size}.");
 
-    private static ProblemHttpResult Failure(KvResult result, string table, string key) => result.Status switch
+    private static ProblemHttpResult Failure(KvResult result, string table, string key, KvFence? fence = null) => result.Status switch
     {
         KvStatus.TableNotFound => Problems.TableNotFound(table),
+        KvStatus.Fenced or KvStatus.FenceNotIssued => Problems.Fenced(key, fence!.Lock, fence.Token, result.Version, result.Status == KvStatus.FenceNotIssued),
         KvStatus.PreconditionFailed => Problems.PreconditionFailed(key, result.Version),
         _ => Problems.NotFound("Key", $"Table '{table}' has no key '{key}' (or it has expired)."),
     };
@@ -359,16 +408,19 @@ public sealed record KeyItem(string Key, JsonElement Value, long Version);
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record BatchRequest(List<BatchOp>? Ops);
 
-/// <summary>One batch operation; <see cref="Value"/> is required for puts (JSON null is a value).</summary>
+/// <summary>
+/// One batch operation; <see cref="Value"/> is required for puts (JSON null is a value).
+/// <see cref="Fence"/> fences a put or delete: refused (409) when the lock wrote to the key with a higher token.
+/// </summary>
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
-public sealed record BatchOp(string? Op, string? Key, JsonElement Value, long? IfVersion, int? TtlSeconds);
+public sealed record BatchOp(string? Op, string? Key, JsonElement Value, long? IfVersion, int? TtlSeconds, FenceRequest? Fence = null);
 
 /// <summary>The results of a batch, one per operation, in request order.</summary>
 public sealed record BatchResponse(IReadOnlyList<BatchResult> Results);
 
 /// <summary>
 /// The outcome of one batch operation as the HTTP status it would have had on its own: 200, 201,
-/// 204, 404 or 412, with the key's version and, for gets, its value.
+/// 204, 404, 409 (fenced) or 412, with the key's version and, for gets, its value.
 /// </summary>
 public sealed record BatchResult(
     string Op,
@@ -388,6 +440,7 @@ public sealed record BatchResult(
             KvStatus.Created => new(name, op.Key, StatusCodes.Status201Created, version, default),
             KvStatus.Deleted => new(name, op.Key, StatusCodes.Status204NoContent, version, default),
             KvStatus.PreconditionFailed => new(name, op.Key, StatusCodes.Status412PreconditionFailed, version, default),
+            KvStatus.Fenced or KvStatus.FenceNotIssued => new(name, op.Key, StatusCodes.Status409Conflict, null, default),
             _ => new(name, op.Key, StatusCodes.Status404NotFound, null, default),
         };
     }

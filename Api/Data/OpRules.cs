@@ -1,4 +1,7 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
+using OrleansCompute.Coordination;
+using OrleansCompute.Data;
 
 namespace OrleansCompute.Api.Data;
 
@@ -76,4 +79,40 @@ public static class OpRules
 
         return keyValid ? parsed : null;
     }
+
+    /// <summary>
+    /// Checks an operation's <c>fence</c> (writes only: put, delete, add); the fence, or null when there is
+    /// none or something is wrong and <paramref name="errors"/> says what.
+    /// </summary>
+    public static KvFence? CheckFence(string? op, FenceRequest? fence, string field, Dictionary<string, string[]> errors)
+    {
+        if (fence is null)
+        {
+            return null;
+        }
+
+        if (op is not ("put" or "delete" or "add"))
+        {
+            errors[$"{field}.fence"] = ["Only writes (put, delete, add) can be fenced."];
+            return null;
+        }
+
+        if (FenceError(fence.Lock, fence.Token ?? 0) is { } error)
+        {
+            errors[$"{field}.fence"] = [error];
+            return null;
+        }
+
+        return new KvFence(fence.Lock!, fence.Token!.Value);
+    }
+
+    /// <summary>What is wrong with a fence of <paramref name="lockName"/> and <paramref name="token"/>, or null.</summary>
+    public static string? FenceError(string? lockName, long token) =>
+        !CoordinationNames.IsValid(lockName) ? $"fence.lock must be a lock's name: {CoordinationNames.Rule}."
+        : token < 1 ? "fence.token must be the token (a whole number from 1) the lock's acquire returned."
+        : null;
 }
+
+/// <summary>A fencing token as an operation carries it: the lock's name (in the caller's tenant) and the token its acquire returned.</summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+public sealed record FenceRequest(string? Lock, long? Token);

@@ -24,4 +24,5 @@ public static class ProblemTypes
     public const string LeaseNotFound = Prefix + "lease-not-found";
     public const string LockHeld = Prefix + "lock-held";
     public const string NotLeader = Prefix + "not-leader";
+    public const string Fenced = Prefix + "fenced";
 }

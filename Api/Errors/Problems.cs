@@ -41,6 +41,19 @@ public static class Problems
             : $"Key '{key}' is at version {currentVersion}, so the condition does not hold. Nothing was changed.",
         extensions: new Dictionary<string, object?> { ["currentVersion"] = currentVersion });
 
+    /// <summary>
+    /// 409 fenced: a fenced write's token is below <paramref name="highest"/>, the highest its lock
+    /// already wrote to the key with, or (<paramref name="neverIssued"/>) above the highest the lock issued.
+    /// </summary>
+    public static ProblemHttpResult Fenced(string key, string lockName, long token, long highest, bool neverIssued) => TypedResults.Problem(
+        statusCode: StatusCodes.Status409Conflict,
+        type: ProblemTypes.Fenced,
+        title: "Fenced",
+        detail: neverIssued
+            ? $"Lock '{lockName}' never issued token {token} (it issued up to {highest}). Nothing was changed."
+            : $"Lock '{lockName}' already wrote to key '{key}' with token {highest}, above {token}: the holder of {token} lost the lock. Nothing was changed.",
+        extensions: new Dictionary<string, object?> { ["lock"] = lockName, [neverIssued ? "issuedThrough" : "highestToken"] = highest });
+
     /// <summary>429 with the seconds to wait in Retry-After.</summary>
     public static ProblemHttpResult TooMany(HttpContext http, string type, string title, string detail, int retryAfterSeconds)
     {

@@ -78,13 +78,14 @@ public sealed class HttpContractOperationFilter : IOperationFilter
                 },
             };
             Describe(operation, "ttlSeconds", "The key expires this many seconds after the write (not on transactional tables).");
+            Describe(operation, "lease", "The id of a live lease of the caller's tenant: the key is deleted when the lease ends (404 lease-not-found, nothing written, for an ended or unknown lease; not on transactional tables).");
             AddHeaderParameter(operation, "If-None-Match", "`*`: write only if the key does not exist (412 otherwise).");
         }
 
         if (method is "PUT" or "DELETE")
         {
             AddHeaderParameter(operation, "If-Match", "`\"<version>\"`: write or delete only if the key is at this version (412 otherwise).");
-            AddHeaderParameter(operation, "Fencing-Token", "`<lock name>=<token>`: refuse the write (409) when a higher token of that lock already wrote this key.");
+            AddHeaderParameter(operation, "Fencing-Token", "`<lock name>=<token>` (a lock of the caller's tenant and a token its acquire returned): refuse the write (409 fenced) when a higher token of that lock already wrote this key, or the lock never issued the token.");
         }
 
         if (method is "PUT" or "GET")

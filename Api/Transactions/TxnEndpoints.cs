@@ -71,6 +71,16 @@ public static class TxnEndpoints
             return Problems.Invalid($"{branch}[{result.OpIndex}]", result.Message ?? "The operation could not apply; nothing was changed.");
         }
 
+        if (result.Outcome == TxnOutcome.Fenced)
+        {
+            return TypedResults.Problem(
+                statusCode: StatusCodes.Status409Conflict,
+                type: ProblemTypes.Fenced,
+                title: "Fenced",
+                detail: result.Message,
+                extensions: new Dictionary<string, object?> { ["op"] = $"{(result.Succeeded ? "success" : "failure")}[{result.OpIndex}]" });
+        }
+
         if (Problems.Uncommitted(http, result.Outcome, result.Message) is { } failed)
         {
             return failed;
@@ -89,9 +99,12 @@ public sealed record TxnBody(List<TxnCompareBody>? Compare, List<TxnOpBody>? Suc
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record TxnCompareBody(string? Table, string? Key, string? Target, string? Op, JsonElement Value);
 
-/// <summary>One operation: get, put, delete or add; put takes any JSON value, add a JSON number.</summary>
+/// <summary>
+/// One operation: get, put, delete or add; put takes any JSON value, add a JSON number. A write's
+/// <see cref="Fence"/> refuses the whole transaction (409 fenced) when the lock wrote to the key with a higher token.
+/// </summary>
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
-public sealed record TxnOpBody(string? Op, string? Table, string? Key, JsonElement Value);
+public sealed record TxnOpBody(string? Op, string? Table, string? Key, JsonElement Value, FenceRequest? Fence = null);
 
 /// <summary>Which branch ran, and one result per operation of it.</summary>
 public sealed record TxnResponse(bool Succeeded, IReadOnlyList<TxnOpResult> Results);

@@ -22,8 +22,8 @@ public sealed class TxnParser
     };
 
     private readonly List<(string Table, string Key, TxnCompareTarget Target, TxnCompareOp Op, byte[] Value)> _compare = [];
-    private readonly List<(TxnOpKind Kind, string Table, string Key, byte[]? Value)> _success = [];
-    private readonly List<(TxnOpKind Kind, string Table, string Key, byte[]? Value)> _failure = [];
+    private readonly List<(TxnOpKind Kind, string Table, string Key, byte[]? Value, KvFence? Fence)> _success = [];
+    private readonly List<(TxnOpKind Kind, string Table, string Key, byte[]? Value, KvFence? Fence)> _failure = [];
 
     /// <summary>Each table named, with the first field that names it.</summary>
     public List<(string Table, string Field)> Tables { get; } = [];
@@ -62,8 +62,8 @@ public sealed class TxnParser
     /// <summary>The request, with each key resolved to its grain by <paramref name="resolve"/>.</summary>
     public TxnRequest Build(Func<string, string, TxnKeyRef> resolve) => new(
         [.. _compare.Select(c => new TxnCompare(resolve(c.Table, c.Key), c.Target, c.Op, c.Value))],
-        [.. _success.Select(o => new TxnOp(o.Kind, resolve(o.Table, o.Key), o.Value))],
-        [.. _failure.Select(o => new TxnOp(o.Kind, resolve(o.Table, o.Key), o.Value))]);
+        [.. _success.Select(o => new TxnOp(o.Kind, resolve(o.Table, o.Key), o.Value, o.Fence))],
+        [.. _failure.Select(o => new TxnOp(o.Kind, resolve(o.Table, o.Key), o.Value, o.Fence))]);
 
     private void ParseCompare(TxnCompareBody compare, string field, Dictionary<string, string[]> errors)
     {
@@ -116,9 +116,10 @@ public sealed class TxnParser
         }
     }
 
-    private void ParseOp(TxnOpBody op, string field, KeyValueLimits keyLimits, List<(TxnOpKind, string, string, byte[]?)> into, Dictionary<string, string[]> errors)
+    private void ParseOp(TxnOpBody op, string field, KeyValueLimits keyLimits, List<(TxnOpKind, string, string, byte[]?, KvFence?)> into, Dictionary<string, string[]> errors)
     {
         var tableValid = CheckTable(op.Table, field, errors);
+        var fence = OpRules.CheckFence(op.Op, op.Fence, field, errors);
         if (OpRules.Check(op.Op, op.Key, op.Value, field, allowAdd: true, keyLimits, errors) is { } parsed && tableValid)
         {
             var kind = parsed.Kind switch
@@ -128,7 +129,7 @@ public sealed class TxnParser
                 OpRules.Kind.Delete => TxnOpKind.Delete,
                 _ => TxnOpKind.Add,
             };
-            into.Add((kind, op.Table!, op.Key!, parsed.Value));
+            into.Add((kind, op.Table!, op.Key!, parsed.Value, fence));
         }
     }
 

@@ -1,6 +1,6 @@
 namespace OrleansCompute.Coordination;
 
-/// <summary>Something that ends with a lease: a lock it holds, or an election it leads.</summary>
+/// <summary>Something that ends with a lease: a lock it holds, an election it leads, or a key (deleted when it ends).</summary>
 [GenerateSerializer, Immutable, Alias("oc.LeaseItem")]
 public sealed record LeaseItem(string Kind, string Name)
 {
@@ -9,6 +9,15 @@ public sealed record LeaseItem(string Kind, string Name)
 
     /// <summary>An election the lease leads.</summary>
     public const string ElectionKind = "election";
+
+    /// <summary>A key of a sharded table, named as <see cref="ForKey"/> names it: the lease's end deletes it.</summary>
+    public const string KeyKind = "key";
+
+    /// <summary>The item of <paramref name="key"/> in <paramref name="table"/>; a table name holds no '/', so the first one splits them.</summary>
+    public static LeaseItem ForKey(string table, string key) => new(KeyKind, $"{table}/{key}");
+
+    /// <summary>The table and key of a <see cref="KeyKind"/> item.</summary>
+    public (string Table, string Key) TableAndKey => (Name[..Name.IndexOf('/')], Name[(Name.IndexOf('/') + 1)..]);
 }
 
 /// <summary>A live lease as <c>GET /v1/leases/{id}</c> shows it.</summary>

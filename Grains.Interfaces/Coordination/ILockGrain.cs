@@ -24,6 +24,13 @@ public interface ILockGrain : IGrainWithStringKey
     Task<LockView> GetAsync(CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// The highest token this lock has granted (0 when it never granted one). A token being granted
+    /// but not yet durable is not counted. Fenced writes refuse tokens above it.
+    /// </summary>
+    [Alias("IssuedThrough")]
+    Task<long> IssuedThroughAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// <paramref name="lease"/> ended: the lock is released if it holds it, and its waiters leave
     /// the line. Idempotent; the lease calls it until it succeeds.
     /// </summary>

@@ -18,6 +18,7 @@ public enum KvOpKind
 /// One operation on one key. <see cref="IfVersion"/> makes a write conditional on the current
 /// version; <see cref="IfAbsent"/> makes a put create-only; <see cref="IfExists"/> makes a write
 /// require the key. <see cref="Value"/> is the exact JSON text of a put, as UTF-8.
+/// <see cref="Fence"/> makes a write fenced: refused when the lock already wrote to the key with a higher token.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("oc.KvOp")]
 public sealed record KvOp(
@@ -27,7 +28,12 @@ public sealed record KvOp(
     long? IfVersion = null,
     bool IfAbsent = false,
     bool IfExists = false,
-    int? TtlSeconds = null);
+    int? TtlSeconds = null,
+    KvFence? Fence = null);
+
+/// <summary>A fencing token of a lock (by name, in the table's tenant), as a fenced write carries it.</summary>
+[GenerateSerializer, Immutable, Alias("oc.KvFence")]
+public sealed record KvFence(string Lock, long Token);
 
 /// <summary>How an operation ended.</summary>
 [GenerateSerializer, Alias("oc.KvStatus")]
@@ -53,6 +59,12 @@ public enum KvStatus
 
     /// <summary>The shard's keys moved to other shards (the table is resharding); nothing changed. Route again and retry.</summary>
     Moved,
+
+    /// <summary>A fenced write carried a token below the highest its lock already wrote to the key (in <see cref="KvResult.Version"/>); nothing changed.</summary>
+    Fenced,
+
+    /// <summary>A fenced write carried a token its lock never issued (the highest it issued in <see cref="KvResult.Version"/>); nothing changed.</summary>
+    FenceNotIssued,
 }
 
 /// <summary>The outcome of one operation: the key's version and value after it (value only for gets).</summary>
@@ -67,9 +79,12 @@ public sealed record KvItem(string Key, byte[] Value, long Version);
 [GenerateSerializer, Immutable, Alias("oc.KvScanPage")]
 public sealed record KvScanPage(IReadOnlyList<KvItem> Items, bool More, bool TableNotFound = false, bool Moved = false);
 
-/// <summary>A key's whole stored state, as one shard hands it to another while a table reshards.</summary>
+/// <summary>
+/// A key's whole stored state, as one shard hands it to another while a table reshards: its value
+/// (null for a key that is gone but whose fences must move on) and the highest token per lock that wrote to it.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("oc.KvRow")]
-public sealed record KvRow(string Key, byte[] Value, long Version, DateTimeOffset? ExpiresAt);
+public sealed record KvRow(string Key, byte[]? Value, long Version, DateTimeOffset? ExpiresAt, IReadOnlyDictionary<string, long>? Fences = null);
 
 /// <summary>Where a shard lives and how many live keys it holds.</summary>
 [GenerateSerializer, Immutable, Alias("oc.ShardInfo")]

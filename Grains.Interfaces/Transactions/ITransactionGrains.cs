@@ -1,3 +1,5 @@
+using OrleansCompute.Data;
+
 namespace OrleansCompute.Transactions;
 
 /// <summary>
@@ -45,20 +47,24 @@ public interface ITransactionalKeyGrain : IGrainWithStringKey
     [Transaction(TransactionOption.Join), Alias("Read")]
     Task<TxnKeyValue> ReadAsync();
 
-    /// <summary>Writes <paramref name="value"/> (JSON text); the version grows by one.</summary>
+    /// <summary>
+    /// Writes <paramref name="value"/> (JSON text); the version grows by one. Every write may be
+    /// fenced: with a token below the key's highest for that lock, it changes nothing and answers
+    /// <see cref="TxnKeyValue.FencedBy"/>.
+    /// </summary>
     [Transaction(TransactionOption.Join), Alias("Put")]
-    Task<TxnKeyValue> PutAsync(byte[] value);
+    Task<TxnKeyValue> PutAsync(byte[] value, KvFence? fence = null);
 
     /// <summary>Removes the key; answers the key as it was (absent if it was).</summary>
     [Transaction(TransactionOption.Join), Alias("Delete")]
-    Task<TxnKeyValue> DeleteAsync();
+    Task<TxnKeyValue> DeleteAsync(KvFence? fence = null);
 
     /// <summary>
     /// Adds <paramref name="delta"/> to the key's JSON number (an absent key counts as 0). Null,
     /// with nothing changed, when the key holds something other than a number.
     /// </summary>
     [Transaction(TransactionOption.Join), Alias("Add")]
-    Task<TxnKeyValue?> AddAsync(decimal delta);
+    Task<TxnKeyValue?> AddAsync(decimal delta, KvFence? fence = null);
 }
 
 /// <summary>

@@ -73,15 +73,18 @@ public sealed record TxnCompare(TxnKeyRef Key, TxnCompareTarget Target, TxnCompa
 /// add adds; null for get and delete.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("oc.TxnOp")]
-public sealed record TxnOp(TxnOpKind Kind, TxnKeyRef Key, byte[]? Value = null);
+public sealed record TxnOp(TxnOpKind Kind, TxnKeyRef Key, byte[]? Value = null, KvFence? Fence = null);
 
 /// <summary>A transaction: if every compare holds, <see cref="Success"/> runs, else <see cref="Failure"/>, all in one serializable transaction.</summary>
 [GenerateSerializer, Immutable, Alias("oc.TxnRequest")]
 public sealed record TxnRequest(TxnCompare[] Compare, TxnOp[] Success, TxnOp[] Failure);
 
-/// <summary>A key as an operation left it: its JSON value (null when absent) and version (0 when absent).</summary>
+/// <summary>
+/// A key as an operation left it: its JSON value (null when absent) and version (0 when absent).
+/// <see cref="FencedBy"/>, when set, is the higher token its lock already wrote with: the fenced write did nothing.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("oc.TxnKeyValue")]
-public sealed record TxnKeyValue(byte[]? Value, long Version)
+public sealed record TxnKeyValue(byte[]? Value, long Version, long? FencedBy = null)
 {
     /// <summary>A key that does not exist.</summary>
     public static readonly TxnKeyValue Absent = new(null, 0);
@@ -102,6 +105,9 @@ public enum TxnOutcome
 
     /// <summary>An operation could not apply (e.g. add to a value that is not a number); nothing was applied.</summary>
     Rejected,
+
+    /// <summary>A fenced op carried a token below the key's highest for its lock, or one the lock never issued (<see cref="TxnResult.OpIndex"/>); nothing was applied.</summary>
+    Fenced,
 
     /// <summary>Participants could not be reached before commit; nothing was applied.</summary>
     Unavailable,

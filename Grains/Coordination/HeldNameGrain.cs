@@ -32,6 +32,9 @@ public abstract partial class HeldNameGrain(
 
     /// <summary>The holder, once its grant is durable; null when free.</summary>
     protected LockHolder? Holder => _line.Granting is null ? _line.Holder : null;
+    /// <summary>The highest token granted and durable: the one being granted counts only once its grant is written.</summary>
+    protected long IssuedThrough => _line.Granting is null ? _line.LastToken : _line.LastToken - 1;
+
     private readonly SemaphoreSlim _writes = new(1, 1);
     private long _epoch;
     private Task _pump = Task.CompletedTask;

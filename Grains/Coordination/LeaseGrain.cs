@@ -14,7 +14,9 @@ namespace OrleansCompute.Grains.Coordination;
 /// silo after this one died, so what is attached is released even if nobody calls.
 ///
 /// Ending is three steps, each survived by a crash: the end is recorded (from then on the lease is
-/// over for everyone), every attached lock and election is told, and the row is forgotten. Attach and detach
+/// over for everyone), every attached lock and election is told and every attached key deleted, and the row is forgotten.
+/// The items are durable rows until that last step, so a key whose shard is moving, or a silo that
+/// dies half way, is retried (the timer, or the reminder on another silo): deletes are at least once. Attach and detach
 /// interleave with the rest, so that a lock calling in while this lease is telling it about the
 /// end cannot deadlock; they decide on <see cref="_ending"/>, which is set before the first await.
 /// </summary>
@@ -78,6 +80,8 @@ public sealed partial class LeaseGrain(ICoordinationStore store, TimeProvider cl
         // Registered before the answer: should this silo die, the reminder wakes the lease elsewhere.
         await this.RegisterOrUpdateReminder(WakeReminder, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
         await RenewAsync(cancellationToken);
+        // The timer ends the lease on time even if nobody calls (its keys must go when it ends).
+        ArmTimer(_term.Remaining(Now()));
         return new LeaseGrant(LeaseGrantStatus.Granted, clock.GetUtcNow() + _term.Remaining(Now()));
     }
 
@@ -208,8 +212,19 @@ public sealed partial class LeaseGrain(ICoordinationStore store, TimeProvider cl
             LogEnded(Tenant, Id, _items.Count);
         }
 
-        // Every attached lock is told; a failure leaves the rest for the timer's next try.
-        await Task.WhenAll(_items.Select(TellEndedAsync));
+        // Every attached lock is told and key deleted. The end is durable already, so a failure is
+        // not the caller's: the items stay recorded and the timer tries again in a second.
+        try
+        {
+            await Task.WhenAll(_items.Select(TellEndedAsync));
+        }
+        catch (Exception ex)
+        {
+            LogEndFailed(ex, Tenant, Id);
+            ArmTimer(TimeSpan.FromSeconds(1));
+            return;
+        }
+
         await store.DeleteLeaseAsync(Tenant, Id, CancellationToken.None);
         _items.Clear();
         _timer?.Dispose();
@@ -221,9 +236,34 @@ public sealed partial class LeaseGrain(ICoordinationStore store, TimeProvider cl
     private Task TellEndedAsync(LeaseItem item)
     {
         var key = TenantKey.For(Tenant, item.Name);
-        return item.Kind == LeaseItem.ElectionKind
-            ? GrainFactory.GetGrain<IElectionGrain>(key).LeaseEndedAsync(Id)
-            : GrainFactory.GetGrain<ILockGrain>(key).LeaseEndedAsync(Id);
+        return item.Kind switch
+        {
+            LeaseItem.KeyKind => DeleteKeyAsync(item.TableAndKey.Table, item.TableAndKey.Key),
+            LeaseItem.ElectionKind => GrainFactory.GetGrain<IElectionGrain>(key).LeaseEndedAsync(Id),
+            _ => GrainFactory.GetGrain<ILockGrain>(key).LeaseEndedAsync(Id),
+        };
+    }
+
+    // Deletes an attached key where the table's layout says it lives now. A shard that answers
+    // Moved (the table reshards) is asked again with the new layout; anything else that fails is
+    // thrown, and the end is tried again (the timer), the item still recorded.
+    private async Task DeleteKeyAsync(string table, string key)
+    {
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            if (await GrainFactory.GetGrain<ITableGrain>(TenantKey.For(Tenant, table)).DescribeAsync() is not { Transactional: false } info)
+            {
+                return; // the table is gone (or was recreated transactional): nothing of the key is left
+            }
+
+            var result = await GrainFactory.GetGrain<IShardGrain>(ShardMap.ShardKeyFor(Tenant, info, key)).ExecuteAsync(new KvOp(KvOpKind.Delete, key));
+            if (result.Status != KvStatus.Moved)
+            {
+                return;
+            }
+        }
+
+        throw new StoreUnavailableException($"Key '{key}' of table '{table}' kept moving while lease {Id} ended; retrying.");
     }
 
     private async Task OnTimerAsync(CancellationToken cancellationToken)

@@ -18,4 +18,6 @@ public sealed class LockGrain(ICoordinationStore store, TimeProvider clock, ILog
         base.ReleaseAsync(token, cancellationToken);
 
     public Task<LockView> GetAsync(CancellationToken cancellationToken = default) => Task.FromResult(View());
+
+    public Task<long> IssuedThroughAsync(CancellationToken cancellationToken = default) => Task.FromResult(IssuedThrough);
 }

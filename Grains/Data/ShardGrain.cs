@@ -3,10 +3,12 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Runtime;
+using OrleansCompute.Coordination;
 using OrleansCompute.Data;
 using OrleansCompute.Grains.Data.Placement;
 using OrleansCompute.Grains.Data.Storage;
 using OrleansCompute.Grains.Storage;
+using OrleansCompute.Tenancy;
 
 namespace OrleansCompute.Grains.Data;
 
@@ -33,6 +35,13 @@ namespace OrleansCompute.Grains.Data;
 /// A move (<see cref="MoveAsync"/>) is a handover between two live activations: Orleans stops
 /// dispatching to this one, <see cref="OnDeactivateAsync"/> waits for the commit in flight and
 /// releases the shard, and the activation on the new silo takes the next epoch and loads.
+///
+/// Fenced writes (<see cref="KvOp.Fence"/>, docs/coordination.md): per key and lock, the highest
+/// token that wrote to it is kept, in memory and in the store with the key's commit, and outlives
+/// the key itself. A write with a lower token is refused when it is staged, against the staged
+/// state, so two fenced writes to one key apply in token order whatever their commits. A token must
+/// also have been issued by the lock: the shard remembers the highest token each lock confirmed and
+/// asks the lock grain only when a write carries a token above it, once per new token at most.
 /// </summary>
 [Reentrant]
 [ShardPlacement]
@@ -49,6 +58,11 @@ public sealed partial class ShardGrain(
     private readonly Dictionary<string, Entry> _committed = new(StringComparer.Ordinal);
     private readonly SortedSet<string> _keys = new(KeyOrder.Instance);
     private readonly Dictionary<string, Staged> _staged = new(StringComparer.Ordinal);
+    // Per key, the highest token per lock that wrote to it; raised when a fenced write is staged
+    // (a failed commit breaks the shard, so memory ahead of the store is never served).
+    private readonly Dictionary<string, Dictionary<string, long>> _fences = new(StringComparer.Ordinal);
+    // Per lock, the highest token it confirmed having issued; only grows.
+    private readonly Dictionary<string, long> _issued = new(StringComparer.Ordinal);
 
     private Guid _tableId;
     private int _shard;
@@ -113,6 +127,8 @@ public sealed partial class ShardGrain(
 
     public async Task<KvResult[]> ExecuteBatchAsync(KvOp[] ops, CancellationToken cancellationToken = default)
     {
+        // First: nothing may be awaited between the checks below and staging.
+        await ConfirmIssuedAsync(ops);
         await EnsureReadableAsync();
         if (_dropped)
         {
@@ -265,13 +281,17 @@ public sealed partial class ShardGrain(
         }
 
         var now = clock.GetUtcNow();
-        var byTarget = _committed.Where(pair => IsLive(pair.Value, now))
-            .GroupBy(pair => ShardMap.ShardOf(pair.Key, toShards))
-            .ToList();
+        // Live keys, and gone keys whose fences must go on refusing stale tokens in the new layout.
+        var rows = _committed.Where(pair => IsLive(pair.Value, now)).Select(pair => pair.Key)
+            .Union(_fences.Keys, StringComparer.Ordinal)
+            .Select(key => _committed.TryGetValue(key, out var entry) && IsLive(entry, now)
+                ? new KvRow(key, entry.Value, entry.Version, entry.ExpiresAt, _fences.GetValueOrDefault(key))
+                : new KvRow(key, null, 0, null, _fences[key]));
+        var byTarget = rows.GroupBy(row => ShardMap.ShardOf(row.Key, toShards)).ToList();
         await Task.WhenAll(byTarget.Select(async group =>
         {
             var target = GrainFactory.GetGrain<IShardGrain>(ShardMap.ShardKey(_tenant, toId, group.Key, toShards, _encrypted));
-            foreach (var chunk in group.Select(pair => new KvRow(pair.Key, pair.Value.Value, pair.Value.Version, pair.Value.ExpiresAt)).Chunk(HandOverChunk))
+            foreach (var chunk in group.Chunk(HandOverChunk))
             {
                 await target.IngestAsync(chunk, cancellationToken);
             }
@@ -291,8 +311,9 @@ public sealed partial class ShardGrain(
         var waitFor = 0L;
         foreach (var row in rows)
         {
-            var entry = new Entry(row.Value, row.Version, row.ExpiresAt);
-            StageWrite(row.Key, entry, new RowWrite(row.Key, row.Value, row.Version, row.ExpiresAt), ref waitFor);
+            var fences = row.Fences is { Count: > 0 } tokens ? MergeFences(row.Key, tokens) : null;
+            var entry = row.Value is null ? null : new Entry(row.Value, row.Version, row.ExpiresAt);
+            StageWrite(row.Key, entry, new RowWrite(row.Key, row.Value, row.Version, row.ExpiresAt, fences), ref waitFor);
         }
 
         await CommitOf(waitFor);
@@ -317,6 +338,20 @@ public sealed partial class ShardGrain(
                 : new KvResult(KvStatus.Ok, current.Version, current.Value, current.ExpiresAt);
         }
 
+        // Current() made the answer wait for the key's staged write, which raised the fence compared here.
+        if (op.Fence is { } fence)
+        {
+            if (fence.Token > _issued.GetValueOrDefault(fence.Lock))
+            {
+                return new KvResult(KvStatus.FenceNotIssued, _issued.GetValueOrDefault(fence.Lock));
+            }
+
+            if (HighestToken(op.Key, fence.Lock) is var highest && highest > fence.Token)
+            {
+                return new KvResult(KvStatus.Fenced, highest);
+            }
+        }
+
         var conditionHolds = (!op.IfAbsent || current is null)
             && (!op.IfExists || current is not null)
             && (op.IfVersion is not { } expected || current?.Version == expected);
@@ -332,13 +367,66 @@ public sealed partial class ShardGrain(
                 return new KvResult(KvStatus.NotFound);
             }
 
-            StageDelete(op.Key, current, ref waitFor);
+            StageWrite(op.Key, null, new RowWrite(op.Key, null, current.Version, null, RaiseFence(op.Key, op.Fence)), ref waitFor);
             return new KvResult(KvStatus.Deleted, current.Version);
         }
 
         var entry = new Entry(op.Value!, (current?.Version ?? 0) + 1, op.TtlSeconds is { } ttl ? now.AddSeconds(ttl) : null);
-        StageWrite(op.Key, entry, new RowWrite(op.Key, entry.Value, entry.Version, entry.ExpiresAt), ref waitFor);
+        StageWrite(op.Key, entry, new RowWrite(op.Key, entry.Value, entry.Version, entry.ExpiresAt, RaiseFence(op.Key, op.Fence)), ref waitFor);
         return new KvResult(current is null ? KvStatus.Created : KvStatus.Ok, entry.Version, ExpiresAt: entry.ExpiresAt);
+    }
+
+    private long HighestToken(string key, string lockName) =>
+        _fences.TryGetValue(key, out var byLock) ? byLock.GetValueOrDefault(lockName) : 0;
+
+    // Records the fenced write's token as the key's highest for its lock; the key's fences as the
+    // commit must store them, or null when the write is not fenced.
+    private Dictionary<string, long>? RaiseFence(string key, KvFence? fence)
+    {
+        if (fence is null)
+        {
+            return null;
+        }
+
+        return MergeFences(key, new Dictionary<string, long> { [fence.Lock] = fence.Token });
+    }
+
+    private Dictionary<string, long> MergeFences(string key, IReadOnlyDictionary<string, long> tokens)
+    {
+        if (!_fences.TryGetValue(key, out var byLock))
+        {
+            _fences[key] = byLock = new Dictionary<string, long>(StringComparer.Ordinal);
+        }
+
+        foreach (var (lockName, token) in tokens)
+        {
+            byLock[lockName] = Math.Max(byLock.GetValueOrDefault(lockName), token);
+        }
+
+        return new Dictionary<string, long>(byLock, StringComparer.Ordinal); // a snapshot: the commit runs later
+    }
+
+    // Asks each lock named with a token above what it confirmed so far for its highest issued token.
+    // A lock's tokens only grow, so a confirmation stays true, and an answer read before staging
+    // is as good as one read at staging.
+    private async Task ConfirmIssuedAsync(KvOp[] ops)
+    {
+        var unconfirmed = ops
+            .Where(op => op.Fence is { } fence && fence.Token > _issued.GetValueOrDefault(fence.Lock))
+            .Select(op => op.Fence!.Lock)
+            .Distinct(StringComparer.Ordinal)
+            .ToList();
+        if (unconfirmed.Count == 0)
+        {
+            return;
+        }
+
+        var issued = await Task.WhenAll(unconfirmed.Select(name =>
+            GrainFactory.GetGrain<ILockGrain>(TenantKey.For(_tenant, name)).IssuedThroughAsync()));
+        for (var i = 0; i < unconfirmed.Count; i++)
+        {
+            _issued[unconfirmed[i]] = Math.Max(_issued.GetValueOrDefault(unconfirmed[i]), issued[i]);
+        }
     }
 
     private void StageDelete(string key, Entry current, ref long waitFor) =>
@@ -371,8 +459,11 @@ public sealed partial class ShardGrain(
             return; // nothing is applied: the waiters answer TableNotFound
         }
 
-        // Several writes to one key in one commit: the row ends as the last one left it.
-        var rows = group.Writes.GroupBy(w => w.Key, StringComparer.Ordinal).Select(g => g.Last()).ToList();
+        // Several writes to one key in one commit: the row ends as the last one left it, and the
+        // fences as the last fenced one raised them (each carries all the key's fences then).
+        var rows = group.Writes.GroupBy(w => w.Key, StringComparer.Ordinal)
+            .Select(g => g.Last() with { Fences = g.LastOrDefault(w => w.Fences is not null)?.Fences })
+            .ToList();
         try
         {
             await store.CommitAsync(_tableId, _shard, _epoch, Sealed(rows), CancellationToken.None);
@@ -471,6 +562,11 @@ public sealed partial class ShardGrain(
                 var value = _encrypted ? protector.Unprotect(row.Value, _tableId, row.Key) : row.Value;
                 _committed[row.Key] = new Entry(value, row.Version, row.ExpiresAt);
                 _keys.Add(row.Key);
+            }
+
+            foreach (var fence in snapshot.Fences ?? [])
+            {
+                MergeFences(fence.Key, new Dictionary<string, long> { [fence.Lock] = fence.Token });
             }
         }
         catch (Exception ex) when (ex is not ShardUnavailableException)

@@ -4,7 +4,9 @@ using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 using Orleans.Runtime;
 using Orleans.Transactions;
+using OrleansCompute.Coordination;
 using OrleansCompute.Data;
+using OrleansCompute.Tenancy;
 using OrleansCompute.Transactions;
 
 namespace OrleansCompute.Grains.Transactions;
@@ -29,6 +31,11 @@ public sealed partial class TransactionCoordinatorGrain(
 {
     public async Task<TxnResult> RunAsync(TxnRequest request, CancellationToken cancellationToken = default)
     {
+        if (await NeverIssuedAsync(request) is { } refused)
+        {
+            return refused;
+        }
+
         // Writers lock exclusively from the first read, so the compare's read never has to be
         // upgraded to a write lock, which fails whenever another transaction reads the same key.
         var writes = request.Success.Concat(request.Failure).Any(op => op.Kind != TxnOpKind.Get);
@@ -42,6 +49,36 @@ public sealed partial class TransactionCoordinatorGrain(
         return attempt.Outcome == TxnOutcome.Committed
             ? result!
             : new TxnResult(attempt.Outcome, false, [], Message: attempt.Message);
+    }
+
+    // A fence must name a token its lock issued. Checked before the transaction, for both branches
+    // (a lock's tokens only grow, so the answer stays true), with one call per lock named.
+    private async Task<TxnResult?> NeverIssuedAsync(TxnRequest request)
+    {
+        var fenced = request.Success.Select((op, index) => (Op: op, Index: index, Succeeded: true))
+            .Concat(request.Failure.Select((op, index) => (Op: op, Index: index, Succeeded: false)))
+            .Where(o => o.Op.Fence is not null)
+            .ToList();
+        if (fenced.Count == 0)
+        {
+            return null;
+        }
+
+        var locks = fenced.Select(o => TenantKey.For(TxnKeys.ParseKeyGrain(o.Op.Key.GrainKey).Tenant, o.Op.Fence!.Lock))
+            .Distinct(StringComparer.Ordinal).ToList();
+        var issued = (await Task.WhenAll(locks.Select(async key => (key, await GrainFactory.GetGrain<ILockGrain>(key).IssuedThroughAsync()))))
+            .ToDictionary(p => p.key, p => p.Item2, StringComparer.Ordinal);
+        foreach (var (op, index, succeeded) in fenced)
+        {
+            var through = issued[TenantKey.For(TxnKeys.ParseKeyGrain(op.Key.GrainKey).Tenant, op.Fence!.Lock)];
+            if (op.Fence.Token > through)
+            {
+                return new TxnResult(TxnOutcome.Fenced, succeeded, [], index,
+                    $"Lock '{op.Fence.Lock}' never issued token {op.Fence.Token} (it issued up to {through}). Nothing was changed.");
+            }
+        }
+
+        return null;
     }
 
     public Task<TxnScanPage> ScanAsync(
@@ -141,6 +178,14 @@ public sealed partial class TransactionCoordinatorGrain(
 
         await Task.WhenAll(groups.Where(g => head.Contains(g.Key)).Select(RunGroupAsync).Append(RunTailInOrderAsync()));
 
+        var fenced = Array.FindIndex(results, r => r?.FencedBy is not null);
+        if (fenced >= 0)
+        {
+            var op = ops[fenced];
+            return new TxnResult(TxnOutcome.Fenced, succeeded, [], fenced,
+                $"Lock '{op.Fence!.Lock}' already wrote to key '{op.Key.Key}' of table '{op.Key.Table}' with token {results[fenced]!.FencedBy}, above {op.Fence.Token}: the holder of {op.Fence.Token} lost the lock. Nothing was changed.");
+        }
+
         var rejected = Array.FindIndex(results, r => r is null);
         if (rejected >= 0)
         {
@@ -213,10 +258,10 @@ public sealed partial class TransactionCoordinatorGrain(
         return op.Kind switch
         {
             TxnOpKind.Get => Nullable(key.ReadAsync()),
-            TxnOpKind.Put => Nullable(key.PutAsync(op.Value!)),
-            TxnOpKind.Delete => Nullable(key.DeleteAsync()),
+            TxnOpKind.Put => Nullable(key.PutAsync(op.Value!, op.Fence)),
+            TxnOpKind.Delete => Nullable(key.DeleteAsync(op.Fence)),
             _ => JsonNumbers.TryReadDecimal(op.Value!, out var delta)
-                ? key.AddAsync(delta)
+                ? key.AddAsync(delta, op.Fence)
                 : throw new ArgumentException("The Api sends only numbers to add.", nameof(op)),
         };
     }

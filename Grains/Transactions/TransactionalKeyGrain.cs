@@ -1,5 +1,6 @@
 using Orleans.Concurrency;
 using Orleans.Transactions.Abstractions;
+using OrleansCompute.Data;
 using OrleansCompute.Transactions;
 
 namespace OrleansCompute.Grains.Transactions;
@@ -8,7 +9,8 @@ namespace OrleansCompute.Grains.Transactions;
 /// One key of a transactional table. Its value lives in <see cref="ITransactionalState{TState}"/>,
 /// so every change is part of the caller's transaction and durable once that commits. The
 /// coordinator, not this grain, records creates and deletes in the shard's key index, after it
-/// holds every key's lock, so all transactions take their locks in one order.
+/// holds every key's lock, so all transactions take their locks in one order. The highest fencing
+/// token per lock that wrote to the key is part of the same state, so it commits or aborts with the write.
 /// </summary>
 // Reentrant, as Orleans' transactional grains must be: a call waiting for the key's lock must not
 // hold the grain's turn, or the lock's holder could never make its next call here (a coordinator
@@ -20,23 +22,38 @@ public sealed class TransactionalKeyGrain(
 {
     public Task<TxnKeyValue> ReadAsync() => state.PerformRead(Current);
 
-    public Task<TxnKeyValue> PutAsync(byte[] value) => state.PerformUpdate(s =>
+    public Task<TxnKeyValue> PutAsync(byte[] value, KvFence? fence = null) => state.PerformUpdate(s =>
     {
+        if (Stale(s, fence) is { } refused)
+        {
+            return refused;
+        }
+
         s.Value = value;
         s.Version++;
         return Current(s);
     });
 
-    public Task<TxnKeyValue> DeleteAsync() => state.PerformUpdate(s =>
+    public Task<TxnKeyValue> DeleteAsync(KvFence? fence = null) => state.PerformUpdate(s =>
     {
+        if (Stale(s, fence) is { } refused)
+        {
+            return refused;
+        }
+
         var was = Current(s);
         s.Value = null;
         s.Version = 0;
         return was;
     });
 
-    public Task<TxnKeyValue?> AddAsync(decimal delta) => state.PerformUpdate(s =>
+    public Task<TxnKeyValue?> AddAsync(decimal delta, KvFence? fence = null) => state.PerformUpdate(s =>
     {
+        if (Stale(s, fence) is { } refused)
+        {
+            return refused;
+        }
+
         if (!JsonNumbers.TryAdd(s.Value, delta, out var sum))
         {
             return null;
@@ -47,6 +64,26 @@ public sealed class TransactionalKeyGrain(
         return (TxnKeyValue?)Current(s);
     });
 
+    // A fenced write with a token below the key's highest for its lock is refused; otherwise the
+    // token becomes the highest (in this transaction's state: kept only if the write commits).
+    // The caller (the coordinator) aborts the transaction when an op is refused.
+    private static TxnKeyValue? Stale(State s, KvFence? fence)
+    {
+        if (fence is null)
+        {
+            return null;
+        }
+
+        s.Fences ??= new Dictionary<string, long>(StringComparer.Ordinal);
+        if (s.Fences.TryGetValue(fence.Lock, out var highest) && highest > fence.Token)
+        {
+            return Current(s) with { FencedBy = highest };
+        }
+
+        s.Fences[fence.Lock] = fence.Token;
+        return null;
+    }
+
     private static TxnKeyValue Current(State s) => s.Value is null ? TxnKeyValue.Absent : new(s.Value, s.Version);
 
     /// <summary>The key's value (JSON text, null when absent) and version (0 when absent).</summary>
@@ -56,5 +93,8 @@ public sealed class TransactionalKeyGrain(
         [Id(0)] public byte[]? Value { get; set; }
 
         [Id(1)] public long Version { get; set; }
+
+        /// <summary>Per lock, the highest fencing token that wrote to the key; kept when the key is deleted.</summary>
+        [Id(2)] public Dictionary<string, long>? Fences { get; set; }
     }
 }

@@ -60,14 +60,20 @@ public interface IKeyValueStore
 /// </summary>
 public sealed record SiloLeaseHolder(string Id, string ClusterId, string Address, int Port, int Generation);
 
-/// <summary>A shard as an activation finds it: its epoch, whether its table is gone, and its rows.</summary>
-public sealed record ShardSnapshot(long Epoch, bool Dropped, IReadOnlyList<StoredRow> Rows, bool Sealed = false);
+/// <summary>A shard as an activation finds it: its epoch, whether its table is gone, its rows and its keys' fences.</summary>
+public sealed record ShardSnapshot(long Epoch, bool Dropped, IReadOnlyList<StoredRow> Rows, bool Sealed = false, IReadOnlyList<StoredFence>? Fences = null);
+
+/// <summary>The highest token <see cref="Lock"/> wrote to <see cref="Key"/> with; kept after the key is deleted.</summary>
+public sealed record StoredFence(string Key, string Lock, long Token);
 
 /// <summary>A key's row.</summary>
 public sealed record StoredRow(string Key, byte[] Value, long Version, DateTimeOffset? ExpiresAt);
 
-/// <summary>The state a key must have after a commit: a value, or gone (<see cref="Value"/> null).</summary>
-public sealed record RowWrite(string Key, byte[]? Value, long Version, DateTimeOffset? ExpiresAt);
+/// <summary>
+/// The state a key must have after a commit: a value, or gone (<see cref="Value"/> null); with the
+/// key's fences (highest token per lock) when a fenced write set them. Stored fences only ever rise.
+/// </summary>
+public sealed record RowWrite(string Key, byte[]? Value, long Version, DateTimeOffset? ExpiresAt, IReadOnlyDictionary<string, long>? Fences = null);
 
 /// <summary>The commit was refused: another activation owns the shard, the table was dropped, or the shard was sealed by a reshard. Nothing was written.</summary>
 public sealed class ShardFencedException(string message, bool tableDropped, bool moved = false) : Exception(message)

@@ -4,9 +4,9 @@ using NpgsqlTypes;
 namespace OrleansCompute.Grains.Data.Storage;
 
 /// <summary>
-/// Rows in PostgreSQL (deploy/sql/postgres/005_key_value.sql, 006_key_value_lease.sql). A commit is one batch in one
-/// round trip and one transaction: the fence, then all upserts as one statement over arrays, then
-/// all deletes as one statement, whatever the number of rows.
+/// Rows in PostgreSQL (deploy/sql/postgres/005_key_value.sql, 006_key_value_lease.sql, 011_key_fence.sql). A commit is
+/// one batch in one round trip and one transaction: the epoch fence, then all upserts as one statement over arrays, then
+/// all deletes as one statement, then the keys' fencing tokens as one statement, whatever the number of rows.
 /// </summary>
 public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyValueStore
 {
@@ -84,8 +84,23 @@ public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyVal
                 }
             }
 
+            var fences = new List<StoredFence>();
+            if (!owned.Dropped)
+            {
+                await using var load = new NpgsqlCommand(
+                    "SELECT key, lock_name, token FROM oc_kv_fence WHERE table_id = @table AND shard = @shard",
+                    connection, transaction);
+                load.Parameters.AddWithValue("table", tableId);
+                load.Parameters.AddWithValue("shard", shard);
+                await using var reader = await load.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    fences.Add(new StoredFence(reader.GetString(0), reader.GetString(1), reader.GetInt64(2)));
+                }
+            }
+
             await transaction.CommitAsync(cancellationToken);
-            return new ShardSnapshot(owned.Epoch, owned.Dropped, rows, owned.Sealed);
+            return new ShardSnapshot(owned.Epoch, owned.Dropped, rows, owned.Sealed, fences);
         }
     }
 
@@ -129,6 +144,24 @@ public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyVal
             delete.Parameters.AddWithValue("shard", shard);
             delete.Parameters.AddWithValue("keys", NpgsqlDbType.Array | NpgsqlDbType.Text, deletes);
             batch.BatchCommands.Add(delete);
+        }
+
+        var fenced = writes.Where(w => w.Fences is not null).SelectMany(w => w.Fences!.Select(f => (w.Key, Lock: f.Key, Token: f.Value))).ToList();
+        if (fenced.Count > 0)
+        {
+            var raise = new NpgsqlBatchCommand("""
+                INSERT INTO oc_kv_fence (table_id, shard, key, lock_name, token)
+                SELECT @table, @shard, f.key, f.lock_name, f.token
+                FROM unnest(@keys, @locks, @tokens) AS f(key, lock_name, token)
+                ON CONFLICT (table_id, shard, key, lock_name) DO UPDATE
+                SET token = GREATEST(oc_kv_fence.token, EXCLUDED.token)
+                """);
+            raise.Parameters.AddWithValue("table", tableId);
+            raise.Parameters.AddWithValue("shard", shard);
+            raise.Parameters.AddWithValue("keys", NpgsqlDbType.Array | NpgsqlDbType.Text, fenced.Select(f => f.Key).ToArray());
+            raise.Parameters.AddWithValue("locks", NpgsqlDbType.Array | NpgsqlDbType.Text, fenced.Select(f => f.Lock).ToArray());
+            raise.Parameters.AddWithValue("tokens", NpgsqlDbType.Array | NpgsqlDbType.Bigint, fenced.Select(f => f.Token).ToArray());
+            batch.BatchCommands.Add(raise);
         }
 
         try
@@ -245,6 +278,11 @@ public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyVal
             purged += deleted;
             if (deleted < limit)
             {
+                // The fences go with the last rows: they are smaller and fewer than the rows.
+                await using var fences = new NpgsqlCommand("DELETE FROM oc_kv_fence WHERE table_id = @table", connection);
+                fences.Parameters.AddWithValue("table", table);
+                await fences.ExecuteNonQueryAsync(cancellationToken);
+
                 // Done with this table: its shard rows stay (dropped = true) so a late activation still refuses it.
                 await using var forget = new NpgsqlCommand("""
                     DELETE FROM oc_kv_dropped WHERE table_id = @table

@@ -70,8 +70,20 @@ public sealed class SqliteKeyValueStore(string connectionString) : IKeyValueStor
                 }
             }
 
+            var fences = new List<StoredFence>();
+            if (!owned.Dropped)
+            {
+                await using var load = Command(connection, transaction,
+                    "SELECT key, lock_name, token FROM oc_kv_fence WHERE table_id = @table AND shard = @shard", tableId, shard);
+                await using var reader = await load.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    fences.Add(new StoredFence(reader.GetString(0), reader.GetString(1), reader.GetInt64(2)));
+                }
+            }
+
             await transaction.CommitAsync(cancellationToken);
-            return new ShardSnapshot(owned.Epoch, owned.Dropped, rows, owned.Sealed);
+            return new ShardSnapshot(owned.Epoch, owned.Dropped, rows, owned.Sealed, fences);
         }
     }
 
@@ -113,9 +125,22 @@ public sealed class SqliteKeyValueStore(string connectionString) : IKeyValueStor
         await using var delete = Command(connection, transaction,
             "DELETE FROM oc_kv WHERE table_id = @table AND shard = @shard AND key = @key", tableId, shard);
         var deleteKey = delete.Parameters.Add("@key", SqliteType.Text);
+        await using var raise = Command(connection, transaction, """
+            INSERT INTO oc_kv_fence (table_id, shard, key, lock_name, token) VALUES (@table, @shard, @key, @lock, @token)
+            ON CONFLICT (table_id, shard, key, lock_name) DO UPDATE SET token = MAX(token, excluded.token)
+            """, tableId, shard);
+        var fenceKey = raise.Parameters.Add("@key", SqliteType.Text);
+        var fenceLock = raise.Parameters.Add("@lock", SqliteType.Text);
+        var fenceToken = raise.Parameters.Add("@token", SqliteType.Integer);
 
         foreach (var write in writes)
         {
+            foreach (var (lockName, token) in write.Fences ?? new Dictionary<string, long>())
+            {
+                (fenceKey.Value, fenceLock.Value, fenceToken.Value) = (write.Key, lockName, token);
+                await raise.ExecuteNonQueryAsync(cancellationToken);
+            }
+
             if (write.Value is null)
             {
                 deleteKey.Value = write.Key;
@@ -229,6 +254,11 @@ public sealed class SqliteKeyValueStore(string connectionString) : IKeyValueStor
             purged += deleted;
             if (deleted < limit)
             {
+                await using var fences = connection.CreateCommand();
+                fences.CommandText = "DELETE FROM oc_kv_fence WHERE table_id = @table";
+                fences.Parameters.AddWithValue("@table", table);
+                await fences.ExecuteNonQueryAsync(cancellationToken);
+
                 await using var forget = connection.CreateCommand();
                 forget.CommandText = "DELETE FROM oc_kv_dropped WHERE table_id = @table AND NOT EXISTS (SELECT 1 FROM oc_kv WHERE table_id = @table)";
                 forget.Parameters.AddWithValue("@table", table);

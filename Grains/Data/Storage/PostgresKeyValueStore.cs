@@ -65,39 +65,18 @@ public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyVal
                 continue;
             }
 
-            var rows = new List<StoredRow>();
-            if (!owned.Dropped)
-            {
-                await using var load = new NpgsqlCommand(
-                    "SELECT key, value, version, expires_at FROM oc_kv WHERE table_id = @table AND shard = @shard",
-                    connection, transaction);
-                load.Parameters.AddWithValue("table", tableId);
-                load.Parameters.AddWithValue("shard", shard);
-                await using var reader = await load.ExecuteReaderAsync(cancellationToken);
-                while (await reader.ReadAsync(cancellationToken))
-                {
-                    rows.Add(new StoredRow(
-                        reader.GetString(0),
-                        reader.GetFieldValue<byte[]>(1),
-                        reader.GetInt64(2),
-                        reader.IsDBNull(3) ? null : reader.GetFieldValue<DateTimeOffset>(3)));
-                }
-            }
-
-            var fences = new List<StoredFence>();
-            if (!owned.Dropped)
-            {
-                await using var load = new NpgsqlCommand(
-                    "SELECT key, lock_name, token FROM oc_kv_fence WHERE table_id = @table AND shard = @shard",
-                    connection, transaction);
-                load.Parameters.AddWithValue("table", tableId);
-                load.Parameters.AddWithValue("shard", shard);
-                await using var reader = await load.ExecuteReaderAsync(cancellationToken);
-                while (await reader.ReadAsync(cancellationToken))
-                {
-                    fences.Add(new StoredFence(reader.GetString(0), reader.GetString(1), reader.GetInt64(2)));
-                }
-            }
+            var rows = owned.Dropped ? [] : await ReadShardAsync(connection, transaction,
+                "SELECT key, value, version, expires_at FROM oc_kv WHERE table_id = @table AND shard = @shard", tableId, shard,
+                reader => new StoredRow(
+                    reader.GetString(0),
+                    reader.GetFieldValue<byte[]>(1),
+                    reader.GetInt64(2),
+                    reader.IsDBNull(3) ? null : reader.GetFieldValue<DateTimeOffset>(3)),
+                cancellationToken);
+            var fences = owned.Dropped ? [] : await ReadShardAsync(connection, transaction,
+                "SELECT key, lock_name, token FROM oc_kv_fence WHERE table_id = @table AND shard = @shard", tableId, shard,
+                reader => new StoredFence(reader.GetString(0), reader.GetString(1), reader.GetInt64(2)),
+                cancellationToken);
 
             await transaction.CommitAsync(cancellationToken);
             return new ShardSnapshot(owned.Epoch, owned.Dropped, rows, owned.Sealed, fences);
@@ -299,5 +278,23 @@ public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyVal
         }
 
         return purged;
+    }
+
+    // Every row of one shard in one of the shard tables, read in the transaction that opens the shard.
+    private static async Task<List<T>> ReadShardAsync<T>(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, Guid tableId, int shard,
+        Func<NpgsqlDataReader, T> read, CancellationToken cancellationToken)
+    {
+        await using var load = new NpgsqlCommand(sql, connection, transaction);
+        load.Parameters.AddWithValue("table", tableId);
+        load.Parameters.AddWithValue("shard", shard);
+        await using var reader = await load.ExecuteReaderAsync(cancellationToken);
+        var rows = new List<T>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(read(reader));
+        }
+
+        return rows;
     }
 }

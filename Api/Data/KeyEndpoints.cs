@@ -93,7 +93,7 @@ public static class KeyEndpoints
             return failed;
         }
 
-        var result = answer.Result;
+        var result = answer.Value;
         if (leaseGrain is not null && result.Status is KvStatus.Created or KvStatus.Ok && await leaseGrain.GetAsync(cancellationToken) is null)
         {
             // The lease ended while the write ran: its end may have deleted the key before the write
@@ -120,13 +120,13 @@ public static class KeyEndpoints
             return failed;
         }
 
-        if (answer.Result.Status != KvStatus.Ok)
+        if (answer.Value.Status != KvStatus.Ok)
         {
-            return Failure(answer.Result, table, key);
+            return Failure(answer.Value, table, key);
         }
 
-        SetETag(http, answer.Result);
-        return TypedResults.Bytes(answer.Result.Value!, "application/json");
+        SetETag(http, answer.Value);
+        return TypedResults.Bytes(answer.Value.Value!, "application/json");
     }
 
     public static async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> DeleteAsync(
@@ -149,8 +149,8 @@ public static class KeyEndpoints
         var answer = await data.ExecuteAsync(http.Tenant(), table,
             new KvOp(KvOpKind.Delete, key, IfVersion: ifVersion, IfExists: ifExists, Fence: fence), cancellationToken);
         return Problems.Uncommitted(http, answer.Outcome, answer.Message) is { } failed ? failed
-            : answer.Result.Status == KvStatus.Deleted ? TypedResults.NoContent()
-            : Failure(answer.Result, table, key, fence);
+            : answer.Value.Status == KvStatus.Deleted ? TypedResults.NoContent()
+            : Failure(answer.Value, table, key, fence);
     }
 
     public static async Task<Results<Ok<PageResponse<KeyItem>>, ValidationProblem, ProblemHttpResult>> ScanAsync(
@@ -172,8 +172,8 @@ public static class KeyEndpoints
             return failed;
         }
 
-        var items = answer.Result.Items.Select(i => new KeyItem(i.Key, JsonValues.Parse(i.Value), i.Version)).ToList();
-        return TypedResults.Ok(new PageResponse<KeyItem>(items, answer.Result.More && items.Count > 0 ? Paging.Encode(items[^1].Key) : null));
+        var items = answer.Value.Items.Select(i => new KeyItem(i.Key, JsonValues.Parse(i.Value), i.Version)).ToList();
+        return TypedResults.Ok(new PageResponse<KeyItem>(items, answer.Value.More && items.Count > 0 ? Paging.Encode(items[^1].Key) : null));
     }
 
     public static async Task<Results<Ok<BatchResponse>, ValidationProblem, ProblemHttpResult>> BatchAsync(

@@ -58,8 +58,8 @@ public sealed class TableClient(IGrainFactory grains, TransactionClient transact
             async info => info.Transactional
                 ? await transactions.ExecuteAsync(tenant, info, op, cancellationToken)
                 : new DataAnswer<KvResult>(await Shard(ShardMap.ShardKeyFor(tenant, info, op.Key)).ExecuteAsync(op, cancellationToken)),
-            answer => answer.Result.Status == KvStatus.TableNotFound,
-            answer => answer.Result.Status == KvStatus.Moved,
+            answer => answer.Value.Status == KvStatus.TableNotFound,
+            answer => answer.Value.Status == KvStatus.Moved,
             cancellationToken)
         ?? new DataAnswer<KvResult>(new KvResult(KvStatus.TableNotFound));
 
@@ -75,8 +75,8 @@ public sealed class TableClient(IGrainFactory grains, TransactionClient transact
                 ? await transactions.ScanAsync(tenant, info, prefix, after, limit, cancellationToken)
                 : new DataAnswer<KvScanPage>(Merge(await Task.WhenAll(ShardMap.ShardKeysOf(tenant, info).Select(shard =>
                     Shard(shard).ScanAsync(prefix, after, limit, cancellationToken))), limit)),
-            answer => answer.Result.TableNotFound,
-            answer => answer.Result.Moved,
+            answer => answer.Value.TableNotFound,
+            answer => answer.Value.Moved,
             cancellationToken);
         return answer;
     }
@@ -89,10 +89,10 @@ public sealed class TableClient(IGrainFactory grains, TransactionClient transact
     {
         var answer = await RunAsync(tenant, table,
             async info => new DataAnswer<KvResult[]>(await BatchByShardAsync(tenant, table, info, ops, cancellationToken)),
-            answer => answer.Result.Any(r => r.Status == KvStatus.TableNotFound),
+            answer => answer.Value.Any(r => r.Status == KvStatus.TableNotFound),
             moved: null,
             cancellationToken);
-        return answer?.Result;
+        return answer?.Value;
     }
 
     /// <summary>Each shard of the table: where it lives and how many keys it holds.</summary>

@@ -100,9 +100,9 @@ public sealed class TransactionClient(IGrainFactory grains)
 
 /// <summary>
 /// What a data-plane call answers: its result, or, when a transaction stood in for it and did not
-/// commit, that transaction's outcome (then <see cref="Result"/> means nothing).
+/// commit, that transaction's outcome (then <see cref="Value"/> means nothing).
 /// </summary>
-public readonly record struct DataAnswer<T>(T Result, TxnOutcome Outcome = TxnOutcome.Committed, string? Message = null)
+public readonly record struct DataAnswer<T>(T Value, TxnOutcome Outcome = TxnOutcome.Committed, string? Message = null)
 {
     public bool Committed => Outcome == TxnOutcome.Committed;
 }

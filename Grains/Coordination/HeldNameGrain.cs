@@ -71,7 +71,7 @@ public abstract partial class HeldNameGrain(
         Pump();
         try
         {
-            return wait <= TimeSpan.Zero ? await waiter.Result.WaitAsync(cancellationToken) : await waiter.Result.WaitAsync(wait, cancellationToken);
+            return wait <= TimeSpan.Zero ? await waiter.Answered.WaitAsync(cancellationToken) : await waiter.Answered.WaitAsync(wait, cancellationToken);
         }
         catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
         {
@@ -87,7 +87,7 @@ public abstract partial class HeldNameGrain(
 
             // Out of line already: its grant is under way. A caller still listening (timeout) gets
             // it; one that went away gives it back at once.
-            var result = await waiter.Result;
+            var result = await waiter.Answered;
             if (ex is OperationCanceledException && result.Status == AcquireStatus.Granted)
             {
                 await ReleaseAsync(result.Token, CancellationToken.None);

@@ -154,7 +154,7 @@ public sealed class LockLine
 
         internal LinkedListNode<Waiter>? Node { get; set; }
 
-        public Task<AcquireResult> Result => _result.Task;
+        public Task<AcquireResult> Answered => _result.Task;
 
         public void Answer(AcquireResult result) => _result.TrySetResult(result);
 

@@ -54,6 +54,17 @@ public sealed class BenchSession(Options options, ProgressDisplay progress)
                 cancellationToken);
         }
 
+        if (options.Workloads.Any(w => w is CoordWorkloads.LockPair or CoordWorkloads.LeaseKeepAlive))
+        {
+            await RunHttpTargetAsync(
+                "coord",
+                async () => options.Api is null
+                    ? throw new BenchSkipException("coord: no --api given")
+                    : await CoordApiTarget.StartAsync(options.Api, options.ApiKey, options.Concurrency, options.Workloads, new ProgressWriter(progress), cancellationToken),
+                pg,
+                cancellationToken);
+        }
+
         if (options.Workloads.Contains("elastic"))
         {
             await RunElasticAsync(pg, cancellationToken);

@@ -5,6 +5,7 @@ using System.Text.Json;
 using OrleansCompute.Bench.Baselines;
 using OrleansCompute.Bench.Elastic;
 using OrleansCompute.Bench.Jobs;
+using OrleansCompute.Bench.Workloads;
 
 namespace OrleansCompute.Bench;
 
@@ -26,6 +27,8 @@ public sealed class Report(Options options, BenchSession session, DateTimeOffset
         ("KV GET hot / etcd range", "kv", "kv-get-hot", "etcd", "range-hot", 4.0, RunModes.Closed),
         ("KV PUT / pgbench upsert", "kv", "kv-put-random", PgBenchBaseline.TargetName, PgBenchBaseline.WorkloadName, 1.0, RunModes.Closed),
         ("KV PUT / etcd put", "kv", "kv-put-random", "etcd", "put-random", 1.5, RunModes.Closed),
+        ("Lock acquire+release / etcd lock+unlock", "coord", CoordWorkloads.LockPair, "etcd", CoordWorkloads.LockPair, 1.5, RunModes.Closed),
+        ("Lease keepalives / etcd keepalives", "coord", CoordWorkloads.LeaseKeepAlive, "etcd", CoordWorkloads.LeaseKeepAlive, 1.5, RunModes.Closed),
         ("Transfer / pgbench tpcb-like", "txn", "txn-transfer", PgBenchBaseline.TargetName, PgBenchBaseline.TpcbWorkloadName, 0.5, RunModes.Closed),
         ("No-op tasks/s / Hangfire jobs/s", JobsTarget.TargetName, JobsTarget.NoOpWorkload, HangfireBaseline.TargetName, HangfireBaseline.WorkloadName, 10.0, RunModes.Batch),
     ];

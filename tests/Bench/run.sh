@@ -159,6 +159,13 @@ start_node() {
 # ---------------------------------------------------------------- build
 command -v dotnet >/dev/null 2>&1 || die "dotnet not found: install the .NET 10 SDK (dotnet-sdk-10.0)"
 command -v curl >/dev/null 2>&1 || die "curl not found: apt-get install -y curl"
+# The etcd baseline (KV, locks, keepalives) needs Debian's etcd-server; as root we install it,
+# otherwise the harness reports that baseline as skipped and says what to install.
+if ! command -v etcd >/dev/null 2>&1 && [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    log "installing etcd-server for the etcd baseline (apt-get)"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server; } >"$LOG_DIR/apt.log" 2>&1 ||
+        log "could not install etcd-server (see ${LOG_DIR#"$REPO_ROOT"/}/apt.log): the etcd baseline will be skipped"
+fi
 if [[ "${OC_BENCH_NO_BUILD:-}" != 1 ]]; then
     log "building OrleansCompute.sln and tests/Bench (Release; log ${LOG_DIR#"$REPO_ROOT"/}/build.log)"
     {

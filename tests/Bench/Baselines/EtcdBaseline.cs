@@ -8,7 +8,7 @@ namespace OrleansCompute.Bench.Baselines;
 /// <summary>
 /// etcd (SPEC §6 anchor, the reference for a durable, linearizable KV store): a single-member
 /// etcd on free loopback ports with a temporary data dir, measured through its v3 JSON gateway.
-/// Runs only when an <c>etcd</c> binary is on PATH (Debian: etcd-server); the harness never installs it.
+/// Runs only when an <c>etcd</c> binary is on PATH (Debian: etcd-server; tests/Bench/run.sh installs it as root).
 /// </summary>
 public sealed class EtcdBaseline : IHttpTarget
 {
@@ -16,11 +16,13 @@ public sealed class EtcdBaseline : IHttpTarget
 
     private readonly Process _process;
     private readonly string _directory;
+    private readonly string _apiPrefix;
 
     private EtcdBaseline(Process process, string directory, HttpClient client, string apiPrefix, string version)
     {
         _process = process;
         _directory = directory;
+        _apiPrefix = apiPrefix;
         Client = client;
         Version = version;
         var baseUri = client.BaseAddress!;
@@ -35,7 +37,7 @@ public sealed class EtcdBaseline : IHttpTarget
 
     public bool UsesPostgres => false;
 
-    public IReadOnlyList<IWorkload> Workloads { get; }
+    public IReadOnlyList<IWorkload> Workloads { get; private set; }
 
     public static async Task<EtcdBaseline> StartAsync(int concurrency, TextWriter log, CancellationToken cancellationToken)
     {
@@ -79,6 +81,7 @@ public sealed class EtcdBaseline : IHttpTarget
             var etcd = new EtcdBaseline(process, directory, client, prefix, version);
             log.WriteLine($"etcd: {version} on {clientUrl} (data in {directory})");
             await etcd.PutAsync(SampleData.HotKey, SampleData.Value(42), cancellationToken);
+            await etcd.AddCoordinationWorkloadsAsync(cancellationToken);
             return etcd;
         }
         catch
@@ -108,6 +111,33 @@ public sealed class EtcdBaseline : IHttpTarget
         {
             throw new BenchSkipException($"etcd: put {key} answered {await BenchHttp.DescribeFailureAsync(response, cancellationToken)}");
         }
+    }
+
+    /// <summary>
+    /// The lock and keepalive workloads, over the same number of names, each with a lease of its
+    /// own, as the Api's (<see cref="CoordApiTarget"/>): granted here, gone with the data dir.
+    /// </summary>
+    private async Task AddCoordinationWorkloadsAsync(CancellationToken cancellationToken)
+    {
+        var slots = new List<(string, string)>();
+        for (var i = 0; i < CoordWorkloads.Names; i++)
+        {
+            using var granted = await Client.PostAsync(
+                $"{_apiPrefix}/lease/grant", BenchHttp.Json(Encoding.UTF8.GetBytes($$"""{"TTL":{{CoordWorkloads.LeaseTtlSeconds}}}""")), cancellationToken);
+            if (!granted.IsSuccessStatusCode)
+            {
+                throw new BenchSkipException($"etcd: lease grant answered {await BenchHttp.DescribeFailureAsync(granted, cancellationToken)}");
+            }
+
+            var lease = CoordWorkloads.ReadProperty(await granted.Content.ReadAsByteArrayAsync(cancellationToken), "ID");
+            slots.Add((Base64(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"bench/n{i:D2}")), lease));
+        }
+
+        var lockSlots = new LockSlots(slots);
+        var baseUri = Client.BaseAddress!;
+        Workloads = [.. Workloads,
+            new LockPair(new Uri(baseUri, $"{_apiPrefix}/lock/lock"), new Uri(baseUri, $"{_apiPrefix}/lock/unlock"), lockSlots),
+            new LeaseKeepAlive(new Uri(baseUri, $"{_apiPrefix}/lease/keepalive"), lockSlots)];
     }
 
     private static async Task<string> WaitReadyAsync(Process process, HttpClient client, string logPath, CancellationToken cancellationToken)
@@ -239,5 +269,41 @@ public sealed class EtcdBaseline : IHttpTarget
                 uri,
                 Body(_keys[random.Next(_keys.Length)], Convert.ToBase64String(SampleData.RandomValue(random))),
                 cancellationToken);
+    }
+
+    /// <summary>
+    /// <c>POST /v3/lock/lock {"name", "lease"}</c>, then <c>POST /v3/lock/unlock {"key"}</c> with the
+    /// ownership key it answered: etcd's own lock service, the pair the Api's lock-pair is held against.
+    /// </summary>
+    private sealed class LockPair(Uri lockUri, Uri unlockUri, LockSlots slots) : IWorkload
+    {
+        public string Name => CoordWorkloads.LockPair;
+
+        public ValueTask<int> ExecuteOnceAsync(HttpClient client, Random random, CancellationToken cancellationToken) =>
+            slots.WithSlotAsync(random, async (name, lease) =>
+            {
+                string key;
+                using (var locked = await client.PostAsync(lockUri, BenchHttp.Json(Encoding.UTF8.GetBytes($$"""{"name":"{{name}}","lease":"{{lease}}"}""")), cancellationToken))
+                {
+                    if (!locked.IsSuccessStatusCode)
+                    {
+                        return (int)locked.StatusCode;
+                    }
+
+                    key = CoordWorkloads.ReadProperty(await locked.Content.ReadAsByteArrayAsync(cancellationToken), "key");
+                }
+
+                return await BenchHttp.SendJsonAsync(client, HttpMethod.Post, unlockUri, Encoding.UTF8.GetBytes($$"""{"key":"{{key}}"}"""), cancellationToken);
+            });
+    }
+
+    /// <summary><c>POST /v3/lease/keepalive {"ID"}</c> of a random lease of the run: one message on the gateway's stream.</summary>
+    private sealed class LeaseKeepAlive(Uri uri, LockSlots slots) : IWorkload
+    {
+        public string Name => CoordWorkloads.LeaseKeepAlive;
+
+        public ValueTask<int> ExecuteOnceAsync(HttpClient client, Random random, CancellationToken cancellationToken) =>
+            BenchHttp.SendJsonAsync(
+                client, HttpMethod.Post, uri, Encoding.UTF8.GetBytes($$"""{"ID":"{{slots.All[random.Next(slots.All.Count)].Lease}}"}"""), cancellationToken);
     }
 }

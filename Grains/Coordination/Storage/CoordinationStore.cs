@@ -2,6 +2,7 @@ using System.Data.Common;
 using static OrleansCompute.Grains.DbCommands;
 using Npgsql;
 using OrleansCompute.Coordination;
+using OrleansCompute.Grains.Storage;
 
 namespace OrleansCompute.Grains.Coordination.Storage;
 
@@ -53,10 +54,30 @@ public interface ICoordinationStore
 /// <summary>
 /// Leases and locks in PostgreSQL or, in embedded mode, SQLite. The SQL is the common subset of
 /// both but for the clock: PostgreSQL's <c>clock_timestamp()</c>, or the one machine's clock.
+/// <para>
+/// The writes of a lock's life (holder saved, item attached to and detached from its lease, lease
+/// marked) go through one group commit for the whole silo: while one transaction commits, the
+/// statements that arrive from every lock and lease grain gather, and the next transaction runs
+/// them all, each still fenced on its own epoch (its row count is its answer). Many acquires and
+/// releases thus share one commit. A transaction that fails fails its statements only
+/// (<see cref="FlushFailure.FailGroup"/>); each caller then sees the store as unavailable, as it would alone.
+/// </para>
 /// </summary>
-public sealed class CoordinationStore(DbDataSource dataSource) : ICoordinationStore
+public sealed class CoordinationStore : ICoordinationStore
 {
-    private readonly bool _postgres = dataSource is NpgsqlDataSource;
+    /// <summary>Most statements per transaction, so one commit never grows without bound.</summary>
+    public const int MaxGroup = 256;
+
+    private readonly DbDataSource _dataSource;
+    private readonly bool _postgres;
+    private readonly WriteCoalescer<Statement> _writes;
+
+    public CoordinationStore(DbDataSource dataSource)
+    {
+        _dataSource = dataSource;
+        _postgres = dataSource is NpgsqlDataSource;
+        _writes = new WriteCoalescer<Statement>(RunGroupAsync, FlushFailure.FailGroup, MaxGroup, TaskScheduler.Default);
+    }
 
     // The store's clock in Unix milliseconds. Leases compare two readings of it, never one reading with a silo's clock.
     private string Now => _postgres
@@ -69,7 +90,7 @@ public sealed class CoordinationStore(DbDataSource dataSource) : ICoordinationSt
 
     public async Task<LeaseGrantStatus> InsertLeaseAsync(string tenant, string id, int ttlMs, int tenantLimit, CancellationToken cancellationToken)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         if (_postgres)
         {
@@ -100,7 +121,7 @@ public sealed class CoordinationStore(DbDataSource dataSource) : ICoordinationSt
 
     public async Task<LeaseRow?> TakeLeaseAsync(string tenant, string id, CancellationToken cancellationToken)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         LeaseRow? row = null;
         await using (var take = Command(connection, transaction, $"""
@@ -146,7 +167,7 @@ public sealed class CoordinationStore(DbDataSource dataSource) : ICoordinationSt
 
     public async Task DeleteLeaseAsync(string tenant, string id, CancellationToken cancellationToken)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         foreach (var sql in new[]
                  {
@@ -165,25 +186,21 @@ public sealed class CoordinationStore(DbDataSource dataSource) : ICoordinationSt
 
     public async Task<bool> AttachAsync(string tenant, string lease, long epoch, LeaseItem item, CancellationToken cancellationToken)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         // One statement: the item lands only while the lease row says it has not ended.
-        await using var attach = Command(connection, null, $"""
+        var inserted = await RunGroupedAsync($"""
             INSERT INTO oc_coord_lease_item (tenant, lease, kind, name)
             SELECT @tenant, @lease, @kind, @name FROM oc_coord_lease
             WHERE tenant = @tenant AND id = @lease AND epoch = @epoch AND ended = {False}
             ON CONFLICT DO NOTHING
-            """);
-        Add(attach, "tenant", tenant);
-        Add(attach, "lease", lease);
-        Add(attach, "epoch", epoch);
-        Add(attach, "kind", item.Kind);
-        Add(attach, "name", item.Name);
-        if (await attach.ExecuteNonQueryAsync(cancellationToken) == 1)
+            """,
+            ("tenant", tenant), ("lease", lease), ("epoch", epoch), ("kind", item.Kind), ("name", item.Name));
+        if (inserted == 1)
         {
             return true;
         }
 
         // Nothing inserted: attached already (a retry), or the lease ended or moved.
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         await using var check = Command(connection, null, $"""
             SELECT count(*) FROM oc_coord_lease l JOIN oc_coord_lease_item i ON i.tenant = l.tenant AND i.lease = l.id
             WHERE l.tenant = @tenant AND l.id = @lease AND l.epoch = @epoch AND l.ended = {False} AND i.kind = @kind AND i.name = @name
@@ -198,18 +215,14 @@ public sealed class CoordinationStore(DbDataSource dataSource) : ICoordinationSt
 
     public async Task DetachAsync(string tenant, string lease, LeaseItem item, CancellationToken cancellationToken)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var detach = Command(connection, null, "DELETE FROM oc_coord_lease_item WHERE tenant = @tenant AND lease = @lease AND kind = @kind AND name = @name");
-        Add(detach, "tenant", tenant);
-        Add(detach, "lease", lease);
-        Add(detach, "kind", item.Kind);
-        Add(detach, "name", item.Name);
-        await detach.ExecuteNonQueryAsync(cancellationToken);
+        await RunGroupedAsync(
+            "DELETE FROM oc_coord_lease_item WHERE tenant = @tenant AND lease = @lease AND kind = @kind AND name = @name",
+            ("tenant", tenant), ("lease", lease), ("kind", item.Kind), ("name", item.Name));
     }
 
     public async Task<List<string>> ListLeasesAsync(string tenant, string? after, int limit, CancellationToken cancellationToken)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         await using var select = Command(connection, null, $"""
             SELECT id FROM oc_coord_lease WHERE tenant = @tenant AND ended = {False} AND id > @after ORDER BY id LIMIT @limit
             """);
@@ -228,7 +241,7 @@ public sealed class CoordinationStore(DbDataSource dataSource) : ICoordinationSt
 
     public async Task<LockRow> TakeLockAsync(string tenant, string kind, string name, CancellationToken cancellationToken)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         await using var take = Command(connection, null, """
             INSERT INTO oc_coord_lock (tenant, kind, name, epoch) VALUES (@tenant, @kind, @name, 1)
             ON CONFLICT (tenant, kind, name) DO UPDATE SET epoch = oc_coord_lock.epoch + 1
@@ -247,21 +260,13 @@ public sealed class CoordinationStore(DbDataSource dataSource) : ICoordinationSt
 
     public async Task SaveLockAsync(string tenant, string kind, string name, long epoch, long lastToken, LockHolder? holder, CancellationToken cancellationToken)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var save = Command(connection, null, """
+        var saved = await RunGroupedAsync("""
             UPDATE oc_coord_lock SET last_token = @last, holder_lease = @lease, holder_token = @token, acquired_at = @acquired, holder_value = @value
             WHERE tenant = @tenant AND kind = @kind AND name = @name AND epoch = @epoch AND last_token <= @last
-            """);
-        Add(save, "tenant", tenant);
-        Add(save, "kind", kind);
-        Add(save, "name", name);
-        Add(save, "value", holder?.Value);
-        Add(save, "epoch", epoch);
-        Add(save, "last", lastToken);
-        Add(save, "lease", holder?.Lease);
-        Add(save, "token", holder?.Token);
-        Add(save, "acquired", holder?.AcquiredAt.ToUnixTimeMilliseconds());
-        if (await save.ExecuteNonQueryAsync(cancellationToken) != 1)
+            """,
+            ("tenant", tenant), ("kind", kind), ("name", name), ("value", holder?.Value), ("epoch", epoch), ("last", lastToken),
+            ("lease", holder?.Lease), ("token", holder?.Token), ("acquired", holder?.AcquiredAt.ToUnixTimeMilliseconds()));
+        if (saved != 1)
         {
             throw new CoordinationFencedException($"{kind} {tenant}/{name} is held by an activation newer than epoch {epoch}");
         }
@@ -269,14 +274,48 @@ public sealed class CoordinationStore(DbDataSource dataSource) : ICoordinationSt
 
     private async Task FencedLeaseUpdateAsync(string assignment, string tenant, string id, long epoch, CancellationToken cancellationToken)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var update = Command(connection, null, $"UPDATE oc_coord_lease SET {assignment} WHERE tenant = @tenant AND id = @id AND epoch = @epoch");
-        Add(update, "tenant", tenant);
-        Add(update, "id", id);
-        Add(update, "epoch", epoch);
-        if (await update.ExecuteNonQueryAsync(cancellationToken) != 1)
+        var updated = await RunGroupedAsync(
+            $"UPDATE oc_coord_lease SET {assignment} WHERE tenant = @tenant AND id = @id AND epoch = @epoch",
+            ("tenant", tenant), ("id", id), ("epoch", epoch));
+        if (updated != 1)
         {
             throw new CoordinationFencedException($"lease {tenant}/{id} is held by an activation newer than epoch {epoch}");
         }
+    }
+
+    /// <summary>Runs one statement in the next group commit and answers the rows it changed, once committed.</summary>
+    private async Task<int> RunGroupedAsync(string sql, params (string Name, object? Value)[] parameters)
+    {
+        var statement = new Statement(sql, parameters);
+        await _writes.Add(statement).Stored;
+        return statement.RowsAffected;
+    }
+
+    private async Task RunGroupAsync(WriteGroup<Statement> group)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        foreach (var statement in group.Writes)
+        {
+            await using var command = Command(connection, transaction, statement.Sql);
+            foreach (var (name, value) in statement.Parameters)
+            {
+                Add(command, name, value);
+            }
+
+            statement.RowsAffected = await command.ExecuteNonQueryAsync();
+        }
+
+        await transaction.CommitAsync();
+    }
+
+    /// <summary>One statement of a group commit; <see cref="RowsAffected"/> is its answer once the group committed.</summary>
+    private sealed class Statement(string sql, (string Name, object? Value)[] parameters)
+    {
+        public string Sql { get; } = sql;
+
+        public (string Name, object? Value)[] Parameters { get; } = parameters;
+
+        public int RowsAffected { get; set; }
     }
 }

@@ -3,6 +3,7 @@ using Npgsql;
 using Orleans.Configuration;
 using Orleans.Dashboard;
 using OrleansCompute.Grains;
+using OrleansCompute.Grains.Coordination;
 using OrleansCompute.Grains.Coordination.Storage;
 using OrleansCompute.Grains.Data;
 using OrleansCompute.Grains.Data.Placement;
@@ -48,8 +49,9 @@ public static class SiloApp
         builder.Services.AddSingleton<SiloReadiness>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SiloReadiness>());
         builder.Services.AddSingleton(TimeProvider.System);
-        // Tests substitute their own data clock before this runs.
+        // Tests substitute their own data and coordination clocks before this runs.
         builder.Services.TryAddKeyedSingleton(KeyValueOptions.ClockKey, TimeProvider.System);
+        builder.Services.TryAddKeyedSingleton(CoordinationClock.Key, TimeProvider.System);
         builder.Services.Configure<KeyValueOptions>(builder.Configuration.GetSection("KeyValue"));
         builder.Services.Configure<EncryptionOptions>(builder.Configuration.GetSection("Encryption"));
         builder.Services.AddSingleton<ValueProtector>();

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using OrleansCompute.Coordination;
 using OrleansCompute.Grains.Coordination.Storage;
@@ -13,7 +14,7 @@ namespace OrleansCompute.Grains.Coordination;
 /// <see cref="HeldNameGrain"/>; observing streams interleave with everything else.
 /// </summary>
 [Reentrant]
-public sealed class ElectionGrain(ICoordinationStore store, TimeProvider clock, ILogger<ElectionGrain> logger)
+public sealed class ElectionGrain(ICoordinationStore store, [FromKeyedServices(CoordinationClock.Key)] TimeProvider clock, ILogger<ElectionGrain> logger)
     : HeldNameGrain(store, clock, logger), IElectionGrain
 {
     private readonly HashSet<Channel<LeaderChange>> _observers = [];

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using OrleansCompute.Coordination;
 using OrleansCompute.Data;
@@ -20,7 +21,7 @@ namespace OrleansCompute.Grains.Coordination;
 /// interleave with the rest, so that a lock calling in while this lease is telling it about the
 /// end cannot deadlock; they decide on <see cref="_ending"/>, which is set before the first await.
 /// </summary>
-public sealed partial class LeaseGrain(ICoordinationStore store, TimeProvider clock, ILogger<LeaseGrain> logger) : Grain, ILeaseGrain, IRemindable
+public sealed partial class LeaseGrain(ICoordinationStore store, [FromKeyedServices(CoordinationClock.Key)] TimeProvider clock, ILogger<LeaseGrain> logger) : Grain, ILeaseGrain, IRemindable
 {
     private const string WakeReminder = "wake";
     private static readonly TimeSpan MaxTimerPeriod = TimeSpan.FromSeconds(30);

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using OrleansCompute.Coordination;
 using OrleansCompute.Grains.Coordination.Storage;
@@ -6,7 +7,7 @@ namespace OrleansCompute.Grains.Coordination;
 
 /// <summary>One lock: a <see cref="HeldNameGrain"/> whose holder carries no value. Reentrant for the reasons given there.</summary>
 [Reentrant]
-public sealed class LockGrain(ICoordinationStore store, TimeProvider clock, ILogger<LockGrain> logger)
+public sealed class LockGrain(ICoordinationStore store, [FromKeyedServices(CoordinationClock.Key)] TimeProvider clock, ILogger<LockGrain> logger)
     : HeldNameGrain(store, clock, logger), ILockGrain
 {
     protected override string Kind => LeaseItem.LockKind;

@@ -20,6 +20,9 @@ public sealed class PostgresCluster : IAsyncDisposable
     /// <summary>The silos' data clock (expiry); tests move it to expire keys without touching Orleans' own time.</summary>
     public ManualClock Clock { get; } = new();
 
+    /// <summary>The coordination grains' clock; tests step its wall time to show that leases ignore it.</summary>
+    public ManualClock CoordinationClock { get; } = new();
+
     public string ConnectionString { get; }
 
     public string ClusterId { get; }
@@ -48,7 +51,13 @@ public sealed class PostgresCluster : IAsyncDisposable
     public async Task StartSilosAsync(int count, IReadOnlyDictionary<string, string?>? extraSettings = null, Action<IServiceCollection>? services = null)
     {
         var settings = Settings.Concat(extraSettings ?? new Dictionary<string, string?>()).ToDictionary();
-        var started = await Task.WhenAll(Enumerable.Range(0, count).Select(_ => InProcessSilo.StartAsync(settings, dataClock: Clock, services: services)));
+        void WithClocks(IServiceCollection collection)
+        {
+            collection.AddKeyedSingleton<TimeProvider>(OrleansCompute.Grains.Coordination.CoordinationClock.Key, CoordinationClock);
+            services?.Invoke(collection);
+        }
+
+        var started = await Task.WhenAll(Enumerable.Range(0, count).Select(_ => InProcessSilo.StartAsync(settings, dataClock: Clock, services: WithClocks)));
         _silos.AddRange(started);
     }
 

@@ -294,6 +294,35 @@ public sealed class CoordinationStore : ICoordinationStore
     private async Task RunGroupAsync(WriteGroup<Statement> group)
     {
         await using var connection = await _dataSource.OpenConnectionAsync();
+        if (connection.CanCreateBatch)
+        {
+            // PostgreSQL: one round trip, and one implicit transaction for the whole batch.
+            await using var batch = connection.CreateBatch();
+            foreach (var statement in group.Writes)
+            {
+                var command = batch.CreateBatchCommand();
+                command.CommandText = statement.Sql;
+                foreach (var (name, value) in statement.Parameters)
+                {
+                    var parameter = command.CreateParameter();
+                    parameter.ParameterName = name;
+                    parameter.Value = value ?? DBNull.Value;
+                    command.Parameters.Add(parameter);
+                }
+
+                batch.BatchCommands.Add(command);
+            }
+
+            await batch.ExecuteNonQueryAsync();
+            for (var i = 0; i < group.Writes.Count; i++)
+            {
+                group.Writes[i].RowsAffected = batch.BatchCommands[i].RecordsAffected;
+            }
+
+            return;
+        }
+
+        // SQLite: one statement after the other, in one transaction.
         await using var transaction = await connection.BeginTransactionAsync();
         foreach (var statement in group.Writes)
         {

@@ -27,15 +27,19 @@ public static class ConsoleEndpoints
 
     public static void MapConsole(this WebApplication app)
     {
-        // Relative module and style URLs resolve against /console/, so the bare path redirects there.
-        app.MapGet(Path, (HttpContext http) => Results.Redirect(Path + "/" + http.Request.QueryString))
-            .ExcludeFromDescription();
+        // The catch-all also matches the bare /console.
         app.MapGet(Path + "/{**file}", (string? file, HttpContext http) => Serve(file, http))
             .ExcludeFromDescription();
     }
 
     private static IResult Serve(string? file, HttpContext http)
     {
+        // Relative module and style URLs resolve against /console/, so the bare path redirects there.
+        if (string.IsNullOrEmpty(file) && !http.Request.Path.Value!.EndsWith('/'))
+        {
+            return Results.Redirect(Path + "/" + http.Request.QueryString);
+        }
+
         var name = string.IsNullOrEmpty(file) ? "index.html" : file;
         AddSecurityHeaders(http.Response.Headers);
         if (!Files.Value.TryGetValue(name, out var found))

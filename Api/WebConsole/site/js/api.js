@@ -42,7 +42,7 @@ export function query(parameters) {
   return text ? `?${text}` : "";
 }
 
-async function send(method, url, { body, key = session.key, headers = {}, signal } = {}) {
+async function send(method, url, { body, key = session.key, headers = {}, signal, quiet = false } = {}) {
   const init = { method, headers: { Accept: "application/json", ...headers }, signal, credentials: "omit", cache: "no-store" };
   if (key) init.headers.Authorization = `Bearer ${key}`;
   if (body !== undefined) {
@@ -58,7 +58,7 @@ async function send(method, url, { body, key = session.key, headers = {}, signal
   }
   if (response.status === 401) {
     const problem = await readProblem(response);
-    unauthorizedListeners.forEach(l => l(problem));
+    if (!quiet) unauthorizedListeners.forEach(l => l(problem));
     throw new ApiError(401, problem);
   }
   if (!response.ok) throw new ApiError(response.status, await readProblem(response));
@@ -93,7 +93,7 @@ export const api = {
  */
 export async function verifyKey(key) {
   try {
-    await send("GET", "/v1/tables?limit=1", { key });
+    await send("GET", "/v1/tables?limit=1", { key, quiet: true });
   } catch (error) {
     if (error.status === 401 || error.status === 0) throw error;
   }

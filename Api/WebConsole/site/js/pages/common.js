@@ -34,7 +34,10 @@ export function pager(load, { testId = "pager" } = {}) {
   const previous = el("button", { type: "button", "data-testid": `${testId}-previous`, disabled: true }, "‹ Previous");
   const next = el("button", { type: "button", "data-testid": `${testId}-next`, disabled: true }, "Next ›");
   const label = el("span", { class: "muted" });
-  const refresh = async () => {
+  // Loads run one after another, so a slow earlier answer never overwrites a later one.
+  let queue = Promise.resolve();
+  const refresh = () => (queue = queue.then(loadPage, loadPage));
+  const loadPage = async () => {
     const page = await load(cursors[at]);
     if (page?.next) cursors[at + 1] = page.next; else cursors.length = at + 1;
     previous.disabled = at === 0;

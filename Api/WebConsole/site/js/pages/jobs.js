@@ -151,7 +151,7 @@ function renderJob(job) {
   const done = (p.succeeded ?? 0) + (p.failed ?? 0) + (p.cancelled ?? 0);
   return [
     el("dl", { class: "facts" },
-      fact("Status", badge(job.status), "job-status"),
+      fact("Status", el("span", { "data-testid": "job-status" }, badge(job.status))),
       fact("Kind", job.kind),
       fact("Progress", el("progress", { max: Math.max(p.total ?? 0, 1), value: done }), ` ${p.succeeded ?? 0} succeeded, ${p.running ?? 0} running, ${p.pending ?? 0} pending, ${p.failed ?? 0} failed, ${p.cancelled ?? 0} cancelled of ${p.total ?? 0}`),
       fact("Attempts", job.attempts),
@@ -160,7 +160,7 @@ function renderJob(job) {
       fact("Started", when(job.startedAt)),
       fact("Finished", when(job.finishedAt)),
       job.startedAt && job.finishedAt ? fact("Ran for", duration(Date.parse(job.finishedAt) - Date.parse(job.startedAt))) : null,
-      job.retryOf ? fact("Retry of", jobLink(job.retryOf)) : null,
+      job.retryOf ? fact("Retry of", el("span", { "data-testid": "retry-of" }, jobLink(job.retryOf))) : null,
       job.schedule ? fact("Schedule", job.schedule) : null),
     job.error ? el("div", { class: "error", "data-testid": "job-error" }, el("strong", {}, "Error: "), job.error) : null,
     job.result !== null && job.result !== undefined ? [el("h2", {}, "Result"), el("div", { "data-testid": "job-result" }, jsonText(job.result))] : null,

@@ -222,7 +222,7 @@ public sealed partial class ConsoleBrowserTests(ConsoleBrowserFixture fixture)
         Assert.Equal(HttpStatusCode.OK, (await Http.PostAsync($"/v1/elections/leader-{table}/campaign", Json($"{{\"lease\": \"{lease}\", \"value\": {{\"node\": \"worker-1\"}}}}"))).StatusCode);
         var jobs = await Task.WhenAll(Enumerable.Range(0, 5).Select(i => Http.SubmitAsync(SleepJob(tasks: 8 + (i * 4), milliseconds: 20 + (i * 30)))));
         var failed = await Http.SubmitAsync("""{"kind": "sleep", "input": {"tasks": 2, "milliseconds": 1, "failAttempts": 1}, "retry": {"maxAttempts": 1}}""");
-        var primes = await Http.SubmitAsync("""{"kind": "primes", "input": {"from": 1, "to": 2000000, "chunkSize": 50000}}""");
+        var primes = await Http.SubmitAsync("""{"kind": "primes", "input": {"from": 1, "to": 20000000, "chunkSize": 200000}}""");
         foreach (var id in jobs.Append(failed).Append(primes))
         {
             await Http.WaitForEndAsync(id);

@@ -50,22 +50,24 @@ function formatNumber(value) {
 }
 
 /**
- * Tasks finished per second of a job's run, from its tasks' finish times: one bar per second from
- * the first start to the last finish.
+ * The rate at which a job's tasks finished, in tasks per second, from their finish times: about
+ * forty buckets from the first start to the last finish (100 ms buckets for a run of a few seconds,
+ * wider ones for a long run), each bucket's count divided by its width.
  */
 export function tasksPerSecond(tasks) {
   const finished = tasks.filter(t => t.finishedAt).map(t => Date.parse(t.finishedAt));
   const started = tasks.filter(t => t.startedAt).map(t => Date.parse(t.startedAt));
   if (!finished.length) return [];
-  const from = Math.floor(Math.min(...started, ...finished) / 1000);
-  const to = Math.floor(Math.max(...finished) / 1000);
-  const seconds = Math.min(to - from + 1, 600); // a long job shows its first ten minutes
-  const counts = new Array(seconds).fill(0);
-  for (const t of finished) {
-    const i = Math.floor(t / 1000) - from;
-    if (i >= 0 && i < seconds) counts[i]++;
-  }
-  return counts.map((value, i) => ({ label: `${i}s`, value, title: `second ${i}: ${value} task(s) finished` }));
+  const from = Math.min(...started, ...finished);
+  const span = Math.max(...finished) - from;
+  const bucketMs = Math.max(100, Math.ceil(span / 40 / 100) * 100);
+  const counts = new Array(Math.floor(span / bucketMs) + 1).fill(0);
+  for (const t of finished) counts[Math.floor((t - from) / bucketMs)]++;
+  return counts.map((count, i) => {
+    const at = ((i * bucketMs) / 1000).toFixed(1);
+    const value = count / (bucketMs / 1000);
+    return { label: `${at}s`, value, title: `${at} s: ${count} task(s) finished, ${value.toFixed(1)}/s` };
+  });
 }
 
 /** Ended jobs' durations, creation to finish, oldest on the left. */
@@ -75,7 +77,7 @@ export function jobDurations(jobs) {
     .map(j => ({ job: j, ms: Date.parse(j.finishedAt) - Date.parse(j.createdAt) }))
     .reverse()
     .map(({ job, ms }) => ({
-      label: job.id.slice(0, 6),
+      label: job.id.slice(-6), // ids begin with their creation time: the end tells them apart
       value: ms / 1000,
       class: job.status === "succeeded" ? "bar" : "bar bar-bad",
       title: `${job.kind} ${job.id}: ${job.status} in ${(ms / 1000).toFixed(2)} s`,

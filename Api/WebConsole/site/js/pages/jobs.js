@@ -75,7 +75,12 @@ function submitForm() {
     }
     describe();
   }, error => replace(status, errorBox(error)));
-  const describe = () => { description.textContent = kinds.get(kind.value)?.description ?? ""; };
+  // A new kind starts from its schema's defaults, so the form shows which fields the kind reads.
+  const describe = () => {
+    const chosen = kinds.get(kind.value);
+    description.textContent = chosen?.description ?? "";
+    input.value = JSON.stringify(exampleInput(chosen?.inputSchema), null, 2);
+  };
   kind.addEventListener("change", describe);
 
   const form = el("form", { class: "submit", "data-testid": "submit-job" },
@@ -98,6 +103,16 @@ function submitForm() {
   return form;
 }
 
+/** An input object from a JSON Schema: each property's default, or its minimum for a required number. */
+function exampleInput(schema) {
+  const example = {};
+  for (const [name, property] of Object.entries(schema?.properties ?? {})) {
+    if (property.default !== undefined) example[name] = property.default;
+    else if ((schema.required ?? []).includes(name)) example[name] = property.minimum ?? (property.type === "string" ? "" : 0);
+  }
+  return example;
+}
+
 export function jobPage(container, [id]) {
   const abort = new AbortController();
   const summary = el("div", { "data-testid": "job" }, el("p", { class: "muted" }, "Loading…"));
@@ -106,7 +121,7 @@ export function jobPage(container, [id]) {
   const chart = el("div");
   const live = el("span", { class: "muted", "data-testid": "live" });
   container.append(el("p", {}, el("a", { href: "#/jobs" }, "‹ All jobs")),
-    el("h1", {}, "Job ", el("code", {}, id), " ", live), summary, actions, el("h2", {}, "Tasks"), tasks, chart);
+    el("h1", {}, "Job ", el("code", {}, id), " ", live), summary, actions, chart, el("h2", {}, "Tasks"), tasks);
 
   let lastStatus = null;
   const loadTasks = () => show(tasks, () => api.get(path`/v1/jobs/${id}/tasks` + "?limit=1000"), page => {

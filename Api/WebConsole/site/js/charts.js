@@ -51,8 +51,8 @@ function formatNumber(value) {
 
 /**
  * The rate at which a job's tasks finished, in tasks per second, from their finish times: about
- * forty buckets from the first start to the last finish (100 ms buckets for a run of a few seconds,
- * wider ones for a long run), each bucket's count divided by its width.
+ * forty buckets from the first start to the last finish (10 ms buckets for a run under half a
+ * second, wider ones for a longer run), each bucket's count divided by its width.
  */
 export function tasksPerSecond(tasks) {
   const finished = tasks.filter(t => t.finishedAt).map(t => Date.parse(t.finishedAt));
@@ -60,11 +60,11 @@ export function tasksPerSecond(tasks) {
   if (!finished.length) return [];
   const from = Math.min(...started, ...finished);
   const span = Math.max(...finished) - from;
-  const bucketMs = Math.max(100, Math.ceil(span / 40 / 100) * 100);
+  const bucketMs = Math.max(10, Math.ceil(span / 40 / 10) * 10);
   const counts = new Array(Math.floor(span / bucketMs) + 1).fill(0);
   for (const t of finished) counts[Math.floor((t - from) / bucketMs)]++;
   return counts.map((count, i) => {
-    const at = ((i * bucketMs) / 1000).toFixed(1);
+    const at = ((i * bucketMs) / 1000).toFixed(bucketMs < 100 ? 2 : 1);
     const value = count / (bucketMs / 1000);
     return { label: `${at}s`, value, title: `${at} s: ${count} task(s) finished, ${value.toFixed(1)}/s` };
   });

@@ -2,7 +2,7 @@
 // live progress from its Server-Sent Events, its tasks (attempts, silo, error), the actions
 // (retry, cancel, pause, resume) and the tasks-per-second chart.
 import { api, path, query, follow } from "../api.js";
-import { el, table, badge, when, duration, replace, errorBox, actionButton } from "../dom.js";
+import { el, append, table, badge, when, duration, replace, errorBox, actionButton } from "../dom.js";
 import { barChart, tasksPerSecond, jobDurations } from "../charts.js";
 import { every, pager, field, jsonText, show } from "./common.js";
 
@@ -204,7 +204,22 @@ function renderActions(job) {
   return [el("h2", {}, "Actions"), ...buttons, status];
 }
 
-function renderTasks(items) {
+/** The tasks, failed ones first when any failed, 25 at a time unless the user asks for all. */
+function renderTasks(items, showAll = false) {
+  const failedFirst = [...items].sort((a, b) => (a.status === "failed" ? 0 : 1) - (b.status === "failed" ? 0 : 1) || a.index - b.index);
+  const shown = showAll ? failedFirst : failedFirst.slice(0, 25);
+  const holder = el("div");
+  const more = shown.length < items.length
+    ? el("button", { type: "button", "data-testid": "all-tasks", onclick: () => holder.replaceWith(renderTasks(items, true)) }, `Show all ${items.length} tasks`)
+    : null;
+  const bySilo = new Map();
+  for (const t of items) if (t.silo) bySilo.set(t.silo, (bySilo.get(t.silo) ?? 0) + 1);
+  return append(holder, [
+    bySilo.size ? el("p", { class: "muted", "data-testid": "tasks-by-silo" }, [...bySilo].map(([silo, n]) => `${n} on ${silo}`).join(" · ")) : null,
+    taskTable(shown), more]);
+}
+
+function taskTable(items) {
   return table([
     { title: "#", cell: t => t.index, class: "num" },
     { title: "Status", cell: t => badge(t.status) },

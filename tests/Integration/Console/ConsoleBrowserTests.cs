@@ -110,6 +110,49 @@ public sealed partial class ConsoleBrowserTests(ConsoleBrowserFixture fixture)
     });
 
     [Fact]
+    public Task A_running_job_is_paused_resumed_and_cancelled_from_its_page() => InBrowserAsync(async tab =>
+    {
+        var id = await Http.SubmitAsync(SleepJob(tasks: 40, milliseconds: 3000));
+        await SignInAsync(tab.Page, TestKeys.Admin);
+        await tab.Page.GotoAsync($"/console/#/jobs/{id}");
+        var status = tab.Page.GetByTestId("job-status");
+        await Expect(status).ToHaveTextAsync(new Regex("queued|running"));
+
+        // Each status change arrives through the job's event stream, with no reload.
+        await tab.Page.GetByTestId("pause").ClickAsync();
+        await Expect(status).ToHaveTextAsync("paused");
+        await tab.Page.GetByTestId("resume").ClickAsync();
+        await Expect(status).ToHaveTextAsync(new Regex("queued|running"));
+        await tab.Page.GetByTestId("cancel").ClickAsync();
+        await Expect(status).ToHaveTextAsync("cancelled", new() { Timeout = JobTimeoutMs });
+        await Expect(tab.Page.GetByTestId("retry")).ToBeVisibleAsync();
+
+        Assert.Equal("cancelled", (await Http.WaitForEndAsync(id)).Status());
+    });
+
+    [Fact]
+    public Task A_schedule_is_triggered_and_paused_from_the_schedules_page() => InBrowserAsync(async tab =>
+    {
+        var name = Names.Table("sched");
+        Assert.Equal(HttpStatusCode.Created, (await Http.PutAsync($"/v1/schedules/{name}", Json("""{"cron": "0 3 * * *", "job": {"kind": "sleep", "input": {"tasks": 1, "milliseconds": 1}}}"""))).StatusCode);
+        await SignInAsync(tab.Page, TestKeys.Admin);
+        await tab.Page.GotoAsync("/console/#/schedules");
+        var row = tab.Page.GetByTestId("schedule-rows").Locator("tbody tr", new() { HasText = name });
+        await Expect(row.Locator("[data-status=active]")).ToBeVisibleAsync();
+
+        await row.GetByTestId("trigger").ClickAsync();
+        await Expect(tab.Page.GetByTestId("schedule-runs").GetByTestId("job-link")).ToHaveCountAsync(1);
+        await row.GetByTestId("pause").ClickAsync();
+        await Expect(row.Locator("[data-status=paused]")).ToBeVisibleAsync();
+        await Expect(row.GetByTestId("resume")).ToBeVisibleAsync();
+
+        var schedule = await Http.GetFromJsonAsync<JsonElement>($"/v1/schedules/{name}");
+        Assert.True(schedule.GetProperty("paused").GetBoolean());
+        var runs = await Http.GetFromJsonAsync<JsonElement>($"/v1/schedules/{name}/runs");
+        Assert.Equal(1, runs.GetProperty("items").GetArrayLength());
+    });
+
+    [Fact]
     public Task A_table_is_browsed_by_prefix_and_page_and_a_value_with_markup_shows_as_text() => InBrowserAsync(async tab =>
     {
         var table = Names.Table("console");

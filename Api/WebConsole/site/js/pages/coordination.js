@@ -2,7 +2,7 @@
 // the elections it leads, so the page lists leases and looks those up; any other lock or election
 // can be looked up by name.
 import { api, query } from "../api.js";
-import { el, table, replace, errorBox, duration } from "../dom.js";
+import { el, table, replace, errorBox, duration, when } from "../dom.js";
 import { every, pager, field, jsonText, show } from "./common.js";
 
 /** A name that may hold "/" (locks/a/b): each segment escaped on its own. */
@@ -30,7 +30,7 @@ export function coordinationPage(container) {
   container.append(el("h1", {}, "Locks, leases and elections"),
     el("h2", {}, "Live leases"), leases, leasePager.controls, held,
     lookup("Look up a lock", "lock name", name => api.get(`/v1/locks/${segments(name)}`), lock => lock.holder
-      ? el("p", {}, `Held by lease ${lock.holder.lease} with fencing token ${lock.holder.token} since ${lock.holder.acquiredAt}; ${lock.waiters} waiting.`)
+      ? el("p", {}, `Held by lease ${lock.holder.lease} with fencing token ${lock.holder.token} since ${when(lock.holder.acquiredAt)}; ${lock.waiters} waiting.`)
       : el("p", {}, `Free; ${lock.waiters} waiting.`), "lock"),
     lookup("Look up an election", "election name", name => api.get(`/v1/elections/${segments(name)}`), election => election.leader
       ? [el("p", {}, `Leader: lease ${election.leader.lease}, token ${election.leader.token}, value:`), jsonText(election.leader.value)]
@@ -53,7 +53,7 @@ async function describeHeld(target, leases) {
         { title: "Lock", cell: l => el("code", {}, l.name) },
         { title: "Lease", cell: l => l.holder?.lease ?? "" },
         { title: "Fencing token", cell: l => l.holder?.token ?? "", class: "num" },
-        { title: "Since", cell: l => l.holder?.acquiredAt ?? "" },
+        { title: "Since", cell: l => when(l.holder?.acquiredAt) },
         { title: "Waiting", cell: l => l.waiters, class: "num" },
       ], lockViews, { testId: "lock-rows", empty: "No lease holds a lock." }),
       el("h2", {}, "Elections with a leader"),

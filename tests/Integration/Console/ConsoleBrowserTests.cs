@@ -371,8 +371,16 @@ public sealed partial class ConsoleBrowserTests(ConsoleBrowserFixture fixture)
         {
             var folder = Path.Combine(Repository.Root, ".tmp", "console-failures");
             Directory.CreateDirectory(folder);
-            await tab.Page.ScreenshotAsync(new() { Path = Path.Combine(folder, $"{name}.png"), FullPage = true });
             await File.WriteAllLinesAsync(Path.Combine(folder, $"{name}.errors.txt"), tab.Errors);
+            try
+            {
+                await tab.Page.ScreenshotAsync(new() { Path = Path.Combine(folder, $"{name}.png"), FullPage = true });
+            }
+            catch (PlaywrightException)
+            {
+                // A page that crashed cannot be photographed; the test's own failure is what matters.
+            }
+
             throw;
         }
     }

@@ -56,6 +56,21 @@ public sealed partial class ConsoleBrowserTests(ConsoleBrowserFixture fixture)
     });
 
     [Fact]
+    public Task A_key_revoked_while_signed_in_signs_the_tab_out() => InBrowserAsync(async tab =>
+    {
+        var (tenant, id, key) = await IssueTenantKeyAsync("[\"jobs\"]");
+        await SignInAsync(tab.Page, key);
+        await tab.Page.GotoAsync("/console/#/jobs");
+        await Expect(tab.Page.GetByTestId("jobs")).Not.ToContainTextAsync("Loading");
+
+        Assert.Equal(HttpStatusCode.NoContent, (await Http.DeleteAsync($"/v1/admin/tenants/{tenant}/keys/{id}")).StatusCode);
+
+        // The jobs page refreshes every few seconds; once every Api instance refuses the key, the tab forgets it.
+        await Expect(tab.Page.GetByTestId("sign-in-status")).ToContainTextAsync("refused the key", new() { Timeout = 60_000 });
+        Assert.Null(await tab.Page.EvaluateAsync<string?>("() => sessionStorage.getItem('orleans-compute.api-key')"));
+    });
+
+    [Fact]
     public Task The_key_s_scopes_apply_to_what_the_console_shows() => InBrowserAsync(async tab =>
     {
         var key = await TenantKeyAsync("[\"jobs\"]");
@@ -335,13 +350,16 @@ public sealed partial class ConsoleBrowserTests(ConsoleBrowserFixture fixture)
         Assert.True(response.IsSuccessStatusCode, $"PUT {key}: {response.StatusCode}");
     }
 
-    private async Task<string> TenantKeyAsync(string scopes)
+    private async Task<string> TenantKeyAsync(string scopes) => (await IssueTenantKeyAsync(scopes)).Key;
+
+    private async Task<(string Tenant, string Id, string Key)> IssueTenantKeyAsync(string scopes)
     {
         var tenant = $"t{Guid.NewGuid():N}"[..20];
         Assert.Equal(HttpStatusCode.Created, (await Http.PostAsync("/v1/admin/tenants", Json($"{{\"name\": \"{tenant}\"}}"))).StatusCode);
         var issued = await Http.PostAsync($"/v1/admin/tenants/{tenant}/keys", Json($"{{\"name\": \"console\", \"scopes\": {scopes}}}"));
         Assert.Equal(HttpStatusCode.Created, issued.StatusCode);
-        return (await issued.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString()!;
+        var body = await issued.Content.ReadFromJsonAsync<JsonElement>();
+        return (tenant, body.GetProperty("id").GetString()!, body.GetProperty("key").GetString()!);
     }
 
     private static async Task SignInAsync(IPage page, string key)

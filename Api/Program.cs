@@ -12,6 +12,7 @@ using OrleansCompute.Api.OpenApi;
 using OrleansCompute.Api.Security;
 using OrleansCompute.Api.Tenancy;
 using OrleansCompute.Api.Transactions;
+using OrleansCompute.Api.WebConsole;
 
 // appsettings.json ships beside the binary; the working directory may be anywhere.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions
@@ -100,6 +101,7 @@ app.MapGet("/health/ready", (ClusterConnection connection) => connection.IsConne
         : Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, type: ProblemTypes.ClusterUnavailable, title: "Not connected to the cluster"))
     .ExcludeFromDescription();
 app.MapPrometheusScrapingEndpoint("/metrics");
+app.MapConsole(); // the web console at /console (Api/WebConsole)
 
 // Every /v1 endpoint needs an authenticated caller; each also names the scope it requires.
 var v1 = app.MapGroup("/v1")

@@ -315,6 +315,7 @@ cat <<EOF
 OrleansCompute is running ($SILOS silo(s), mode: $MODE)
   Api:        http://127.0.0.1:$API_PORT
   Swagger:    http://127.0.0.1:$API_PORT/swagger
+  Console:    http://127.0.0.1:$API_PORT/console   (sign in with an API key)
   Dashboard:  http://127.0.0.1:$BASE_HEALTH_PORT/dashboard
   Logs:       $LOG_DIR/
 EOF

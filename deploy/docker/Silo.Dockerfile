@@ -9,6 +9,7 @@ WORKDIR /src
 # (slow) restore layer. Central package management puts every version in Directory.Packages.props.
 COPY global.json Directory.Build.props Directory.Packages.props .editorconfig ./
 COPY Grains.Interfaces/Grains.Interfaces.csproj Grains.Interfaces/
+COPY Observability/Observability.csproj Observability/
 COPY Grains/Grains.csproj Grains/
 COPY Silo/Silo.csproj Silo/
 RUN dotnet restore Silo/Silo.csproj
@@ -16,6 +17,7 @@ RUN dotnet restore Silo/Silo.csproj
 # The silo embeds deploy/sql/{postgres,sqlite}/*.sql as resources, so the schema travels with it.
 COPY deploy/sql/ deploy/sql/
 COPY Grains.Interfaces/ Grains.Interfaces/
+COPY Observability/ Observability/
 COPY Grains/ Grains/
 COPY Silo/ Silo/
 RUN dotnet publish Silo/Silo.csproj -c Release -o /app --no-restore -p:UseAppHost=false

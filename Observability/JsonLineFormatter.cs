@@ -74,8 +74,11 @@ public sealed class JsonLineFormatter(SecretMask mask) : ConsoleFormatter(Format
                         case bool b:
                             json.WriteBoolean(name, b);
                             break;
-                        case int or long or short or byte or uint or ulong or double or float or decimal:
-                            json.WriteString(name, Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture));
+                        case int or long or short or byte or uint:
+                            json.WriteNumber(name, Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture));
+                            break;
+                        case double or float or decimal:
+                            json.WriteNumber(name, Convert.ToDouble(value, System.Globalization.CultureInfo.InvariantCulture));
                             break;
                         default:
                             json.WriteString(name, mask.Apply(Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)));

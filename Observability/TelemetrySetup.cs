@@ -89,7 +89,11 @@ public static class TelemetrySetup
     {
         if (instrument.Meter.Name != OrleansInstrumentBridge.OrleansMeterName)
         {
-            return null;
+            // Prometheus reserves "_count" for histograms and summaries: the runtime's, the process'
+            // and Npgsql's gauges named "*.count" become plurals (process_thread_count → process_threads).
+            return instrument.Name.EndsWith(".count", StringComparison.Ordinal) && !IsHistogram(instrument)
+                ? new MetricStreamConfiguration { Name = instrument.Name[..^".count".Length] + "s" }
+                : null;
         }
 
         if (OrleansInstrumentBridge.IsBridged(instrument) || instrument.Unit is "MB" or "megabytes")
@@ -99,4 +103,7 @@ public static class TelemetrySetup
 
         return new MetricStreamConfiguration { Description = OrleansInstrumentDescriptions.Describe(instrument) };
     }
+
+    private static bool IsHistogram(System.Diagnostics.Metrics.Instrument instrument) =>
+        instrument.GetType() is { IsGenericType: true } type && type.GetGenericTypeDefinition() == typeof(System.Diagnostics.Metrics.Histogram<>);
 }

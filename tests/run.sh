@@ -8,8 +8,8 @@
 #
 # What it does:
 #   1. checks prerequisites: the .NET SDK (says what to install if missing), PostgreSQL
-#      server binaries and the docker-compose package (installed through apt when run as
-#      root, otherwise it says exactly what to install);
+#      server binaries, the docker-compose package and promtool (Debian's prometheus package),
+#      installed through apt when run as root, otherwise it says exactly what to install;
 #   2. builds OrleansCompute.sln once in Release, and lints the Api's live OpenAPI document with
 #      Spectral and Redocly (tests/OpenApi/lint.sh; Node.js and npm come from apt as root);
 #   3. starts a throwaway PostgreSQL (deploy/local/pg.sh) and exports
@@ -110,6 +110,8 @@ missing=()
 pg_bin_dir >/dev/null || missing+=(postgresql)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# promtool (Debian's prometheus package): the observability tests check /metrics and the alert rules with it.
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 if ((${#missing[@]})); then
     if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
         log "installing missing packages: apt-get update && apt-get install -y ${missing[*]}"
@@ -121,6 +123,7 @@ if ((${#missing[@]})); then
                 postgresql) log "missing PostgreSQL server binaries: install the package 'postgresql' (sudo apt-get install -y postgresql)" ;;
                 docker-compose) log "missing docker-compose: install the package 'docker-compose' (sudo apt-get install -y docker-compose)" ;;
                 npm) log "missing npm: install the packages 'nodejs npm' (sudo apt-get install -y nodejs npm); the OpenAPI lint fails without them" ;;
+                prometheus) log "missing promtool: install the package 'prometheus' (sudo apt-get install -y prometheus); the observability tests fail without it" ;;
             esac
         done
         # PostgreSQL is required; without docker-compose only the compose-file test fails.

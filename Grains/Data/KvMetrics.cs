@@ -31,6 +31,9 @@ public sealed class KvMetrics
             tags: null, new InstrumentAdvice<double> { HistogramBucketBoundaries = CommitBuckets });
         _opens = meter.CreateCounter<long>("oc_kv_shard_opens", description: "Shards this silo opened (loaded from the store under a new epoch): first use, a move landing here, or a takeover after another silo's lease ran out; by tenant.");
         _renewals = meter.CreateCounter<long>("oc_kv_lease_renewals", description: "Renewals of this silo's shard lease, by outcome (ok, refused, failed). Refused or failed renewals stop the silo's shards from serving reads.");
+        // The alert's series exist from the start, so increase() sees the first failure.
+        LeaseRenewal("refused", 0);
+        LeaseRenewal("failed", 0);
     }
 
     /// <summary>The figures one shard activation keeps up to date; removed by <see cref="Forget"/>.</summary>
@@ -56,7 +59,7 @@ public sealed class KvMetrics
         _commits.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, new TagList { { "tenant", tenant }, { "outcome", ok ? "ok" : "failed" } });
 
     /// <summary>One renewal of the silo's lease ended with <paramref name="outcome"/>.</summary>
-    public void LeaseRenewal(string outcome) => _renewals.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+    public void LeaseRenewal(string outcome, long count = 1) => _renewals.Add(count, new KeyValuePair<string, object?>("outcome", outcome));
 
     private IEnumerable<Measurement<long>> Totals(Func<ShardFigures, long> figure) =>
         _shards.Values

@@ -45,8 +45,7 @@ public static class SiloTelemetry
         var allowRemote = string.Equals(app.Configuration["Dashboard:AllowRemote"], "true", StringComparison.OrdinalIgnoreCase);
         app.Use(async (context, next) =>
         {
-            if (!allowRemote && context.Request.Path.StartsWithSegments("/dashboard")
-                && context.Connection.RemoteIpAddress is { } remote && !IPAddress.IsLoopback(remote))
+            if (!DashboardAnswers(context, allowRemote))
             {
                 context.Response.StatusCode = StatusCodes.Status404NotFound;
                 return;
@@ -56,6 +55,13 @@ public static class SiloTelemetry
         });
         app.MapOrleansDashboard("/dashboard");
     }
+
+    /// <summary>False for a request to the dashboard from another machine, unless remote clients are allowed.</summary>
+    public static bool DashboardAnswers(HttpContext context, bool allowRemote) =>
+        allowRemote
+        || !context.Request.Path.StartsWithSegments("/dashboard")
+        || context.Connection.RemoteIpAddress is not { } remote
+        || IPAddress.IsLoopback(remote);
 
     /// <summary>The silo's PostgreSQL data source; its name labels the Npgsql pool metrics instead of the connection string.</summary>
     public static NpgsqlDataSource DataSource(string connectionString)

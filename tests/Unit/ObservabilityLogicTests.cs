@@ -41,3 +41,26 @@ public class ObservabilityLogicTests
     public void Label_names_become_snake_case(string name, string snake) =>
         Assert.Equal(snake, OrleansInstrumentBridge.SnakeCase(name));
 }
+
+/// <summary>The Orleans dashboard has no authentication: by default it answers this machine only.</summary>
+public class DashboardExposureTests
+{
+    private static Microsoft.AspNetCore.Http.DefaultHttpContext Request(string path, string remote)
+    {
+        var context = new Microsoft.AspNetCore.Http.DefaultHttpContext();
+        context.Request.Path = path;
+        context.Connection.RemoteIpAddress = System.Net.IPAddress.Parse(remote);
+        return context;
+    }
+
+    [Theory]
+    [InlineData("/dashboard", "127.0.0.1", false, true)]
+    [InlineData("/dashboard/index.html", "::1", false, true)]
+    [InlineData("/dashboard", "10.1.2.3", false, false)]
+    [InlineData("/dashboard/api/cluster", "192.168.0.9", false, false)]
+    [InlineData("/dashboard", "10.1.2.3", true, true)]
+    [InlineData("/metrics", "10.1.2.3", false, true)]
+    [InlineData("/health/ready", "10.1.2.3", false, true)]
+    public void Dashboard_answers_remote_clients_only_when_allowed(string path, string remote, bool allowRemote, bool answers) =>
+        Assert.Equal(answers, OrleansCompute.Silo.Observability.SiloTelemetry.DashboardAnswers(Request(path, remote), allowRemote));
+}

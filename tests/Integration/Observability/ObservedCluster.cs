@@ -120,7 +120,7 @@ public sealed class ObservedCluster : IAsyncLifetime
     {
         var table = Names.Table("obs");
         Check(await http.PutAsync($"/v1/tables/{table}", null), HttpStatusCode.Created);
-        Check(await http.PutAsync($"/v1/tables/{table}/keys/{SecretKey}", new StringContent(SecretValue)), HttpStatusCode.Created);
+        Check(await http.PutAsync($"/v1/tables/{table}/keys/{SecretKey}", new StringContent($"\"{SecretValue}\"", Encoding.UTF8, "application/json")), HttpStatusCode.Created);
         Check(await http.GetAsync($"/v1/tables/{table}/keys/{SecretKey}"), HttpStatusCode.OK);
         Check(await http.GetAsync($"/v1/tables/{table}/keys?prefix=key"), HttpStatusCode.OK);
 

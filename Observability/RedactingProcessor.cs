@@ -5,13 +5,14 @@ namespace OrleansCompute.Observability;
 
 /// <summary>
 /// Keeps keys and values out of spans (docs/observability.md, Traces). Orleans tags each call with
-/// its grain ids, and a transactional key's grain id contains the key; ASP.NET Core tags the
+/// its grain ids (<c>orleans.rpc.target_id</c>), and a transactional key's grain id contains the key; ASP.NET Core tags the
 /// request path, which contains it too. The grain ids are removed, and the path becomes the
-/// route template (<c>/v1/tables/{table}/keys/{key}</c>).
+/// route template (<c>/v1/tables/{table}/keys/{**key}</c>).
 /// </summary>
 public sealed class RedactingProcessor : BaseProcessor<Activity>
 {
-    private static readonly string[] Removed = ["rpc.orleans.target_id", "rpc.orleans.source_id"];
+    // Orleans 10 names them orleans.rpc.*; earlier versions rpc.orleans.*.
+    private static readonly string[] Removed = ["orleans.rpc.target_id", "orleans.rpc.source_id", "rpc.orleans.target_id", "rpc.orleans.source_id"];
 
     /// <inheritdoc />
     public override void OnEnd(Activity data)

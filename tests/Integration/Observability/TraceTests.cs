@@ -71,6 +71,9 @@ public sealed class TraceTests(ITestOutputHelper output)
         Assert.Equal(table, request.GetTagItem("oc.table"));
         Assert.All(trace, s => Assert.DoesNotContain(s.TagObjects, t => t.Value?.ToString()?.Contains(key, StringComparison.Ordinal) == true));
         Assert.All(trace, s => Assert.DoesNotContain(key, s.DisplayName));
+        // Grain ids are removed: a transactional key's grain id contains the key.
+        Assert.All(trace, s => Assert.Null(s.GetTagItem("orleans.rpc.target_id")));
+        Assert.All(trace, s => Assert.Null(s.GetTagItem("orleans.rpc.source_id")));
     }
 }
 

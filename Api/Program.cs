@@ -1,13 +1,12 @@
 using System.Diagnostics;
 using System.Text.Json.Serialization;
-using OpenTelemetry.Metrics;
-using OpenTelemetry.Trace;
 using OrleansCompute.Api.Cluster;
 using OrleansCompute.Api.Conventions;
 using OrleansCompute.Api.Coordination;
 using OrleansCompute.Api.Data;
 using OrleansCompute.Api.Errors;
 using OrleansCompute.Api.Jobs;
+using OrleansCompute.Api.Observability;
 using OrleansCompute.Api.OpenApi;
 using OrleansCompute.Api.Security;
 using OrleansCompute.Api.Tenancy;
@@ -58,19 +57,8 @@ builder.Services.ConfigureHttpJsonOptions(o =>
 
 builder.Services.AddApiDocument();
 
-var telemetry = builder.Services.AddOpenTelemetry()
-    .WithMetrics(metrics => metrics
-        .AddAspNetCoreInstrumentation()
-        .AddMeter("Microsoft.Orleans")
-        .AddPrometheusExporter());
-// Traces cost an Activity per request and per grain call: record them only when they go somewhere.
-if (!string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
-{
-    telemetry.WithTracing(tracing => tracing
-        .AddAspNetCoreInstrumentation()
-        .AddSource("Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application")
-        .AddOtlpExporter());
-}
+// Metrics, traces and JSON logs: Api/Observability, docs/observability.md.
+builder.AddApiTelemetry();
 
 var app = builder.Build();
 
@@ -100,7 +88,7 @@ app.MapGet("/health/ready", (ClusterConnection connection) => connection.IsConne
         ? Results.Ok(new { status = "ready" })
         : Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, type: ProblemTypes.ClusterUnavailable, title: "Not connected to the cluster"))
     .ExcludeFromDescription();
-app.MapPrometheusScrapingEndpoint("/metrics");
+app.MapApiMetrics();
 app.MapConsole(); // the web console at /console (Api/WebConsole)
 
 // Every /v1 endpoint needs an authenticated caller; each also names the scope it requires.

@@ -15,9 +15,8 @@ using OrleansCompute.Grains.Transactions;
 using OrleansCompute.Grains.Transactions.Storage;
 using Orleans.Transactions.Abstractions;
 using OrleansCompute.Silo.Health;
+using OrleansCompute.Silo.Observability;
 using OrleansCompute.Silo.Storage;
-using OpenTelemetry.Metrics;
-using OpenTelemetry.Trace;
 
 namespace OrleansCompute.Silo;
 
@@ -71,7 +70,7 @@ public static class SiloApp
         {
             // Shard commits use no session state, so pooled connections need no DISCARD ALL on reuse:
             // that reset is a transaction of its own, and would double the commits per write.
-            builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(
+            builder.Services.AddSingleton(_ => SiloTelemetry.DataSource(
                 new NpgsqlConnectionStringBuilder(postgres)
                 {
                     NoResetOnClose = true,
@@ -110,25 +109,15 @@ public static class SiloApp
         builder.UseOrleans(silo => ConfigureSilo(silo, settings, builder.Configuration));
 
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.ListenAnyIP(settings.HealthPort));
-        var telemetry = builder.Services.AddOpenTelemetry()
-            .WithMetrics(metrics => metrics
-                .AddMeter("Microsoft.Orleans", TaskRunner.MeterName, ShardRebalancer.MeterName)
-                .AddPrometheusExporter());
-        // Traces cost an Activity per grain call: record them only when they go somewhere.
-        if (!string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
-        {
-            telemetry.WithTracing(tracing => tracing
-                .AddSource("Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application")
-                .AddOtlpExporter());
-        }
+        // Metrics, traces and JSON logs: Silo/Observability, docs/observability.md.
+        builder.AddSiloTelemetry();
 
         var app = builder.Build();
         app.MapGet("/health/live", () => Results.Ok(new { status = "live" }));
         app.MapGet("/health/ready", (SiloReadiness readiness) => readiness.IsReady
             ? Results.Ok(new { status = "ready" })
             : Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Silo is not active"));
-        app.MapPrometheusScrapingEndpoint("/metrics");
-        app.MapOrleansDashboard("/dashboard");
+        app.MapSiloObservability();
         return app;
     }
 

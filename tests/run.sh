@@ -8,9 +8,9 @@
 #
 # What it does:
 #   1. checks prerequisites: the .NET SDK (says what to install if missing), PostgreSQL
-#      server binaries, the docker-compose package and Debian's chromium (for the console's
-#      browser tests) (installed through apt when run as root, otherwise it says exactly what
-#      to install);
+#      server binaries, the docker-compose package, Debian's chromium (for the console's
+#      browser tests) and promtool (Debian's prometheus package), installed through apt when
+#      run as root, otherwise it says exactly what to install;
 #   2. builds OrleansCompute.sln once in Release, and lints the Api's live OpenAPI document with
 #      Spectral and Redocly (tests/OpenApi/lint.sh; Node.js and npm come from apt as root);
 #   3. starts a throwaway PostgreSQL (deploy/local/pg.sh) and exports
@@ -113,6 +113,8 @@ command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 # Debian's chromium: the web console's browser tests drive it through Playwright (tests/Integration/Console).
 [[ -x /usr/bin/chromium ]] || missing+=(chromium)
+# promtool (Debian's prometheus package): the observability tests check /metrics and the alert rules with it.
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 if ((${#missing[@]})); then
     if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
         log "installing missing packages: apt-get update && apt-get install -y ${missing[*]}"
@@ -125,6 +127,7 @@ if ((${#missing[@]})); then
                 docker-compose) log "missing docker-compose: install the package 'docker-compose' (sudo apt-get install -y docker-compose)" ;;
                 npm) log "missing npm: install the packages 'nodejs npm' (sudo apt-get install -y nodejs npm); the OpenAPI lint fails without them" ;;
                 chromium) log "missing chromium: install the package 'chromium' (sudo apt-get install -y chromium); the console's browser tests fail without it" ;;
+                prometheus) log "missing promtool: install the package 'prometheus' (sudo apt-get install -y prometheus); the observability tests fail without it" ;;
             esac
         done
         # PostgreSQL is required; without docker-compose only the compose-file test fails.

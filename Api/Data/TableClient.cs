@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using OrleansCompute.Api.Observability;
 using OrleansCompute.Api.Transactions;
 using OrleansCompute.Data;
 using OrleansCompute.Tenancy;
@@ -18,7 +19,7 @@ namespace OrleansCompute.Api.Data;
 /// the stale layout's shards refuse the operation with nothing applied, and it runs once more on the
 /// table as it is now.
 /// </remarks>
-public sealed class TableClient(IGrainFactory grains, TransactionClient transactions, TimeProvider clock)
+public sealed class TableClient(IGrainFactory grains, TransactionClient transactions, TimeProvider clock, ApiMetrics metrics)
 {
     private static readonly TimeSpan Freshness = TimeSpan.FromSeconds(2);
 
@@ -53,7 +54,23 @@ public sealed class TableClient(IGrainFactory grains, TransactionClient transact
     public void Forget(string tenant, string table) => _tables.TryRemove(TenantKey.For(tenant, table), out _);
 
     /// <summary>One key operation; <see cref="KvStatus.TableNotFound"/> when there is no such table.</summary>
-    public async Task<DataAnswer<KvResult>> ExecuteAsync(string tenant, string table, KvOp op, CancellationToken cancellationToken) =>
+    public async Task<DataAnswer<KvResult>> ExecuteAsync(string tenant, string table, KvOp op, CancellationToken cancellationToken)
+    {
+        var started = metrics.Start(tenant, table);
+        var status = "error";
+        try
+        {
+            var answer = await ExecuteUnmeasuredAsync(tenant, table, op, cancellationToken);
+            status = answer.Committed ? ApiMetrics.StatusName(answer.Value.Status) : "txn_" + OrleansCompute.Observability.OrleansInstrumentBridge.SnakeCase(answer.Outcome.ToString());
+            return answer;
+        }
+        finally
+        {
+            metrics.KvDone(started, tenant, table, ApiMetrics.OpName(op.Kind), status);
+        }
+    }
+
+    private async Task<DataAnswer<KvResult>> ExecuteUnmeasuredAsync(string tenant, string table, KvOp op, CancellationToken cancellationToken) =>
         await RunAsync(tenant, table,
             async info => info.Transactional
                 ? await transactions.ExecuteAsync(tenant, info, op, cancellationToken)
@@ -68,6 +85,23 @@ public sealed class TableClient(IGrainFactory grains, TransactionClient transact
     /// across all shards; null when there is no such table.
     /// </summary>
     public async Task<DataAnswer<KvScanPage>?> ScanAsync(
+        string tenant, string table, string prefix, string? after, int limit, CancellationToken cancellationToken)
+    {
+        var started = metrics.Start(tenant, table);
+        var status = "error";
+        try
+        {
+            var answer = await ScanUnmeasuredAsync(tenant, table, prefix, after, limit, cancellationToken);
+            status = answer is null ? ApiMetrics.StatusName(KvStatus.TableNotFound) : answer.Value.Committed ? "ok" : "txn_" + OrleansCompute.Observability.OrleansInstrumentBridge.SnakeCase(answer.Value.Outcome.ToString());
+            return answer;
+        }
+        finally
+        {
+            metrics.KvDone(started, tenant, table, "scan", status);
+        }
+    }
+
+    private async Task<DataAnswer<KvScanPage>?> ScanUnmeasuredAsync(
         string tenant, string table, string prefix, string? after, int limit, CancellationToken cancellationToken)
     {
         var answer = await RunAsync(tenant, table,
@@ -86,6 +120,22 @@ public sealed class TableClient(IGrainFactory grains, TransactionClient transact
     /// The table must not be transactional (its keys change only in transactions).
     /// </summary>
     public async Task<KvResult[]?> BatchAsync(string tenant, string table, IReadOnlyList<KvOp> ops, CancellationToken cancellationToken)
+    {
+        var started = metrics.Start(tenant, table);
+        var status = "error";
+        try
+        {
+            var results = await BatchUnmeasuredAsync(tenant, table, ops, cancellationToken);
+            status = results is null ? ApiMetrics.StatusName(KvStatus.TableNotFound) : "ok";
+            return results;
+        }
+        finally
+        {
+            metrics.KvDone(started, tenant, table, "batch", status);
+        }
+    }
+
+    private async Task<KvResult[]?> BatchUnmeasuredAsync(string tenant, string table, IReadOnlyList<KvOp> ops, CancellationToken cancellationToken)
     {
         var answer = await RunAsync(tenant, table,
             async info => new DataAnswer<KvResult[]>(await BatchByShardAsync(tenant, table, info, ops, cancellationToken)),

@@ -1,4 +1,5 @@
 using OrleansCompute.Api.Errors;
+using OrleansCompute.Api.Observability;
 using OrleansCompute.Data;
 using OrleansCompute.Tenancy;
 using OrleansCompute.Transactions;
@@ -10,7 +11,7 @@ namespace OrleansCompute.Api.Transactions;
 /// scans and counts of transactional tables, each of which is a transaction of its own. Outcomes
 /// other than committed come back as values for the endpoint to answer, never as exceptions.
 /// </summary>
-public sealed class TransactionClient(IGrainFactory grains)
+public sealed class TransactionClient(IGrainFactory grains, ApiMetrics metrics)
 {
     private ITransactionCoordinatorGrain Coordinator => grains.GetGrain<ITransactionCoordinatorGrain>(0);
 
@@ -21,15 +22,19 @@ public sealed class TransactionClient(IGrainFactory grains)
     /// </summary>
     public async Task<TxnResult> RunAsync(TxnRequest request, bool writes, CancellationToken cancellationToken)
     {
+        TxnResult result;
         try
         {
-            return await Coordinator.RunAsync(request, cancellationToken);
+            result = await Coordinator.RunAsync(request, cancellationToken);
         }
         catch (Exception ex) when (writes && ClusterFaults.IsUnavailable(ex))
         {
-            return new TxnResult(TxnOutcome.OutcomeUnknown, false, [],
+            result = new TxnResult(TxnOutcome.OutcomeUnknown, false, [],
                 Message: "The Api lost the cluster while the transaction ran; it may or may not have been applied.");
         }
+
+        metrics.TransactionDone(result.Outcome);
+        return result;
     }
 
     /// <summary>

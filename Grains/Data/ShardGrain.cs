@@ -52,6 +52,7 @@ public sealed partial class ShardGrain(
     SiloLease siloLease,
     LocalShards local,
     ValueProtector protector,
+    KvMetrics metrics,
     IOptions<KeyValueOptions> options,
     ILogger<ShardGrain> logger) : Grain, IShardGrain
 {
@@ -77,6 +78,7 @@ public sealed partial class ShardGrain(
     private Task? _checking;
 
     private WriteCoalescer<RowWrite> _commits = null!;
+    private ShardFigures _figures = null!;
     private long _appliedThrough;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
@@ -87,6 +89,7 @@ public sealed partial class ShardGrain(
         var period = options.Value.SweepPeriod;
         this.RegisterGrainTimer(ct => SweepExpiredAsync(ct), new GrainTimerCreationOptions(period, period) { Interleave = true });
         local.Add(this.GetPrimaryKeyString());
+        _figures = metrics.Track(this.GetPrimaryKeyString(), _tenant, _tableId);
         // Load at once rather than on the first request: after a move, the shard is ready before
         // traffic reaches it. A failed load is retried by the next request (EnsureOpenAsync).
         _ = EnsureOpenAsync().ContinueWith(static t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously);
@@ -242,6 +245,7 @@ public sealed partial class ShardGrain(
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         local.Remove(this.GetPrimaryKeyString());
+        metrics.Forget(this.GetPrimaryKeyString(), _figures);
         // Hand the shard back so the next activation, wherever it lands, need not wait for this
         // silo's lease to run out. What was staged commits first: nothing acknowledged is left behind.
         if (_opening is { IsCompletedSuccessfully: true } && _broken is null && !_dropped)
@@ -324,6 +328,7 @@ public sealed partial class ShardGrain(
         _dropped = true;
         _committed.Clear();
         _keys.Clear();
+        _figures.Reset(0, 0);
         DeactivateOnIdle();
         return Task.CompletedTask;
     }
@@ -464,9 +469,11 @@ public sealed partial class ShardGrain(
         var rows = group.Writes.GroupBy(w => w.Key, StringComparer.Ordinal)
             .Select(g => g.Last() with { Fences = g.LastOrDefault(w => w.Fences is not null)?.Fences })
             .ToList();
+        var started = KvMetrics.StartCommit();
         try
         {
             await store.CommitAsync(_tableId, _shard, _epoch, Sealed(rows), CancellationToken.None);
+            metrics.Committed(started, _tenant, ok: true);
         }
         catch (ShardFencedException fenced) when (fenced.TableDropped)
         {
@@ -476,6 +483,7 @@ public sealed partial class ShardGrain(
         }
         catch (Exception ex)
         {
+            metrics.Committed(started, _tenant, ok: false);
             throw Break(ex);
         }
 
@@ -487,15 +495,21 @@ public sealed partial class ShardGrain(
     {
         foreach (var row in rows)
         {
+            var before = _committed.TryGetValue(row.Key, out var old) ? old.Value.Length : -1;
             if (row.Value is null)
             {
                 _committed.Remove(row.Key);
                 _keys.Remove(row.Key);
+                if (before >= 0)
+                {
+                    _figures.Change(-1, -before);
+                }
             }
             else
             {
                 _committed[row.Key] = new Entry(row.Value, row.Version, row.ExpiresAt);
                 _keys.Add(row.Key);
+                _figures.Change(before >= 0 ? 0 : 1, row.Value.Length - Math.Max(before, 0));
             }
 
             if (_staged.TryGetValue(row.Key, out var staged) && staged.Sequence <= lastSequence)
@@ -568,6 +582,9 @@ public sealed partial class ShardGrain(
             {
                 MergeFences(fence.Key, new Dictionary<string, long> { [fence.Lock] = fence.Token });
             }
+
+            _figures.Reset(_committed.Count, _committed.Values.Sum(e => (long)e.Value.Length));
+            metrics.Opened(_tenant);
         }
         catch (Exception ex) when (ex is not ShardUnavailableException)
         {

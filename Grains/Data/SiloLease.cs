@@ -25,6 +25,7 @@ public sealed partial class SiloLease(
     IKeyValueStore store,
     ILocalSiloDetails silo,
     IOptions<KeyValueOptions> options,
+    KvMetrics metrics,
     ILogger<SiloLease> logger) : ILifecycleParticipant<ISiloLifecycle>
 {
     private readonly CancellationTokenSource _stopping = new();
@@ -116,9 +117,12 @@ public sealed partial class SiloLease(
                 if (!await store.RenewSiloLeaseAsync(Holder, Duration, stopping))
                 {
                     // Voted dead: Orleans stops this silo as soon as it hears. Until then nothing is served from memory.
+                    metrics.LeaseRenewal("refused");
                     LogDeclaredDead();
                     continue;
                 }
+
+                metrics.LeaseRenewal("ok");
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
             {
@@ -126,6 +130,7 @@ public sealed partial class SiloLease(
             }
             catch (Exception ex)
             {
+                metrics.LeaseRenewal("failed");
                 LogRenewFailed(ex);
                 continue;
             }

@@ -27,6 +27,7 @@ public sealed partial class JobGrain(
     ILocalSiloDetails localSilo,
     IOptions<JobOptions> options,
     TimeProvider clock,
+    JobMetrics metrics,
     ILogger<JobGrain> logger) : Grain, IJobGrain, IRemindable
 {
     private const string RecoveryReminder = "recover";
@@ -44,6 +45,8 @@ public sealed partial class JobGrain(
     private JobGate _gate = null!;
     private IGrainTimer? _watchdog;
     private IGrainTimer? _runAtTimer;
+    // The status last counted in oc_jobs_entered_total: transitions are counted once, by the activation that makes them.
+    private JobStatus _counted;
 
     private string JobKey => this.GetPrimaryKeyString();
 
@@ -56,6 +59,7 @@ public sealed partial class JobGrain(
         }
 
         _job = loaded.Job;
+        _counted = _job.Status;
         _placement = new RunPlacement(membership, localSilo, GrainFactory);
         _spec = JobDocuments.DeserializeSpec(_job.Spec);
         _plan = JobDocuments.DeserializePlan(_job.Plan);
@@ -184,6 +188,12 @@ public sealed partial class JobGrain(
     private long? Execute(IReadOnlyList<JobCommand> commands)
     {
         long? header = null;
+        if (_state.Status != _counted)
+        {
+            _counted = _state.Status;
+            metrics.JobEntered(_job!.Kind, _counted);
+        }
+
         foreach (var command in commands)
         {
             switch (command)

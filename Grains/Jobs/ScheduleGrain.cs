@@ -18,6 +18,7 @@ public sealed partial class ScheduleGrain(
     [PersistentState("schedule", StorageNames.Default)] IPersistentState<ScheduleGrain.State> state,
     IOptions<JobOptions> options,
     TimeProvider clock,
+    JobMetrics metrics,
     ILogger<ScheduleGrain> logger) : Grain, IScheduleGrain, IRemindable
 {
     private const string KeepAliveReminder = "keep-alive";
@@ -186,12 +187,15 @@ public sealed partial class ScheduleGrain(
             var result = await GrainFactory.GetGrain<ITenantJobsGrain>(tenant)
                 .SubmitAsync(state.State.Spec!.Job, JobOrigins.ScheduleKey(name, $"{occurrence.UtcDateTime:yyyyMMddTHHmmssZ}"));
             state.State.LastJobId = result.JobId ?? state.State.LastJobId;
-            state.State.LastError = result.Outcome is SubmitOutcome.Created or SubmitOutcome.Existing
+            var submitted = result.Outcome is SubmitOutcome.Created or SubmitOutcome.Existing;
+            state.State.LastError = submitted
                 ? null
                 : $"{result.Outcome}: {string.Join("; ", result.Errors.Select(e => $"{e.Field} {e.Message}"))}";
+            metrics.ScheduleFired(tenant, submitted ? "submitted" : "refused", occurrence, clock.GetUtcNow());
         }
         catch (Exception e)
         {
+            metrics.ScheduleFired(tenant, "error", occurrence, clock.GetUtcNow());
             LogFireFailed(tenant, name, occurrence, e);
             state.State.LastError = e.Message;
         }

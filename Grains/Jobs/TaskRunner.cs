@@ -36,23 +36,25 @@ public sealed partial class TaskRunner : IDisposable
         (a, b) => a.Priority != b.Priority ? b.Priority.CompareTo(a.Priority) : a.Sequence.CompareTo(b.Sequence)));
     private readonly Dictionary<(string JobKey, int Index), Run> _runs = [];
     private readonly Counter<long> _runsEnded;
+    private readonly JobMetrics _metrics;
 
     // CPU-bound bodies run here, one per core at once, off the thread pool Orleans runs on.
     private readonly CpuScheduler _cpu = new(Environment.ProcessorCount);
     private long _sequence;
     private int _running;
 
-    public TaskRunner(TaskKinds kinds, IGrainFactory grains, ILocalSiloDetails silo, IOptions<JobOptions> options, IHostApplicationLifetime lifetime, IMeterFactory meters, ILogger<TaskRunner> logger)
+    public TaskRunner(TaskKinds kinds, IGrainFactory grains, ILocalSiloDetails silo, IOptions<JobOptions> options, IHostApplicationLifetime lifetime, IMeterFactory meters, JobMetrics metrics, ILogger<TaskRunner> logger)
     {
         _kinds = kinds;
         _grains = grains;
         _logger = logger;
+        _metrics = metrics;
         _silo = silo.SiloAddress.ToParsableString();
         _slots = Math.Max(1, options.Value.SlotsPerSilo);
         // A silo that stops gracefully hands its tasks back at once instead of letting them be found lost.
         lifetime.ApplicationStopping.Register(_stopping.Cancel);
         var meter = meters.Create(MeterName);
-        _runsEnded = meter.CreateCounter<long>("oc_task_runs", description: "Task runs ended on this silo, by outcome.");
+        _runsEnded = meter.CreateCounter<long>("oc_task_runs", description: "Task runs ended on this silo, by kind and outcome (succeeded, failed, timedout, cancelled).");
         meter.CreateObservableGauge("oc_tasks_running", () => Running, description: "Task bodies running on this silo.");
         meter.CreateObservableGauge("oc_tasks_queued", () => Queued, description: "Tasks waiting for a slot on this silo.");
     }
@@ -144,8 +146,12 @@ public sealed partial class TaskRunner : IDisposable
         try
         {
             var startedAt = DateTimeOffset.UtcNow;
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            _metrics.TaskStarted(assignment.Kind, assignment.Attempt, run.EnqueuedAt);
             var (outcome, result, error, unfinished) = await RunBodyAsync(run);
-            _runsEnded.Add(1, new KeyValuePair<string, object?>("outcome", outcome.ToString().ToLowerInvariant()));
+            var outcomeName = outcome.ToString().ToLowerInvariant();
+            _runsEnded.Add(1, new KeyValuePair<string, object?>("kind", assignment.Kind), new KeyValuePair<string, object?>("outcome", outcomeName));
+            _metrics.TaskEnded(assignment.Kind, outcomeName, started);
             await ReportAsync(assignment.JobKey, new TaskReport(assignment.Index, assignment.DispatchId, outcome, result, error, _silo, startedAt));
             if (unfinished is not null)
             {
@@ -260,7 +266,11 @@ public sealed partial class TaskRunner : IDisposable
         }
     }
 
-    private sealed record Run(TaskAssignment Assignment, CancellationTokenSource Cancel);
+    private sealed record Run(TaskAssignment Assignment, CancellationTokenSource Cancel)
+    {
+        /// <summary>When the run was queued here (a Stopwatch timestamp), for the queue-wait histogram.</summary>
+        public long EnqueuedAt { get; } = System.Diagnostics.Stopwatch.GetTimestamp();
+    }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Task {JobKey}#{Index} attempt {Attempt} failed: {Error}")]
     private partial void LogTaskFailed(string jobKey, int index, int attempt, string error);

@@ -14,7 +14,7 @@ namespace OrleansCompute.Grains.Jobs;
 /// submission of the same tenant. A job is acknowledged only once its row is committed and it
 /// has registered the reminder that keeps it alive.
 /// </summary>
-public sealed class TenantJobsGrain(IJobStore store, TaskKinds kinds, IOptions<JobOptions> options, TimeProvider clock) : Grain, ITenantJobsGrain
+public sealed class TenantJobsGrain(IJobStore store, TaskKinds kinds, IOptions<JobOptions> options, TimeProvider clock, JobMetrics metrics) : Grain, ITenantJobsGrain
 {
     private readonly JobOptions _options = options.Value;
 
@@ -68,6 +68,7 @@ public sealed class TenantJobsGrain(IJobStore store, TaskKinds kinds, IOptions<J
             return await ExistingAsync(winner.JobId, winner.SpecHash == hash, cancellationToken);
         }
 
+        metrics.JobEntered(spec.Kind, JobStatus.Queued);
         await Job(id).WakeAsync(cancellationToken);
         return new SubmitResult(SubmitOutcome.Created, id, JobStatus.Queued, []);
     }

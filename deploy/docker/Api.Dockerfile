@@ -8,10 +8,12 @@ WORKDIR /src
 # restore layer. The Api references Grains.Interfaces only, never Grains.
 COPY global.json Directory.Build.props Directory.Packages.props .editorconfig ./
 COPY Grains.Interfaces/Grains.Interfaces.csproj Grains.Interfaces/
+COPY Silo/Observability/Shared/Observability.csproj Silo/Observability/Shared/
 COPY Api/Api.csproj Api/
 RUN dotnet restore Api/Api.csproj
 
 COPY Grains.Interfaces/ Grains.Interfaces/
+COPY Silo/Observability/Shared/ Silo/Observability/Shared/
 COPY Api/ Api/
 RUN dotnet publish Api/Api.csproj -c Release -o /app --no-restore -p:UseAppHost=false
 

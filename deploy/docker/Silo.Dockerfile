@@ -9,6 +9,7 @@ WORKDIR /src
 # (slow) restore layer. Central package management puts every version in Directory.Packages.props.
 COPY global.json Directory.Build.props Directory.Packages.props .editorconfig ./
 COPY Grains.Interfaces/Grains.Interfaces.csproj Grains.Interfaces/
+COPY Silo/Observability/Shared/Observability.csproj Silo/Observability/Shared/
 COPY Grains/Grains.csproj Grains/
 COPY Silo/Silo.csproj Silo/
 RUN dotnet restore Silo/Silo.csproj

@@ -56,6 +56,9 @@ public sealed partial class ShardRebalancer(
         // Stops run from the highest stage down, so this drains while the silo is still fully active.
         lifecycle.Subscribe(nameof(ShardRebalancer) + ".Drain", ServiceLifecycleStage.Active + 100, _ => Task.CompletedTask, DrainAsync);
         _meter.CreateObservableGauge("oc_shards_hosted", () => local.Keys.Count, description: "Shard activations on this silo.");
+        // Counted from zero, so rate() and alerts see the series before the first move.
+        _moves.Add(0, new KeyValuePair<string, object?>("reason", "rebalance"));
+        _moves.Add(0, new KeyValuePair<string, object?>("reason", "drain"));
         _meter.CreateObservableGauge("oc_shard_moves_in_flight", () => local.MovesInFlight, description: "Shard moves this silo has started and not yet seen land.");
     }
 

@@ -20,7 +20,8 @@ public static class LockEndpoints
     {
         // A waiter whose call went through a gateway that died is answered 503 at once, not after the response timeout.
         var locks = v1.MapGroup("/locks").WithTags("Locks").AddEndpointFilter<GatewayLossFilter>();
-        locks.MapPost("/{**name}", AcquireAsync).RequireScope(Scopes.Coord)
+        // An acquire waits up to its waitSeconds: no request deadline (docs/reliability.md).
+        locks.MapPost("/{**name}", AcquireAsync).RequireScope(Scopes.Coord).WaitsBeyondTheRequestDeadline()
             .WithSummary($"Acquire for a lease, waiting up to waitSeconds (0-{MaxWaitSeconds}; 0 tries once) first come, first served. 200 with a fencing token; 409 lock-held when not granted in time.")
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound)

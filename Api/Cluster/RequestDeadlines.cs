@@ -90,6 +90,10 @@ public static class RequestDeadlines
         });
     }
 
+    /// <summary>True when the Api stopped waiting for the cluster because the request reached its answer bound.</summary>
+    public static bool AnswerBoundReached(HttpContext context) =>
+        context.Features.Get<RequestDeadlineFeature>()?.AnswerBoundReached.IsCancellationRequested == true;
+
     /// <summary>True when the caller itself went away (as opposed to the Api giving up at the answer bound).</summary>
     public static bool ClientAborted(HttpContext context) =>
         context.Features.Get<RequestDeadlineFeature>() is { } feature

@@ -22,7 +22,9 @@ public sealed partial class ProblemExceptionHandler(
         // bound (docs/reliability.md): only the caller's own abort is not.
         if (exception is OperationCanceledException && !RequestDeadlines.ClientAborted(httpContext))
         {
-            exception = new TimeoutException("The cluster cancelled the call.", exception);
+            exception = new TimeoutException(RequestDeadlines.AnswerBoundReached(httpContext)
+                ? "The cluster did not answer within the Api's answer bound."
+                : "The cluster cancelled the call.", exception);
         }
 
         var problem = exception switch

@@ -90,6 +90,19 @@ public static class RequestDeadlines
         });
     }
 
+    /// <summary>
+    /// For an endpoint exempt from the request deadline because it waits on purpose: a token that
+    /// fires <paramref name="wait"/> plus the answer bound from now (or with <paramref name="cancellationToken"/>),
+    /// so even a call to a paused silo is answered, 503, once the wait the caller asked for is over.
+    /// </summary>
+    public static CancellationTokenSource BoundedWait(HttpContext context, CancellationToken cancellationToken, TimeSpan wait)
+    {
+        var options = context.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<RequestDeadlineOptions>>().Value;
+        var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bounded.CancelAfter(wait + options.AnswerBound);
+        return bounded;
+    }
+
     /// <summary>True when the Api stopped waiting for the cluster because the request reached its answer bound.</summary>
     public static bool AnswerBoundReached(HttpContext context) =>
         context.Features.Get<RequestDeadlineFeature>()?.AnswerBoundReached.IsCancellationRequested == true;

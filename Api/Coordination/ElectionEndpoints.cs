@@ -85,7 +85,9 @@ public static class ElectionEndpoints
                         detail: $"This tenant has {slots.Limit} acquires and campaigns waiting, as many as it may. Retry later.");
                 }
 
-                var result = await election.CampaignAsync(lease!, value.GetRawText(), TimeSpan.FromSeconds(wait ?? 0), cancellationToken);
+                // Exempt from the request deadline, but answered once the wait asked for and the answer bound are over.
+                using var bounded = RequestDeadlines.BoundedWait(http, cancellationToken, TimeSpan.FromSeconds(wait ?? 0));
+                var result = await election.CampaignAsync(lease!, value.GetRawText(), TimeSpan.FromSeconds(wait ?? 0), bounded.Token);
                 return result.Status switch
                 {
                     AcquireStatus.Granted => TypedResults.Ok(new CampaignResponse(result.Token, value)),

@@ -70,7 +70,10 @@ public static class LockEndpoints
                 detail: $"This tenant has {slots.Limit} lock acquires waiting, as many as it may. Retry later.");
         }
 
-        var result = await Lock(http, grains, name).AcquireAsync(body!.Lease!, TimeSpan.FromSeconds(body.WaitSeconds ?? 0), cancellationToken);
+        var wait = TimeSpan.FromSeconds(body!.WaitSeconds ?? 0);
+        // Exempt from the request deadline, but answered once the wait asked for and the answer bound are over.
+        using var bounded = RequestDeadlines.BoundedWait(http, cancellationToken, wait);
+        var result = await Lock(http, grains, name).AcquireAsync(body.Lease!, wait, bounded.Token);
         return result.Status switch
         {
             AcquireStatus.Granted => TypedResults.Ok(new LockGrantResponse(name, result.Token, body.Lease!)),

@@ -18,7 +18,7 @@ namespace OrleansCompute.Silo.Health;
 /// restart policy of docker compose and Kubernetes, and the watch loop of deploy/local/up.sh.
 /// Turned off (<c>Silo:ExitWhenDeclaredDead=false</c>) only for silos hosted inside a test process.
 /// </remarks>
-public sealed partial class DeclaredDeadExit(SiloLease lease, IConfiguration configuration) : BackgroundService
+public sealed partial class DeclaredDeadExit(SiloLease lease, IConfiguration configuration, IHostApplicationLifetime lifetime) : BackgroundService
 {
     /// <summary>EX_TEMPFAIL: the silo is fine, the cluster voted it out; start it again.</summary>
     public const int ExitCode = 75;
@@ -35,6 +35,13 @@ public sealed partial class DeclaredDeadExit(SiloLease lease, IConfiguration con
             await lease.DeclaredDead.WaitAsync(stoppingToken);
         }
         catch (OperationCanceledException)
+        {
+            return;
+        }
+
+        // A silo leaving on SIGTERM records itself dead before its lease loop stops: that is a
+        // graceful leave, which ends with exit code 0, not a vote.
+        if (lifetime.ApplicationStopping.IsCancellationRequested)
         {
             return;
         }

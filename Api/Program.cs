@@ -37,6 +37,7 @@ builder.Services.AddSingleton<TransactionClient>();
 builder.Services.Configure<KeyValueLimits>(builder.Configuration.GetSection("KeyValue"));
 builder.Services.Configure<TransactionLimits>(builder.Configuration.GetSection("Transactions"));
 builder.Services.Configure<CoordinationLimits>(builder.Configuration.GetSection("Coordination"));
+builder.Services.Configure<RequestDeadlineOptions>(builder.Configuration.GetSection("Requests"));
 builder.Services.AddSingleton<WaiterSlots>();
 
 builder.AddApiSecurity();
@@ -77,6 +78,8 @@ app.UseStatusCodePages();
 app.UseRequestBodyLimit(RequestBodyLimit.Bytes(app.Configuration));
 app.UseJsonByDefault();
 app.UseRouting();
+// After routing (an endpoint may wait on purpose and be exempt), before everything that waits.
+app.UseRequestDeadlines();
 app.UseAuthentication();
 app.UseRateLimiter();
 app.UseAuthorization();

@@ -56,6 +56,7 @@ public static class SiloApp
         builder.Services.AddSingleton<ValueProtector>();
         builder.Services.AddSingleton<SiloLease>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SiloLease>());
+        builder.Services.AddHostedService<DeclaredDeadExit>();
         builder.Services.AddSingleton<LocalShards>();
         builder.Services.AddSingleton<ShardRebalancer>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ShardRebalancer>());
@@ -70,14 +71,7 @@ public static class SiloApp
         {
             // Shard commits use no session state, so pooled connections need no DISCARD ALL on reuse:
             // that reset is a transaction of its own, and would double the commits per write.
-            builder.Services.AddSingleton(_ => SiloTelemetry.DataSource(
-                new NpgsqlConnectionStringBuilder(postgres)
-                {
-                    NoResetOnClose = true,
-                    // The same few statements run on every commit: prepare them once per connection.
-                    MaxAutoPrepare = 32,
-                    AutoPrepareMinUsages = 2,
-                }.ConnectionString));
+            builder.Services.AddSingleton(_ => SiloTelemetry.DataSource(StoreConnectionString(postgres)));
             // Tests may put a fault-injecting decorator in first; theirs then wins.
             builder.Services.TryAddSingleton<IKeyValueStore, PostgresKeyValueStore>();
             builder.Services.TryAddSingleton<IJobStore>(sp => new JobStore(sp.GetRequiredService<NpgsqlDataSource>()));
@@ -140,10 +134,16 @@ public static class SiloApp
             o.NumMissedProbesLimit = 2;
             o.EnableConnectionLivenessCheck = true;
             o.ExtendProbeTimeoutDuringDegradation = true;
+            // Orleans' default is a minute. A silo reads the table this often besides gossip: a
+            // silo voted dead while cut off learns it within seconds of the heal (and stops), and
+            // the others learn of deaths they missed in gossip. One small query per silo.
+            o.TableRefreshTimeout = TimeSpan.FromSeconds(5);
         });
         silo.Configure<ClusterMembershipOptions>(configuration.GetSection("Orleans:Membership"));
         silo.AddActivityPropagation();
         silo.AddIncomingGrainCallFilter<StoreFaultFilter>();
+        // The Api's request deadline, as a budget re-derived on this silo's monotonic clock.
+        silo.AddIncomingGrainCallFilter<RequestDeadlineFilter>();
         silo.AddDashboard();
         silo.AddPlacementDirector<ShardPlacement, ShardPlacementDirector>();
         silo.AddPlacementDirector<SiloBoundPlacement, SiloBoundPlacementDirector>();
@@ -206,6 +206,40 @@ public static class SiloApp
             });
         }
     }
+
+    /// <summary>
+    /// The connection string of the project's own stores. Shard commits use no session state, so
+    /// pooled connections need no DISCARD ALL on reuse: that reset is a transaction of its own, and
+    /// would double the commits per write. Unless the connection string says otherwise, opening a
+    /// connection and running a statement each give up within the Api's answer bound (5 s) rather
+    /// than Npgsql's 15 s and 30 s: a store that does not answer must not hold a request longer
+    /// than its caller waits (docs/reliability.md, Bounded answers).
+    /// </summary>
+    internal static string StoreConnectionString(string postgres)
+    {
+        var given = new NpgsqlConnectionStringBuilder(postgres);
+        var builder = new NpgsqlConnectionStringBuilder(postgres)
+        {
+            NoResetOnClose = true,
+            // The same few statements run on every commit: prepare them once per connection.
+            MaxAutoPrepare = 32,
+            AutoPrepareMinUsages = 2,
+        };
+        if (!given.ContainsKey("Timeout"))
+        {
+            builder.Timeout = StoreConnectTimeoutSeconds;
+        }
+
+        if (!given.ContainsKey("Command Timeout"))
+        {
+            builder.CommandTimeout = StoreCommandTimeoutSeconds;
+        }
+
+        return builder.ConnectionString;
+    }
+
+    private const int StoreConnectTimeoutSeconds = 3;
+    private const int StoreCommandTimeoutSeconds = 5;
 
     private static void AddGrainStorage(ISiloBuilder silo, string invariant, string connectionString, string name = StorageNames.Default) =>
         silo.AddAdoNetGrainStorage(name, o =>

@@ -88,6 +88,13 @@ public sealed partial class ClusterClientHost : IHostedService, IAsyncDisposable
         // Follow silos as they come and go: the default refresh is a minute.
         client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(5));
         client.AddActivityPropagation();
+        // Every grain call carries what is left of its request's deadline (docs/reliability.md).
+        client.AddOutgoingGrainCallFilter<RequestDeadlineBudgetFilter>();
+        // No call waits past the answer bound, whatever it was called with: Orleans' default is
+        // 30 s, and a call to a paused silo waited that long. Methods that wait on purpose (a
+        // lock acquire's waitSeconds) name their own [ResponseTimeout].
+        var deadlines = configuration.GetSection("Requests").Get<RequestDeadlineOptions>() ?? new RequestDeadlineOptions();
+        client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = deadlines.AnswerBound);
 
         var postgres = configuration.GetConnectionString("Postgres");
         if (!string.IsNullOrWhiteSpace(postgres))

@@ -21,7 +21,8 @@ public static class ElectionEndpoints
     public static RouteGroupBuilder MapElectionEndpoints(this RouteGroupBuilder v1)
     {
         var elections = v1.MapGroup("/elections").WithTags("Elections").AddEndpointFilter<GatewayLossFilter>();
-        elections.MapPost("/{**path}", PostAsync).RequireScope(Scopes.Coord)
+        // A campaign waits up to its waitSeconds and an observe streams: no request deadline (docs/reliability.md).
+        elections.MapPost("/{**path}", PostAsync).RequireScope(Scopes.Coord).WaitsBeyondTheRequestDeadline()
             .WithSummary("POST {name}/campaign {lease, value, waitSeconds}: 200 {token, value} once leader, 409 on timeout. " +
                          "{name}/proclaim {token, value}: 200 while still leader, 409 not-leader. {name}/resign {token}: 204, idempotent.")
             .Produces<CampaignResponse>(StatusCodes.Status200OK)
@@ -29,7 +30,7 @@ public static class ElectionEndpoints
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict);
-        elections.MapGet("/{**path}", GetAsync).RequireScope(Scopes.Coord)
+        elections.MapGet("/{**path}", GetAsync).RequireScope(Scopes.Coord).WaitsBeyondTheRequestDeadline()
             .WithSummary("GET {name}: {leader: {value, token, lease} or null}. GET {name}/observe: Server-Sent Events, the leader now and then every change in order.")
             .Produces<ElectionResponse>(StatusCodes.Status200OK, "application/json", "text/event-stream")
             .ProducesProblem(StatusCodes.Status400BadRequest);
@@ -84,7 +85,9 @@ public static class ElectionEndpoints
                         detail: $"This tenant has {slots.Limit} acquires and campaigns waiting, as many as it may. Retry later.");
                 }
 
-                var result = await election.CampaignAsync(lease!, value.GetRawText(), TimeSpan.FromSeconds(wait ?? 0), cancellationToken);
+                // Exempt from the request deadline, but answered once the wait asked for and the answer bound are over.
+                using var bounded = RequestDeadlines.BoundedWait(http, cancellationToken, TimeSpan.FromSeconds(wait ?? 0));
+                var result = await election.CampaignAsync(lease!, value.GetRawText(), TimeSpan.FromSeconds(wait ?? 0), bounded.Token);
                 return result.Status switch
                 {
                     AcquireStatus.Granted => TypedResults.Ok(new CampaignResponse(result.Token, value)),

@@ -20,7 +20,8 @@ public static class LockEndpoints
     {
         // A waiter whose call went through a gateway that died is answered 503 at once, not after the response timeout.
         var locks = v1.MapGroup("/locks").WithTags("Locks").AddEndpointFilter<GatewayLossFilter>();
-        locks.MapPost("/{**name}", AcquireAsync).RequireScope(Scopes.Coord)
+        // An acquire waits up to its waitSeconds: no request deadline (docs/reliability.md).
+        locks.MapPost("/{**name}", AcquireAsync).RequireScope(Scopes.Coord).WaitsBeyondTheRequestDeadline()
             .WithSummary($"Acquire for a lease, waiting up to waitSeconds (0-{MaxWaitSeconds}; 0 tries once) first come, first served. 200 with a fencing token; 409 lock-held when not granted in time.")
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound)
@@ -69,7 +70,10 @@ public static class LockEndpoints
                 detail: $"This tenant has {slots.Limit} lock acquires waiting, as many as it may. Retry later.");
         }
 
-        var result = await Lock(http, grains, name).AcquireAsync(body!.Lease!, TimeSpan.FromSeconds(body.WaitSeconds ?? 0), cancellationToken);
+        var wait = TimeSpan.FromSeconds(body!.WaitSeconds ?? 0);
+        // Exempt from the request deadline, but answered once the wait asked for and the answer bound are over.
+        using var bounded = RequestDeadlines.BoundedWait(http, cancellationToken, wait);
+        var result = await Lock(http, grains, name).AcquireAsync(body.Lease!, wait, bounded.Token);
         return result.Status switch
         {
             AcquireStatus.Granted => TypedResults.Ok(new LockGrantResponse(name, result.Token, body.Lease!)),

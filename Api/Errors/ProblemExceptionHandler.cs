@@ -1,6 +1,8 @@
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
+using OrleansCompute.Api.Cluster;
 using OrleansCompute.Data;
+using OrleansCompute.Deadlines;
 
 namespace OrleansCompute.Api.Errors;
 
@@ -16,10 +18,13 @@ public sealed partial class ProblemExceptionHandler(
     {
         // A cancellation the caller did not ask for is the cluster giving up on the call (Orleans
         // cancels directory lookups while a dead silo is being declared dead): answer it as a
-        // timeout, a 503 that may be retried, never a 500.
-        if (exception is OperationCanceledException && !httpContext.RequestAborted.IsCancellationRequested)
+        // timeout, a 503 that may be retried, never a 500. So is the Api giving up at the answer
+        // bound (docs/reliability.md): only the caller's own abort is not.
+        if (exception is OperationCanceledException && !RequestDeadlines.ClientAborted(httpContext))
         {
-            exception = new TimeoutException("The cluster cancelled the call.", exception);
+            exception = new TimeoutException(RequestDeadlines.AnswerBoundReached(httpContext)
+                ? "The cluster did not answer within the Api's answer bound."
+                : "The cluster cancelled the call.", exception);
         }
 
         var problem = exception switch
@@ -34,6 +39,14 @@ public sealed partial class ProblemExceptionHandler(
             // The handler runs with the endpoint cleared; the feature keeps the one that failed.
             BadHttpRequestException bad => BodyErrors.Describe(bad, (httpContext.Features.Get<IExceptionHandlerFeature>()?.Endpoint ?? httpContext.GetEndpoint())
                 ?.Metadata.GetMetadata<Microsoft.AspNetCore.Http.Metadata.IAcceptsMetadata>()?.RequestType),
+            // Dropped unapplied because its deadline passed before it staged or committed: a retry is safe.
+            DeadlineExceededException => new ProblemDetails
+            {
+                Status = StatusCodes.Status503ServiceUnavailable,
+                Type = ProblemTypes.DeadlineExceeded,
+                Title = "Deadline exceeded",
+                Detail = exception.Message + " Nothing was changed; retry after the time in the Retry-After header.",
+            },
             // A write that timed out may have been applied: say so rather than "unavailable".
             TimeoutException when !HttpMethods.IsGet(httpContext.Request.Method) => OutcomeUnknown("The cluster did not answer in time; the write may or may not have been applied. Read before retrying a conditional write."),
             ShardUnavailableException { OutcomeUnknown: true } => OutcomeUnknown(exception.Message + " Read the key to find out before retrying a conditional write."),

@@ -10,6 +10,7 @@ public static class ProblemTypes
     public const string Conflict = Prefix + "conflict";
     public const string PreconditionFailed = Prefix + "precondition-failed";
     public const string OutcomeUnknown = Prefix + "outcome-unknown";
+    public const string DeadlineExceeded = Prefix + "deadline-exceeded";
     public const string TransactionConflict = Prefix + "transaction-conflict";
     public const string BodyTooLarge = Prefix + "body-too-large";
     public const string BadRequest = Prefix + "bad-request";

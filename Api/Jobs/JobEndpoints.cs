@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
+using OrleansCompute.Api.Cluster;
 using OrleansCompute.Api.Errors;
 using OrleansCompute.Api.Security;
 using OrleansCompute.Api.Tenancy;
@@ -29,7 +30,7 @@ public static class JobEndpoints
             .ProducesProblem(StatusCodes.Status404NotFound);
         jobs.MapGet("/{id}/tasks", TasksAsync).RequireScope(Scopes.Jobs).WithSummary("The job's tasks in index order.")
             .ProducesProblem(StatusCodes.Status404NotFound);
-        jobs.MapGet("/{id}/events", EventsAsync).RequireScope(Scopes.Jobs)
+        jobs.MapGet("/{id}/events", EventsAsync).RequireScope(Scopes.Jobs).WaitsBeyondTheRequestDeadline()
             .WithSummary("Server-Sent Events: a 'progress' event at every change, then 'end' when the job ends.")
             .ProducesProblem(StatusCodes.Status404NotFound);
         jobs.MapPost("/{id}/cancel", (string id, HttpContext http, IGrainFactory grains, CancellationToken ct) =>

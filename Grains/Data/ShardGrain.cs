@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using Orleans.Runtime;
 using OrleansCompute.Coordination;
 using OrleansCompute.Data;
+using OrleansCompute.Deadlines;
 using OrleansCompute.Grains.Data.Placement;
 using OrleansCompute.Grains.Data.Storage;
 using OrleansCompute.Grains.Storage;
@@ -42,6 +43,12 @@ namespace OrleansCompute.Grains.Data;
 /// state, so two fenced writes to one key apply in token order whatever their commits. A token must
 /// also have been issued by the lock: the shard remembers the highest token each lock confirmed and
 /// asks the lock grain only when a write carries a token above it, once per new token at most.
+///
+/// Deadlines (<see cref="RequestDeadline"/>, docs/reliability.md): a request whose deadline passed
+/// is refused before it stages, and a commit group holding a write whose deadline passed is not
+/// flushed (<see cref="WriteCoalescer{T}"/>); the shard then steps down, since its staged state is
+/// ahead of the store, and the next activation reloads. Either way nothing is written, and the
+/// caller hears <see cref="DeadlineExceededException"/>.
 /// </summary>
 [Reentrant]
 [ShardPlacement]
@@ -145,6 +152,8 @@ public sealed partial class ShardGrain(
         }
 
         ThrowIfBroken();
+        // Nothing is awaited from here to staging: a request past its deadline has no effect.
+        RequestDeadline.ThrowIfPassed("nothing was read or written");
         var now = clock.GetUtcNow();
         var results = new KvResult[ops.Length];
         var waitFor = 0L;
@@ -439,7 +448,8 @@ public sealed partial class ShardGrain(
 
     private void StageWrite(string key, Entry? entry, RowWrite write, ref long waitFor)
     {
-        var sequence = _commits.Add(write).Sequence;
+        // The request's deadline rides with the write: a group that outlived it is never flushed.
+        var sequence = _commits.AddBefore(write, RequestDeadline.Timestamp).Sequence;
         _staged[key] = new Staged(entry, sequence);
         waitFor = sequence;
     }
@@ -539,8 +549,31 @@ public sealed partial class ShardGrain(
     // True once the commit carrying write number `sequence` applied; false when the table was dropped first.
     private async Task<bool> CommitOf(long sequence)
     {
-        await _commits.WhenStoredAsync(sequence);
+        try
+        {
+            await _commits.WhenStoredAsync(sequence);
+        }
+        catch (DeadlineExceededException)
+        {
+            StepDownAfterExpiredWrites();
+            throw;
+        }
+
         return sequence <= _appliedThrough;
+    }
+
+    // The coalescer dropped a group that outlived its deadline, and every write behind it: nothing
+    // of them reached the store, but they are staged in memory. A fresh activation reloads.
+    private void StepDownAfterExpiredWrites()
+    {
+        if (_broken is not null)
+        {
+            return;
+        }
+
+        _broken = new DeadlineExceededException("writes outlived their deadline before their commit");
+        LogExpiredWritesDropped(_tableId, _shard, _epoch);
+        DeactivateOnIdle();
     }
 
     private Task EnsureOpenAsync()
@@ -609,7 +642,8 @@ public sealed partial class ShardGrain(
             return;
         }
 
-        if (!siloLease.IsValid && !await siloLease.WaitValidAsync(Patience))
+        // Waiting longer than the request's deadline would only hold an answer nobody awaits.
+        if (!siloLease.IsValid && !await siloLease.WaitValidAsync(RequestDeadline.Cap(Patience)))
         {
             throw new ShardUnavailableException("The shard could not confirm its lease with the store; nothing was read or written. Retry.", outcomeUnknown: false);
         }
@@ -684,6 +718,9 @@ public sealed partial class ShardGrain(
     // whose serializer has no codec for them, so the caller gets only the ShardUnavailableException.
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not {Action} {TableId}/{Shard} from the store; the caller is told to retry")]
     private partial void LogStoreUnavailable(Exception exception, string action, Guid tableId, int shard);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Writes to {TableId}/{Shard} (epoch {Epoch}) outlived their deadline before their commit and were dropped unapplied; the shard steps down and reloads")]
+    private partial void LogExpiredWritesDropped(Guid tableId, int shard, long epoch);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Commit failed on {TableId}/{Shard} (epoch {Epoch}); the shard steps down")]
     private partial void LogCommitFailed(Exception exception, Guid tableId, int shard, long epoch);

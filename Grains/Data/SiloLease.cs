@@ -32,6 +32,7 @@ public sealed partial class SiloLease(
     private long _validUntil;
     private int _lapses;
     private TaskCompletionSource _renewed = NewSignal();
+    private readonly TaskCompletionSource _declaredDead = NewSignal();
     private Task? _loop;
 
     /// <summary>This silo process as the store knows it.</summary>
@@ -44,6 +45,14 @@ public sealed partial class SiloLease(
 
     /// <summary>True while this silo may answer reads from memory.</summary>
     public bool IsValid => Stopwatch.GetTimestamp() < Volatile.Read(ref _validUntil);
+
+    /// <summary>
+    /// Completes when the store refused a renewal because the membership records this silo
+    /// process dead: it was voted out while cut off or paused. Such a silo can never hold a lease
+    /// again, so its shards can never answer; the host exits so that its supervisor restarts it
+    /// as a new silo (Silo/Health/DeclaredDeadExit.cs).
+    /// </summary>
+    public Task DeclaredDead => _declaredDead.Task;
 
     /// <summary>How many times validity lapsed before a renewal landed; a shard that checked its epoch at an older count checks again.</summary>
     public int Lapses => Volatile.Read(ref _lapses);
@@ -119,6 +128,7 @@ public sealed partial class SiloLease(
                     // Voted dead: Orleans stops this silo as soon as it hears. Until then nothing is served from memory.
                     metrics.LeaseRenewal("refused");
                     LogDeclaredDead();
+                    _declaredDead.TrySetResult();
                     continue;
                 }
 

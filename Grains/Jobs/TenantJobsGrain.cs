@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
+using OrleansCompute.Deadlines;
 using OrleansCompute.Grains.Jobs.Kinds;
 using OrleansCompute.Grains.Jobs.Storage;
 using OrleansCompute.Jobs;
@@ -60,6 +61,8 @@ public sealed class TenantJobsGrain(IJobStore store, TaskKinds kinds, IOptions<J
         var record = new JobRecord(
             Tenant, id, spec.Kind, JobStatus.Queued, JobDocuments.Serialize(spec), JobDocuments.Serialize(plan), idempotencyKey, hash,
             ResultJson: null, Error: null, CreatedAt: clock.GetUtcNow(), StartedAt: null, FinishedAt: null, Version: 1);
+        // The insert is the submission's one effect: none once the request's deadline has passed.
+        RequestDeadline.ThrowIfPassed("no job was created");
         if (!await store.InsertAsync(record, cancellationToken))
         {
             // Only an idempotency key can collide (ids are fresh): another activation got there first.

@@ -1,3 +1,6 @@
+using System.Diagnostics;
+using OrleansCompute.Deadlines;
+
 namespace OrleansCompute.Grains.Storage;
 
 /// <summary>
@@ -16,6 +19,14 @@ namespace OrleansCompute.Grains.Storage;
 /// turn's writes join the group. A coalescer shared by callers on many contexts (a silo-wide writer)
 /// passes a <see cref="TaskScheduler"/> to run them on instead. Adding is thread-safe; waiters'
 /// continuations never run inside the flush loop.
+/// </para>
+/// <para>
+/// A write may carry a deadline (<see cref="AddBefore"/>). A group holding a write whose deadline
+/// has passed is not flushed: its waiters hear <see cref="DeadlineExceededException"/> (nothing was
+/// stored), and under <see cref="FlushFailure.FailAll"/> so do the writes queued behind it. The whole
+/// group goes, not only the late write, because writes in a group may build on one another (a
+/// second put to a key takes its version from the first). So a write is stored by a flush that
+/// started before its deadline, or never.
 /// </para>
 /// </summary>
 /// <typeparam name="T">One write, as the flush needs it.</typeparam>
@@ -54,7 +65,13 @@ public sealed class WriteCoalescer<T>
     /// number and the task of its group: completed once stored, faulted with the flush's failure.
     /// After a <see cref="FlushFailure.FailAll"/> failure or <see cref="Stop"/>, the task is that failure.
     /// </summary>
-    public WriteTicket Add(T write)
+    public WriteTicket Add(T write) => AddBefore(write, deadline: 0);
+
+    /// <summary>
+    /// <see cref="Add(T)"/> for a write that must not be stored once <paramref name="deadline"/> (a
+    /// <see cref="Stopwatch"/> timestamp; 0 for none) has passed: checked before its group is flushed.
+    /// </summary>
+    public WriteTicket AddBefore(T write, long deadline)
     {
         lock (_lock)
         {
@@ -72,6 +89,10 @@ public sealed class WriteCoalescer<T>
             var group = _queued[^1];
             group.Writes.Add(write);
             group.Last = sequence;
+            if (deadline != 0 && (group.Deadline == 0 || deadline < group.Deadline))
+            {
+                group.Deadline = deadline;
+            }
             if (!_running)
             {
                 _running = true;
@@ -194,13 +215,22 @@ public sealed class WriteCoalescer<T>
             }
 
             Exception? failure = null;
-            try
+            var expired = IsPastDeadline(group);
+            if (expired)
             {
-                await _flush(new WriteGroup<T>(group.Writes, group.First, group.Last));
+                failure = new DeadlineExceededException(
+                    "The request's deadline passed before its write could be committed; nothing was written. Retry.");
             }
-            catch (Exception e)
+            else
             {
-                failure = e;
+                try
+                {
+                    await _flush(new WriteGroup<T>(group.Writes, group.First, group.Last));
+                }
+                catch (Exception e)
+                {
+                    failure = e;
+                }
             }
 
             if (failure is null)
@@ -218,7 +248,7 @@ public sealed class WriteCoalescer<T>
                 continue;
             }
 
-            if (await RetryAsync(group, failure))
+            if (!expired && await RetryAsync(group, failure))
             {
                 continue;
             }
@@ -270,6 +300,10 @@ public sealed class WriteCoalescer<T>
                 var next = _queued[0];
                 next.Writes.InsertRange(0, group.Writes);
                 next.First = group.First;
+                if (group.Deadline != 0 && (next.Deadline == 0 || group.Deadline < next.Deadline))
+                {
+                    next.Deadline = group.Deadline;
+                }
             }
         }
 
@@ -286,6 +320,8 @@ public sealed class WriteCoalescer<T>
         return true;
     }
 
+    private static bool IsPastDeadline(Group group) => group.Deadline != 0 && Stopwatch.GetTimestamp() >= group.Deadline;
+
     private static void Fail(TaskCompletionSource stored, Exception failure)
     {
         stored.TrySetException(failure);
@@ -299,6 +335,9 @@ public sealed class WriteCoalescer<T>
         public long Last { get; set; } = first;
 
         public List<T> Writes { get; } = [];
+
+        // The earliest deadline of its writes (a Stopwatch timestamp); 0 when none has one.
+        public long Deadline { get; set; }
 
         public TaskCompletionSource Stored { get; set; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }

@@ -6,6 +6,7 @@ using Orleans.Runtime;
 using Orleans.Transactions;
 using OrleansCompute.Coordination;
 using OrleansCompute.Data;
+using OrleansCompute.Deadlines;
 using OrleansCompute.Tenancy;
 using OrleansCompute.Transactions;
 
@@ -43,6 +44,14 @@ public sealed partial class TransactionCoordinatorGrain(
         var attempt = await RunWithRetriesAsync(async () =>
         {
             result = await ExecuteAsync(request);
+            if (result.Outcome == TxnOutcome.Committed && RequestDeadline.HasPassed)
+            {
+                // The commit decision comes after the deadline: abort, so the transaction takes
+                // effect before its deadline or never.
+                result = new TxnResult(TxnOutcome.Unavailable, false, [], Message: PastDeadline);
+                return false;
+            }
+
             // Returning false aborts the transaction: a rejected op leaves nothing applied.
             return result.Outcome == TxnOutcome.Committed;
         }, writes);
@@ -281,6 +290,11 @@ public sealed partial class TransactionCoordinatorGrain(
         var clock = Stopwatch.StartNew();
         for (var attempt = 1; ; attempt++)
         {
+            if (RequestDeadline.HasPassed)
+            {
+                return (TxnOutcome.Unavailable, PastDeadline);
+            }
+
             try
             {
                 await transactions.RunTransaction(TransactionOption.Create, body, exclusive);
@@ -309,6 +323,8 @@ public sealed partial class TransactionCoordinatorGrain(
             }
         }
     }
+
+    private const string PastDeadline = "The request's deadline passed before the transaction could commit; nothing was applied.";
 
     private static bool IsUnavailable(Exception exception)
     {

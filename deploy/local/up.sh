@@ -281,6 +281,19 @@ start_silo() {
     start_proc "silo$i" "$SILO_DIR" "$SILO_DLL" "${envs[@]}"
 }
 
+# A silo the cluster declared dead (cut off or paused too long) exits with this code so that its
+# supervisor starts it again as a new silo (docs/reliability.md); the watch loop below does that.
+DECLARED_DEAD_EXIT=75
+
+# restart_silo <k> <i>: start silo k again in place (same ports, same log) as process number i.
+restart_silo() {
+    local k=$1 i=$2 envs
+    mapfile -t envs < <(silo_env "$k")
+    (cd "$SILO_DIR" && exec setsid env "${envs[@]}" dotnet "$SILO_DLL") </dev/null >>"$LOG_DIR/silo$k.log" 2>&1 &
+    PIDS[i]=$!
+    log "restarted silo$k (pid $!)"
+}
+
 # ---------------------------------------------------------------- start
 WAIT_DEADLINE=$((SECONDS + TIMEOUT))
 if [[ -z "$USE_PG" ]]; then
@@ -352,6 +365,11 @@ while :; do
     for i in "${!NAMES[@]}"; do
         if ! alive "${PIDS[$i]}"; then
             rc=0; wait "${PIDS[$i]}" 2>/dev/null || rc=$?
+            if [[ "${NAMES[$i]}" == silo* && $rc == "$DECLARED_DEAD_EXIT" ]]; then
+                log "${NAMES[$i]} was declared dead by the cluster and exited (code $rc); starting it again"
+                restart_silo "${NAMES[$i]#silo}" "$i"
+                continue
+            fi
             fail_with_log "${NAMES[$i]}" "exited unexpectedly (code $rc)"
         fi
     done

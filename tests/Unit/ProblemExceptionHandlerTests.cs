@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using OrleansCompute.Api.Errors;
 using OrleansCompute.Data;
+using OrleansCompute.Deadlines;
 using OrleansCompute.Transactions;
 
 namespace OrleansCompute.Tests.Unit;
@@ -21,6 +22,8 @@ public class ProblemExceptionHandlerTests
         { "GET", new ClusterUnavailableException("down"), 503, ProblemTypes.ClusterUnavailable },
         { "GET", new OperationCanceledException(), 503, ProblemTypes.ClusterUnavailable },
         { "PUT", new TaskCanceledException(), 503, ProblemTypes.OutcomeUnknown },
+        { "PUT", new DeadlineExceededException("late"), 503, ProblemTypes.DeadlineExceeded },
+        { "GET", new DeadlineExceededException("late"), 503, ProblemTypes.DeadlineExceeded },
         { "GET", new InvalidOperationException("bug"), 500, ProblemTypes.Internal },
     };
 

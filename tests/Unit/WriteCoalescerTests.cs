@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
+using OrleansCompute.Deadlines;
 using OrleansCompute.Grains.Storage;
 
 namespace OrleansCompute.Tests.Unit;
@@ -302,6 +304,57 @@ public class WriteCoalescerTests
     }
 
     /// <summary>A flush that records each group and completes when the test says.</summary>
+    [Fact]
+    public Task A_group_holding_a_write_past_its_deadline_is_never_flushed_and_fails_with_what_is_queued_behind_it() => SerialContext.RunAsync(async () =>
+    {
+        var store = new GatedFlush();
+        var writes = new WriteCoalescer<int>(store.FlushAsync, FlushFailure.FailAll);
+
+        var first = writes.Add(1);
+        var inFlight = await store.NextAsync();
+        // Its deadline passes while the flush before it runs, as behind a paused store.
+        var late = writes.AddBefore(2, Stopwatch.GetTimestamp() - 1);
+        var sameGroup = writes.Add(3);
+        inFlight.Succeed();
+        await first.Stored;
+
+        await Assert.ThrowsAsync<DeadlineExceededException>(() => late.Stored);
+        await Assert.ThrowsAsync<DeadlineExceededException>(() => sameGroup.Stored);
+        await writes.WhenIdleAsync();
+        Assert.Single(store.Calls); // the late group never reached the store
+        await Assert.ThrowsAsync<DeadlineExceededException>(() => writes.Add(4).Stored);
+    });
+
+    [Fact]
+    public Task A_write_whose_deadline_is_ahead_is_flushed_as_usual() => SerialContext.RunAsync(async () =>
+    {
+        var store = new GatedFlush();
+        var writes = new WriteCoalescer<int>(store.FlushAsync, FlushFailure.FailAll);
+
+        var ticket = writes.AddBefore(1, Stopwatch.GetTimestamp() + Stopwatch.Frequency * 3600);
+        (await store.NextAsync()).Succeed();
+        await ticket.Stored;
+        Assert.Equal([1], Assert.Single(store.Calls).Writes);
+    });
+
+    [Fact]
+    public Task Under_fail_group_only_the_late_group_fails_and_the_next_is_flushed() => SerialContext.RunAsync(async () =>
+    {
+        var store = new GatedFlush();
+        var writes = new WriteCoalescer<int>(store.FlushAsync, FlushFailure.FailGroup, maxGroup: 1);
+
+        var first = writes.Add(1);
+        var inFlight = await store.NextAsync();
+        var late = writes.AddBefore(2, Stopwatch.GetTimestamp() - 1);
+        var next = writes.Add(3);
+        inFlight.Succeed();
+        await first.Stored;
+        await Assert.ThrowsAsync<DeadlineExceededException>(() => late.Stored);
+        (await store.NextAsync()).Succeed();
+        await next.Stored;
+        Assert.Equal([[1], [3]], store.Calls.Select(c => c.Writes));
+    });
+
     private sealed class GatedFlush
     {
         private readonly Queue<Call> _pending = new();

@@ -11,6 +11,39 @@ public sealed class StoreFaults
 
     /// <summary>The silo's lease renewals fail, as when the silo cannot reach the database.</summary>
     public volatile bool FailSiloLeaseRenewals;
+
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _committedKeys = new();
+    private volatile TaskCompletionSource? _commitGate;
+    private volatile TaskCompletionSource _commitHeld = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Every key a commit reached the store with, in order.</summary>
+    public IReadOnlyCollection<string> CommittedKeys => _committedKeys;
+
+    /// <summary>Completes once a commit is held at the gate of <see cref="HoldCommits"/>.</summary>
+    public Task CommitHeld => _commitHeld.Task;
+
+    /// <summary>From now on commits wait, as behind a paused store, until <see cref="ReleaseCommits"/>.</summary>
+    public void HoldCommits()
+    {
+        _commitHeld = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        _commitGate = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    public void ReleaseCommits() => Interlocked.Exchange(ref _commitGate, null)?.TrySetResult();
+
+    internal async Task BeforeCommitAsync(IReadOnlyList<RowWrite> writes)
+    {
+        if (_commitGate is { } gate)
+        {
+            _commitHeld.TrySetResult();
+            await gate.Task;
+        }
+
+        foreach (var write in writes)
+        {
+            _committedKeys.Enqueue(write.Key);
+        }
+    }
 }
 
 /// <summary>
@@ -22,8 +55,11 @@ public sealed class FaultyKeyValueStore(IKeyValueStore inner, StoreFaults faults
     public Task<ShardSnapshot> OpenShardAsync(Guid tableId, int shard, string holder, TimeSpan patience, CancellationToken cancellationToken) =>
         faults.FailLoads ? throw TooManyClients() : inner.OpenShardAsync(tableId, shard, holder, patience, cancellationToken);
 
-    public Task CommitAsync(Guid tableId, int shard, long epoch, IReadOnlyList<RowWrite> writes, CancellationToken cancellationToken) =>
-        inner.CommitAsync(tableId, shard, epoch, writes, cancellationToken);
+    public async Task CommitAsync(Guid tableId, int shard, long epoch, IReadOnlyList<RowWrite> writes, CancellationToken cancellationToken)
+    {
+        await faults.BeforeCommitAsync(writes);
+        await inner.CommitAsync(tableId, shard, epoch, writes, cancellationToken);
+    }
 
     public Task<bool> SealShardAsync(Guid tableId, int shard, long epoch, CancellationToken cancellationToken) =>
         inner.SealShardAsync(tableId, shard, epoch, cancellationToken);

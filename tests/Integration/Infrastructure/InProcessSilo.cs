@@ -52,6 +52,8 @@ public sealed class InProcessSilo : IAsyncDisposable
             ["Orleans:AdvertisedIP"] = "127.0.0.1",
             ["Silo:HealthPort"] = "0",
             ["Silo:Name"] = $"test-silo-{port}",
+            // A silo the test cluster votes dead must not end the test process with it.
+            ["Silo:ExitWhenDeclaredDead"] = "false",
             ["Logging:LogLevel:Default"] = "Warning",
             ["Logging:LogLevel:Orleans.Runtime.MembershipService"] = "Warning",
             ["Logging:LogLevel:Orleans.Runtime.Silo"] = "Warning",

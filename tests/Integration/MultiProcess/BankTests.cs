@@ -60,7 +60,10 @@ public class BankTests(ITestOutputHelper output)
 
             Assert.Equal(HttpStatusCode.Created, (await http.PutAsync("/v1/tables/bank", Json("{\"transactional\": true, \"shards\": 8}"))).StatusCode);
             var open = string.Join(',', Enumerable.Range(0, Accounts).Select(a => $$"""{"op":"put","table":"bank","key":"{{Account(a)}}","value":{{StartBalance}}}"""));
-            Assert.Equal(HttpStatusCode.OK, (await http.PostAsync("/v1/txn", Json($$"""{"success":[{{open}}]}"""))).StatusCode);
+            // Cold key grains on a busy machine may take longer than the request deadline: that is
+            // answered 503 within the bound (docs/reliability.md), and putting the same balances again is safe.
+            await Eventually.WaitAsync(async () => (await http.PostAsync("/v1/txn", Json($$"""{"success":[{{open}}]}"""))).StatusCode == HttpStatusCode.OK,
+                TimeSpan.FromSeconds(120), "the accounts to open");
 
             var log = new BankLog();
             using var stop = new CancellationTokenSource();

@@ -55,9 +55,9 @@ public sealed class AtomicityTests : IAsyncLifetime
             $"expected 409 or 503, got {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
         Assert.True(_faults.OtherPreparesWritten > 0, "no other participant's prepared state was written before the injected failure");
         Assert.True(_faults.Injected > 0, "the fault was never injected");
-        Assert.Equal("100", await _http.ValueAsync(table, "a"));
-        Assert.Equal("100", await _http.ValueAsync(table, "b"));
-        Assert.Equal("100", await _http.ValueAsync(table, "poison"));
+        Assert.Equal("100", await _http.SettledValueAsync(table, "a"));
+        Assert.Equal("100", await _http.SettledValueAsync(table, "b"));
+        Assert.Equal("100", await _http.SettledValueAsync(table, "poison"));
 
         // The participants recover: with the fault gone, the same transaction commits, once.
         _faults.Disarm();

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using OrleansCompute.Tests.Infrastructure;
 using static OrleansCompute.Tests.Api.ProblemAnswerTests;
 
 namespace OrleansCompute.Tests.Transactions;
@@ -25,6 +26,18 @@ public static class TxnTestClient
         var text = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == HttpStatusCode.OK, $"expected 200, got {(int)response.StatusCode}: {text}");
         return JsonDocument.Parse(text).RootElement.Clone();
+    }
+
+    /// <summary>
+    /// <see cref="ValueAsync"/> once the key answers at all: right after a failed transaction its
+    /// keys may still be locked while it aborts, and a read is answered 503 within the Api's
+    /// bound (docs/reliability.md) instead of waiting for the locks.
+    /// </summary>
+    public static async Task<string?> SettledValueAsync(this HttpClient http, string table, string key)
+    {
+        await Eventually.WaitAsync(async () => (await http.GetAsync($"/v1/tables/{table}/keys/{key}")).StatusCode != HttpStatusCode.ServiceUnavailable,
+            TimeSpan.FromSeconds(60), $"key '{key}' to be readable");
+        return await http.ValueAsync(table, key);
     }
 
     /// <summary>The key's committed value as JSON text, or null when it is absent.</summary>

@@ -1,0 +1,123 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using OrleansCompute.Data;
+using OrleansCompute.Tests.Infrastructure;
+using Xunit.Abstractions;
+using static OrleansCompute.Tests.Api.ProblemAnswerTests;
+
+namespace OrleansCompute.Tests.MultiProcess;
+
+/// <summary>
+/// Bounded answers and failover under a minority fault (issue 15, docs/reliability.md): one silo
+/// of three is paused (SIGSTOP) longer than failure detection takes. Requests for its keys are
+/// answered 503 with Retry-After within the Api's bound, not left hanging until the client gives
+/// up; its keys are served again once it is declared dead; and when it resumes it finds itself
+/// declared dead and exits non-zero, for its supervisor to restart it, instead of running on as a
+/// silo whose shards can never confirm a lease.
+/// </summary>
+public class PausedSiloTests(ITestOutputHelper output)
+{
+    private const int Shards = 12;
+
+    // Much longer than the Api's answer bound (5 s), shorter than Orleans' default response
+    // timeout (30 s) the Api waited out before: an answer before it is a bounded answer.
+    private static readonly TimeSpan ClientTimeout = TimeSpan.FromSeconds(20);
+
+    [Fact]
+    public async Task A_paused_silo_is_answered_503_in_bound_failed_over_and_exits_when_it_resumes_declared_dead()
+    {
+        await using var cluster = await ProcessCluster.StartAsync("paused", silos: 3);
+        var http = cluster.NewClient();
+        http.Timeout = ClientTimeout;
+        var victim = cluster.Silos[1];
+        try
+        {
+            var table = Names.Table("paused");
+            Assert.Equal(HttpStatusCode.Created, (await http.PutAsync($"/v1/tables/{table}", Json($$"""{"shards": {{Shards}}}"""))).StatusCode);
+            var keys = Enumerable.Range(0, 60).Select(i => $"k{i}").ToList();
+            foreach (var key in keys)
+            {
+                Assert.Equal(HttpStatusCode.Created, (await http.PutAsync($"/v1/tables/{table}/keys/{key}", Json($"\"{key}\""))).StatusCode);
+            }
+
+            var onVictim = await KeysHostedByAsync(http, table, victim, keys);
+            output.WriteLine($"{onVictim.Count} of {keys.Count} keys on {victim.Name}");
+
+            victim.Process.Pause();
+
+            // Bounded answers: the client's own timeout never fires; the Api answers 503 with Retry-After.
+            var read = await http.GetAsync($"/v1/tables/{table}/keys/{onVictim[0]}");
+            var readProblem = await AssertProblemAsync(read, HttpStatusCode.ServiceUnavailable);
+            Assert.NotNull(read.Headers.RetryAfter);
+            Assert.EndsWith("cluster-unavailable", readProblem.GetProperty("type").GetString());
+            var write = await http.PutAsync($"/v1/tables/{table}/keys/{onVictim[0]}", Json("\"during the pause\""));
+            if (write.StatusCode != HttpStatusCode.OK)
+            {
+                await AssertProblemAsync(write, HttpStatusCode.ServiceUnavailable);
+                Assert.NotNull(write.Headers.RetryAfter);
+            }
+
+            // Failover: once the paused silo is declared dead, its keys are served by the others.
+            await Eventually.WaitAsync(async () => await victim.StatusAsync(http) == "Dead", TimeSpan.FromSeconds(120), $"{victim.Name} to be declared dead");
+            await Eventually.WaitAsync(async () => await AllServedAsync(http, table, onVictim), TimeSpan.FromSeconds(60), "the paused silo's keys to be served again");
+            Assert.Equal(HttpStatusCode.OK, (await http.PutAsync($"/v1/tables/{table}/keys/{onVictim[^1]}", Json("\"after failover\""))).StatusCode);
+
+            // Resumed, it learns it was declared dead and exits non-zero rather than run on dark.
+            victim.Process.Resume();
+            Assert.True(await victim.Process.WaitForExitAsync(TimeSpan.FromSeconds(60)), $"{victim.Name} went on running after it was declared dead:\n{victim.Process.Tail()}");
+            output.WriteLine($"{victim.Name} exited with {victim.Process.ExitCode}");
+            Assert.NotEqual(0, victim.Process.ExitCode);
+            await Eventually.WaitAsync(async () => await AllServedAsync(http, table, keys), TimeSpan.FromSeconds(60), "every key served after the silo exited");
+
+            // Its supervisor starts it again: a new silo joins and serves.
+            await cluster.StartSilosAsync(1);
+            await Eventually.WaitAsync(async () => await AllServedAsync(http, table, keys), TimeSpan.FromSeconds(60), "every key served after the restart");
+        }
+        catch
+        {
+            if (!victim.Process.HasExited)
+            {
+                victim.Process.Resume();
+            }
+
+            cluster.WriteTails(output);
+            throw;
+        }
+    }
+
+    // The keys whose shard the silo hosts; waits until it hosts at least one.
+    private static async Task<List<string>> KeysHostedByAsync(HttpClient http, string table, SiloNode silo, List<string> keys)
+    {
+        var found = new List<string>();
+        await Eventually.WaitAsync(async () =>
+        {
+            var cluster = await http.GetFromJsonAsync<JsonElement>("/v1/cluster");
+            var address = cluster.GetProperty("silos").EnumerateArray()
+                .Where(s => s.GetProperty("name").GetString() == silo.Name && s.GetProperty("status").GetString() == "Active")
+                .Select(s => s.GetProperty("address").GetString())
+                .FirstOrDefault();
+            var shards = await http.GetFromJsonAsync<JsonElement>($"/v1/tables/{table}/shards");
+            var hosted = shards.GetProperty("items").EnumerateArray()
+                .Where(s => s.GetProperty("silo").GetString() == address)
+                .Select(s => s.GetProperty("shard").GetInt32())
+                .ToHashSet();
+            found = [.. keys.Where(k => hosted.Contains(ShardMap.ShardOf(k, Shards)))];
+            return found.Count > 0;
+        }, TimeSpan.FromSeconds(60), $"{silo.Name} to host a shard");
+        return found;
+    }
+
+    private static async Task<bool> AllServedAsync(HttpClient http, string table, IEnumerable<string> keys)
+    {
+        foreach (var key in keys)
+        {
+            if ((await http.GetAsync($"/v1/tables/{table}/keys/{key}")).StatusCode != HttpStatusCode.OK)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}

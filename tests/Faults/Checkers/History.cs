@@ -35,6 +35,38 @@ public enum KvResult
 
     /// <summary>412: the If-Match version (or If-None-Match: *) did not hold at the linearization point.</summary>
     [JsonStringEnumMemberName("preconditionFailed")] PreconditionFailed,
+
+    /// <summary>409 `fenced`: a fenced write refused because a higher token had been applied; nothing was applied.</summary>
+    [JsonStringEnumMemberName("fenced")] Fenced,
+}
+
+/// <summary>Reads a result the checkers do not know (a newer workload's) as absent rather than failing the whole history.</summary>
+public sealed class LenientKvResultConverter : JsonConverter<KvResult?>
+{
+    private static readonly Dictionary<string, KvResult> Names = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["ok"] = KvResult.Ok,
+        ["created"] = KvResult.Created,
+        ["notFound"] = KvResult.NotFound,
+        ["preconditionFailed"] = KvResult.PreconditionFailed,
+        ["fenced"] = KvResult.Fenced,
+    };
+
+    public override bool HandleNull => true;
+
+    public override KvResult? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+        reader.TokenType == JsonTokenType.String && Names.TryGetValue(reader.GetString()!, out var result) ? result : null;
+
+    public override void Write(Utf8JsonWriter writer, KvResult? value, JsonSerializerOptions options)
+    {
+        if (value is not { } result)
+        {
+            writer.WriteNullValue();
+            return;
+        }
+
+        writer.WriteStringValue(Names.First(n => n.Value == result).Key);
+    }
 }
 
 /// <summary>The op kinds, as written in the JSONL field <c>kind</c>.</summary>
@@ -141,7 +173,21 @@ public sealed record Op
     /// <summary>If-None-Match: * (create-only put).</summary>
     public bool? IfAbsent { get; init; }
 
+    /// <summary>What an answered KV write, read or fenced write observed (an unknown name reads as null).</summary>
+    [JsonConverter(typeof(LenientKvResultConverter))]
     public KvResult? Result { get; init; }
+
+    /// <summary>A fenced write refused (409 `fenced`, however the workload recorded its outcome): nothing was applied.</summary>
+    [JsonIgnore]
+    public bool IsFenced => Result == KvResult.Fenced || (Status == 409 && Kind == OpKinds.LockWrite);
+
+    /// <summary>Answered and applied: outcome ok and not refused by a fence.</summary>
+    [JsonIgnore]
+    public bool IsApplied => Outcome == Outcome.Ok && !IsFenced;
+
+    /// <summary>Definitely not applied: failed, or refused by a fence.</summary>
+    [JsonIgnore]
+    public bool IsRefused => Outcome == Outcome.Fail || IsFenced;
 
     // ---- Bank
     public string? From { get; init; }

@@ -149,7 +149,11 @@ public static class KvLinearizabilityChecker
             };
             var outcome = op.Outcome;
             var result = op.Result;
-            if (op.Status == 412)
+            if (op.Result == KvResult.Fenced || op.Status == 409)
+            {
+                outcome = Outcome.Fail; // refused by a fence (or a conflict): nothing applied
+            }
+            else if (op.Status == 412)
             {
                 (outcome, result) = (Outcome.Ok, KvResult.PreconditionFailed);
             }

@@ -70,7 +70,7 @@ public static class LocksChecker
         ops += writes.Count;
         foreach (var byKey in writes.GroupBy(w => (w.Table ?? "", w.Key!, w.Name ?? "")))
         {
-            var acked = byKey.Where(w => w.Outcome == Outcome.Ok && w.Token is not null).OrderBy(w => w.CompleteOrEnd).ToList();
+            var acked = byKey.Where(w => w.IsApplied && w.Token is not null).OrderBy(w => w.CompleteOrEnd).ToList();
             foreach (var later in acked)
             {
                 var newer = acked.TakeWhile(w => w.CompleteOrEnd < later.Invoke).Where(w => w.Token > later.Token).MaxBy(w => w.Token);
@@ -81,11 +81,12 @@ public static class LocksChecker
             }
         }
 
+        // Any read of a fenced key, not only the last: it must show the latest applied write of those answered before it.
         foreach (var read in history.OfKind(OpKinds.LockRead).Where(o => o.Outcome == Outcome.Ok && o.Key is not null))
         {
             ops++;
             var toKey = writes.Where(w => (w.Table ?? "") == (read.Table ?? "") && w.Key == read.Key && (read.Name is null || w.Name == read.Name)).ToList();
-            var ackedBefore = toKey.Where(w => w.Outcome == Outcome.Ok && w.CompleteOrEnd < read.Invoke).ToList();
+            var ackedBefore = toKey.Where(w => w.IsApplied && w.CompleteOrEnd < read.Invoke).ToList();
             if (ackedBefore.Count == 0)
             {
                 continue;
@@ -99,7 +100,7 @@ public static class LocksChecker
                 continue;
             }
 
-            if (writer.Outcome == Outcome.Fail)
+            if (writer.IsRefused)
             {
                 problems.Add($"{where}: shows the value of a refused write {writer.Describe(meta)}");
             }

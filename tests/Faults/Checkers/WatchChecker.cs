@@ -71,11 +71,11 @@ public static class WatchChecker
         {
             if (WriteOf(e) is { } w)
             {
-                if (w.Outcome == Outcome.Fail)
+                if (w.IsRefused)
                 {
                     problems.Add($"{e.Describe(meta)} shows the value of a failed write {w.Describe(meta)}");
                 }
-                else if (w.Outcome == Outcome.Ok && w.Version is { } v && e.Version is { } ev && v != ev)
+                else if (w.IsApplied && w.Version is { } v && e.Version is { } ev && v != ev)
                 {
                     problems.Add($"{e.Describe(meta)} has version {ev}, but its write was answered with version {v}: {w.Describe(meta)}");
                 }
@@ -146,7 +146,7 @@ public static class WatchChecker
 
                 var latestSend = delivered.Max(w => w.Invoke);
                 var values = list.Where(e => e.Value is not null).Select(e => e.Value!).ToHashSet(StringComparer.Ordinal);
-                foreach (var w in writes.Where(w => w.Kind == OpKinds.KvPut && w.Outcome == Outcome.Ok && (w.Table ?? "") == key.Key.Item1 && w.Key == key.Key.Item2
+                foreach (var w in writes.Where(w => w.Kind == OpKinds.KvPut && w.IsApplied && (w.Table ?? "") == key.Key.Item1 && w.Key == key.Key.Item2
                     && w.Invoke > established && w.CompleteOrEnd < latestSend && w.Value is not null && !values.Contains(w.Value)
                     && (start.Prefix is null || w.Key!.StartsWith(start.Prefix, StringComparison.Ordinal))))
                 {

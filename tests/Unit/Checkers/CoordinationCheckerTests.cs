@@ -73,6 +73,28 @@ public class LocksCheckerTests
     }
 }
 
+public class FencedAnswersTests
+{
+    [Fact]
+    public void A_409_fenced_recorded_as_an_observation_is_a_refused_write()
+    {
+        // The fault workload records 409 `fenced` as outcome ok with result "fenced", as it does 412: nothing was applied.
+        var jsonl = string.Join('\n',
+            "{\"kind\":\"lock.write\",\"invoke\":0,\"complete\":1,\"outcome\":\"ok\",\"status\":200,\"result\":\"ok\",\"name\":\"m\",\"token\":2,\"table\":\"t\",\"key\":\"f\",\"value\":\"new\"}",
+            "{\"kind\":\"lock.write\",\"invoke\":2,\"complete\":3,\"outcome\":\"ok\",\"status\":409,\"result\":\"fenced\",\"name\":\"m\",\"token\":1,\"table\":\"t\",\"key\":\"f\",\"value\":\"stale\"}",
+            "{\"kind\":\"lock.read\",\"invoke\":4,\"complete\":5,\"outcome\":\"ok\",\"status\":200,\"result\":\"someNewResult\",\"name\":\"m\",\"table\":\"t\",\"key\":\"f\",\"value\":\"new\"}");
+        var history = HistoryReader.Parse(jsonl);
+        Assert.Null(history.Ops[2].Result); // an unknown result name reads as absent
+        var ok = LocksChecker.Check(history);
+        Assert.True(ok.IsOk, ok.ToString());
+
+        // A read that shows the refused write's value: it was applied after all.
+        var v = LocksChecker.Check(new History(history.Ops.Take(2).Append(history.Ops[2] with { Value = "stale" }), history.Meta));
+        Assert.True(v.IsViolation, v.ToString());
+        Assert.Contains("refused write", v.Explanation);
+    }
+}
+
 public class LeasesCheckerTests
 {
     // 1 tick = 1 ms.

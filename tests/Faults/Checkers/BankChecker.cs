@@ -30,7 +30,8 @@ public static class BankChecker
     {
         options ??= new BankCheckOptions();
         var meta = history.Meta;
-        var init = history.OfKind(OpKinds.BankInit).FirstOrDefault(o => o.Balances is not null);
+        // Only an init that was answered ok is known to hold; otherwise the first read sets the total.
+        var init = history.OfKind(OpKinds.BankInit).FirstOrDefault(o => o.Balances is not null && o.Outcome == Outcome.Ok);
         var reads = history.OfKind(OpKinds.BankRead).Where(o => o.Outcome == Outcome.Ok && o.Balances is not null).ToList();
         var transfers = history.OfKind(OpKinds.BankTransfer).ToList();
         var ops = reads.Count + transfers.Count + (init is null ? 0 : 1);

@@ -19,7 +19,8 @@ public static class JobsChecker
         var unknown = new List<string>();
         var checkedOps = 0;
         var submits = history.OfKind(OpKinds.JobSubmit).Where(o => o.JobId is not null && o.Outcome != Outcome.Fail).ToList();
-        var results = history.OfKind(OpKinds.JobResult).Where(o => o.Outcome == Outcome.Ok && o.JobId is not null)
+        // Polls of a running job are not results: only an ended job's status and result are judged.
+        var results = history.OfKind(OpKinds.JobResult).Where(o => o.Outcome == Outcome.Ok && o.JobId is not null && IsEnded(o.JobStatus))
             .GroupBy(o => o.JobId!).ToDictionary(g => g.Key, g => g.OrderBy(o => o.CompleteOrEnd).Last());
         var tasks = history.OfKind(OpKinds.JobTasks).Where(o => o.Outcome == Outcome.Ok && o.JobId is not null && o.Tasks is not null)
             .GroupBy(o => o.JobId!).ToDictionary(g => g.Key, g => g.ToList());
@@ -80,6 +81,11 @@ public static class JobsChecker
 
         return (unknown.Count > 0 ? Verdict.Unknown(Name, checkedOps, string.Join("\n", unknown)) : Verdict.Ok(Name, checkedOps)) with { Counts = counts };
     }
+
+    private static bool IsEnded(string? status) =>
+        status is not null && (status.Equals("succeeded", StringComparison.OrdinalIgnoreCase)
+            || status.Equals("failed", StringComparison.OrdinalIgnoreCase)
+            || status.Equals("cancelled", StringComparison.OrdinalIgnoreCase));
 
     private static string Render(JsonElement? e) => e is { } v ? v.GetRawText() : "(none)";
 }

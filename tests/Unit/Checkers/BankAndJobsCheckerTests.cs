@@ -119,7 +119,7 @@ public class JobsCheckerTests
     [Fact]
     public void A_job_never_seen_ending_is_unknown()
     {
-        var v = JobsChecker.Check(new History([Submit("j1", "1")]));
+        var v = JobsChecker.Check(new History([Submit("j1", "1"), Result("j1", "running", "null")]));
         Assert.Equal(VerdictKind.Unknown, v.Kind);
     }
 }

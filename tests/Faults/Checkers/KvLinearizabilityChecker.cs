@@ -764,9 +764,10 @@ public static class KvLinearizabilityChecker
         }
 
         // Whether a pending delete could be the first to bring the version down from v: not one that answered 404 or 412
-        // (no effect), nor one whose answer pins a version below v (it needs a reset before it itself).
-        private static bool CanReset(RegOp delete, long v) =>
-            !delete.Determinate || (delete.Result == KvResult.Ok && delete.Cap >= v);
+        // (no effect), nor one whose answer or If-Match pins a version below v (it needs a reset before it itself).
+        private static bool CanReset(RegOp delete, long v) => delete.Determinate
+            ? delete.Result == KvResult.Ok && delete.Cap >= v
+            : delete.IfVersion is not { } e || e >= v;
 
         private void Lift(int op)
         {

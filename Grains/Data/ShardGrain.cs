@@ -53,6 +53,7 @@ public sealed partial class ShardGrain(
     LocalShards local,
     ValueProtector protector,
     IOptions<KeyValueOptions> options,
+    IOptions<Watch.WatchOptions> watchOptions,
     ILogger<ShardGrain> logger) : Grain, IShardGrain
 {
     private readonly Dictionary<string, Entry> _committed = new(StringComparer.Ordinal);
@@ -95,6 +96,8 @@ public sealed partial class ShardGrain(
 
     public Task MoveAsync(CancellationToken cancellationToken = default)
     {
+        // Long polls would keep the activation busy forever; they answer now and come back to the new one.
+        ReleaseWatchers();
         // Placement picks the layout's silo; Orleans migrates when no request is running, or not at
         // all if placement picks this silo again.
         this.MigrateOnIdle();
@@ -118,7 +121,7 @@ public sealed partial class ShardGrain(
         {
             // The hot path: committed state only, no waiting, no store.
             return _committed.TryGetValue(op.Key, out var entry) && IsLive(entry, clock.GetUtcNow())
-                ? new KvResult(KvStatus.Ok, entry.Version, entry.Value, entry.ExpiresAt)
+                ? new KvResult(KvStatus.Ok, entry.Version, entry.Value, entry.ExpiresAt, entry.Revision)
                 : new KvResult(KvStatus.NotFound);
         }
 
@@ -199,7 +202,7 @@ public sealed partial class ShardGrain(
             }
 
             var entry = _committed[key];
-            items.Add(new KvItem(key, entry.Value, entry.Version));
+            items.Add(new KvItem(key, entry.Value, entry.Version, entry.Revision));
         }
 
         return new KvScanPage(items, more);
@@ -270,6 +273,7 @@ public sealed partial class ShardGrain(
         {
             // Set before the first await: nothing is staged from here on, every call answers Moved.
             _sealed = true;
+            ReleaseWatchers();
             await _commits.WhenIdleAsync();
 
             ThrowIfBroken();
@@ -285,7 +289,7 @@ public sealed partial class ShardGrain(
         var rows = _committed.Where(pair => IsLive(pair.Value, now)).Select(pair => pair.Key)
             .Union(_fences.Keys, StringComparer.Ordinal)
             .Select(key => _committed.TryGetValue(key, out var entry) && IsLive(entry, now)
-                ? new KvRow(key, entry.Value, entry.Version, entry.ExpiresAt, _fences.GetValueOrDefault(key))
+                ? new KvRow(key, entry.Value, entry.Version, entry.ExpiresAt, _fences.GetValueOrDefault(key), entry.Revision)
                 : new KvRow(key, null, 0, null, _fences[key]));
         var byTarget = rows.GroupBy(row => ShardMap.ShardOf(row.Key, toShards)).ToList();
         await Task.WhenAll(byTarget.Select(async group =>
@@ -312,8 +316,11 @@ public sealed partial class ShardGrain(
         foreach (var row in rows)
         {
             var fences = row.Fences is { Count: > 0 } tokens ? MergeFences(row.Key, tokens) : null;
-            var entry = row.Value is null ? null : new Entry(row.Value, row.Version, row.ExpiresAt);
-            StageWrite(row.Key, entry, new RowWrite(row.Key, row.Value, row.Version, row.ExpiresAt, fences), ref waitFor);
+            // A handed-over key keeps its revision and is not a change (watchers saw it in the old
+            // layout); this shard's own revisions continue above it, so the key's next change is higher.
+            ContinueAbove(row.Revision);
+            var entry = row.Value is null ? null : new Entry(row.Value, row.Version, row.ExpiresAt, row.Revision);
+            StageWrite(row.Key, entry, new RowWrite(row.Key, row.Value, row.Version, row.ExpiresAt, fences) { Revision = row.Revision }, ref waitFor);
         }
 
         await CommitOf(waitFor);
@@ -322,6 +329,7 @@ public sealed partial class ShardGrain(
     public Task DropAsync(CancellationToken cancellationToken = default)
     {
         _dropped = true;
+        ReleaseWatchers();
         _committed.Clear();
         _keys.Clear();
         DeactivateOnIdle();
@@ -335,7 +343,7 @@ public sealed partial class ShardGrain(
         {
             return current is null
                 ? new KvResult(KvStatus.NotFound)
-                : new KvResult(KvStatus.Ok, current.Version, current.Value, current.ExpiresAt);
+                : new KvResult(KvStatus.Ok, current.Version, current.Value, current.ExpiresAt, current.Revision);
         }
 
         // Current() made the answer wait for the key's staged write, which raised the fence compared here.
@@ -367,13 +375,14 @@ public sealed partial class ShardGrain(
                 return new KvResult(KvStatus.NotFound);
             }
 
-            StageWrite(op.Key, null, new RowWrite(op.Key, null, current.Version, null, RaiseFence(op.Key, op.Fence)), ref waitFor);
-            return new KvResult(KvStatus.Deleted, current.Version);
+            var deletion = NextRevision();
+            StageWrite(op.Key, null, new RowWrite(op.Key, null, current.Version, null, RaiseFence(op.Key, op.Fence)) { Revision = deletion, Logged = true }, ref waitFor);
+            return new KvResult(KvStatus.Deleted, current.Version, Revision: deletion);
         }
 
-        var entry = new Entry(op.Value!, (current?.Version ?? 0) + 1, op.TtlSeconds is { } ttl ? now.AddSeconds(ttl) : null);
-        StageWrite(op.Key, entry, new RowWrite(op.Key, entry.Value, entry.Version, entry.ExpiresAt, RaiseFence(op.Key, op.Fence)), ref waitFor);
-        return new KvResult(current is null ? KvStatus.Created : KvStatus.Ok, entry.Version, ExpiresAt: entry.ExpiresAt);
+        var entry = new Entry(op.Value!, (current?.Version ?? 0) + 1, op.TtlSeconds is { } ttl ? now.AddSeconds(ttl) : null, NextRevision());
+        StageWrite(op.Key, entry, new RowWrite(op.Key, entry.Value, entry.Version, entry.ExpiresAt, RaiseFence(op.Key, op.Fence)) { Revision = entry.Revision, Logged = true }, ref waitFor);
+        return new KvResult(current is null ? KvStatus.Created : KvStatus.Ok, entry.Version, ExpiresAt: entry.ExpiresAt, Revision: entry.Revision);
     }
 
     private long HighestToken(string key, string lockName) =>
@@ -429,8 +438,9 @@ public sealed partial class ShardGrain(
         }
     }
 
+    // An expired key's removal: a change like any delete, so watchers see it go.
     private void StageDelete(string key, Entry current, ref long waitFor) =>
-        StageWrite(key, null, new RowWrite(key, null, current.Version, null), ref waitFor);
+        StageWrite(key, null, new RowWrite(key, null, current.Version, null) { Revision = NextRevision(), Logged = true }, ref waitFor);
 
     private void StageWrite(string key, Entry? entry, RowWrite write, ref long waitFor)
     {
@@ -464,9 +474,11 @@ public sealed partial class ShardGrain(
         var rows = group.Writes.GroupBy(w => w.Key, StringComparer.Ordinal)
             .Select(g => g.Last() with { Fences = g.LastOrDefault(w => w.Fences is not null)?.Fences })
             .ToList();
+        // Every logged write is a change, also when a later write in the group replaced its row.
+        var changes = ChangesOf(group.Writes);
         try
         {
-            await store.CommitAsync(_tableId, _shard, _epoch, Sealed(rows), CancellationToken.None);
+            await store.CommitAsync(_tableId, _shard, _epoch, Sealed(rows), SealedChanges(changes), CancellationToken.None);
         }
         catch (ShardFencedException fenced) when (fenced.TableDropped)
         {
@@ -481,6 +493,7 @@ public sealed partial class ShardGrain(
 
         Apply(rows, group.LastSequence);
         _appliedThrough = group.LastSequence;
+        Publish(changes);
     }
 
     private void Apply(List<RowWrite> rows, long lastSequence)
@@ -494,7 +507,7 @@ public sealed partial class ShardGrain(
             }
             else
             {
-                _committed[row.Key] = new Entry(row.Value, row.Version, row.ExpiresAt);
+                _committed[row.Key] = new Entry(row.Value, row.Version, row.ExpiresAt, row.Revision);
                 _keys.Add(row.Key);
             }
 
@@ -517,6 +530,7 @@ public sealed partial class ShardGrain(
                 : "The store failed while committing; the write may or may not have been applied.",
             outcomeUnknown: !fenced);
         _commits.Stop(failure);
+        ReleaseWatchers();
         LogCommitFailed(ex, _tableId, _shard, _epoch);
         DeactivateOnIdle();
         return failure;
@@ -560,9 +574,11 @@ public sealed partial class ShardGrain(
             foreach (var row in snapshot.Rows)
             {
                 var value = _encrypted ? protector.Unprotect(row.Value, _tableId, row.Key) : row.Value;
-                _committed[row.Key] = new Entry(value, row.Version, row.ExpiresAt);
+                _committed[row.Key] = new Entry(value, row.Version, row.ExpiresAt, row.Revision);
                 _keys.Add(row.Key);
             }
+
+            OpenedAt(snapshot.Revision);
 
             foreach (var fence in snapshot.Fences ?? [])
             {
@@ -671,7 +687,7 @@ public sealed partial class ShardGrain(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Commit failed on {TableId}/{Shard} (epoch {Epoch}); the shard steps down")]
     private partial void LogCommitFailed(Exception exception, Guid tableId, int shard, long epoch);
 
-    private sealed record Entry(byte[] Value, long Version, DateTimeOffset? ExpiresAt);
+    private sealed record Entry(byte[] Value, long Version, DateTimeOffset? ExpiresAt, long Revision);
 
     private sealed record Staged(Entry? Entry, long Sequence);
 }

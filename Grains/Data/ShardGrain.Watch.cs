@@ -30,7 +30,9 @@ public sealed partial class ShardGrain
     public async Task<ShardChanges> ReadChangesAsync(long after, int limit, TimeSpan wait, CancellationToken cancellationToken = default)
     {
         await EnsureReadableAsync();
-        if (_dropped)
+        // A layout a finished reshard retired is dropped, but stays sealed: its log still serves
+        // cursors on it, up to its last revision.
+        if (_dropped && !_sealed)
         {
             return new ShardChanges(ShardChangesStatus.Dropped, [], _appliedRevision);
         }
@@ -47,7 +49,7 @@ public sealed partial class ShardGrain
             await Task.WhenAny(_changed.Task, Task.Delay(Min(wait, MaxPoll), cancellationToken));
         }
 
-        if (_dropped)
+        if (_dropped && !_sealed)
         {
             return new ShardChanges(ShardChangesStatus.Dropped, [], _appliedRevision);
         }

@@ -380,6 +380,11 @@ public sealed partial class ShardGrain(
             return new KvResult(KvStatus.Deleted, current.Version, Revision: deletion);
         }
 
+        if (current is null)
+        {
+            LogExpiry(op.Key, now, ref waitFor);
+        }
+
         var entry = new Entry(op.Value!, (current?.Version ?? 0) + 1, op.TtlSeconds is { } ttl ? now.AddSeconds(ttl) : null, NextRevision());
         StageWrite(op.Key, entry, new RowWrite(op.Key, entry.Value, entry.Version, entry.ExpiresAt, RaiseFence(op.Key, op.Fence)) { Revision = entry.Revision, Logged = true }, ref waitFor);
         return new KvResult(current is null ? KvStatus.Created : KvStatus.Ok, entry.Version, ExpiresAt: entry.ExpiresAt, Revision: entry.Revision);
@@ -435,6 +440,15 @@ public sealed partial class ShardGrain(
         for (var i = 0; i < unconfirmed.Count; i++)
         {
             _issued[unconfirmed[i]] = Math.Max(_issued.GetValueOrDefault(unconfirmed[i]), issued[i]);
+        }
+    }
+
+    // A put over a key that expired but was not swept yet: its expiry is a change of its own, before the put's.
+    private void LogExpiry(string key, DateTimeOffset now, ref long waitFor)
+    {
+        if (!_staged.ContainsKey(key) && _committed.TryGetValue(key, out var expired) && !IsLive(expired, now))
+        {
+            StageDelete(key, expired, ref waitFor);
         }
     }
 

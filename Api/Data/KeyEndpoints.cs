@@ -148,6 +148,11 @@ public static class KeyEndpoints
 
         var answer = await data.ExecuteAsync(http.Tenant(), table,
             new KvOp(KvOpKind.Delete, key, IfVersion: ifVersion, IfExists: ifExists, Fence: fence), cancellationToken);
+        if (answer.Value is { Status: KvStatus.Deleted, Revision: > 0 } deleted)
+        {
+            http.Response.Headers[RevisionHeader] = deleted.Revision.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
         return Problems.Uncommitted(http, answer.Outcome, answer.Message) is { } failed ? failed
             : answer.Value.Status == KvStatus.Deleted ? TypedResults.NoContent()
             : Failure(answer.Value, table, key, fence);

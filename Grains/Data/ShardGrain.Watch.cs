@@ -61,7 +61,8 @@ public sealed partial class ShardGrain
         }
 
         limit = Math.Clamp(limit, 1, MaxChangesPerRead);
-        if (_tail!.Covers(after))
+        _tail!.TrimOlderThan(System.Diagnostics.Stopwatch.GetTimestamp() - (long)(watchOptions.Value.Retention.TotalSeconds * System.Diagnostics.Stopwatch.Frequency));
+        if (_tail.Covers(after))
         {
             var held = _tail.After(after, limit);
             return new ShardChanges(Status, held, held.Count == limit ? held[^1].Revision : through);
@@ -103,9 +104,10 @@ public sealed partial class ShardGrain
     // After a commit applied: its changes join the tail, and the long polls waiting for them answer.
     private void Publish(List<LoggedChange> changes)
     {
+        var now = System.Diagnostics.Stopwatch.GetTimestamp();
         foreach (var change in changes)
         {
-            _tail!.Append(new KvChange(change.Revision, change.Key, change.Value, change.Version));
+            _tail!.Append(new KvChange(change.Revision, change.Key, change.Value, change.Version), now);
             _appliedRevision = Math.Max(_appliedRevision, change.Revision);
         }
 

@@ -6,11 +6,14 @@ namespace OrleansCompute.Grains.Data.Watch;
 /// A shard's most recent changes in memory, oldest first, at most a fixed number: the ring that
 /// answers watchers who keep up. <see cref="CoversAfter"/> is the revision above which it holds
 /// every change the shard made since it opened; anything older is read from the change log.
+/// Changes also leave it once older than the retention (<see cref="TrimOlderThan"/>), so memory
+/// never answers a cursor the change log would call compacted.
 /// Not thread-safe: it lives on the shard grain's scheduler.
 /// </summary>
 public sealed class ChangeTail(int capacity)
 {
     private readonly KvChange[] _ring = new KvChange[Math.Max(1, capacity)];
+    private readonly long[] _at = new long[Math.Max(1, capacity)];
     private int _start;
     private int _count;
 
@@ -22,20 +25,35 @@ public sealed class ChangeTail(int capacity)
     {
         (_start, _count, CoversAfter) = (0, 0, revision);
         Array.Clear(_ring);
+        Array.Clear(_at);
     }
 
-    public void Append(KvChange change)
+    /// <summary>Adds a change made at <paramref name="at"/> (a <see cref="System.Diagnostics.Stopwatch"/> timestamp).</summary>
+    public void Append(KvChange change, long at)
     {
         if (_count == _ring.Length)
         {
             CoversAfter = _ring[_start].Revision;
-            _ring[_start] = change;
+            (_ring[_start], _at[_start]) = (change, at);
             _start = (_start + 1) % _ring.Length;
             return;
         }
 
-        _ring[(_start + _count) % _ring.Length] = change;
+        var slot = (_start + _count) % _ring.Length;
+        (_ring[slot], _at[slot]) = (change, at);
         _count++;
+    }
+
+    /// <summary>Forgets the changes made before <paramref name="cutoff"/> (a <see cref="System.Diagnostics.Stopwatch"/> timestamp).</summary>
+    public void TrimOlderThan(long cutoff)
+    {
+        while (_count > 0 && _at[_start] < cutoff)
+        {
+            CoversAfter = _ring[_start].Revision;
+            _ring[_start] = null!;
+            _start = (_start + 1) % _ring.Length;
+            _count--;
+        }
     }
 
     /// <summary>True when every change after <paramref name="after"/> is held here.</summary>

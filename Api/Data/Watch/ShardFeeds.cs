@@ -94,7 +94,10 @@ public sealed partial class ShardFeeds(IGrainFactory grains, IOptions<WatchLimit
                 ShardChanges? answer = null;
                 try
                 {
-                    answer = await shard.ReadChangesAsync(after, MaxPerPoll, after < 0 ? TimeSpan.Zero : wait);
+                    // Bounded well below Orleans' 30 s response timeout: a poll stuck on a silo that
+                    // just died is given up within seconds and sent again, to the shard's next activation.
+                    using var patience = new CancellationTokenSource(wait + PollSlack);
+                    answer = await shard.ReadChangesAsync(after, MaxPerPoll, after < 0 ? TimeSpan.Zero : wait, patience.Token);
                     backoff = TimeSpan.FromMilliseconds(20);
                 }
                 catch (Exception ex)
@@ -158,6 +161,8 @@ public sealed partial class ShardFeeds(IGrainFactory grains, IOptions<WatchLimit
     }
 
     private const int MaxPerPoll = 1000;
+
+    private static readonly TimeSpan PollSlack = TimeSpan.FromSeconds(3);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Watch feed of {Shard}: the poll failed; polling again in {Milliseconds} ms")]
     private static partial void LogPollFailed(ILogger logger, Exception exception, string shard, double milliseconds);

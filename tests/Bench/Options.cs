@@ -5,7 +5,7 @@ namespace OrleansCompute.Bench;
 /// <summary>Command-line options of the harness.</summary>
 public sealed record Options
 {
-    public static readonly IReadOnlyList<string> AllWorkloads = ["kv-get-hot", "kv-get-random", "kv-put-random", "txn-transfer"];
+    public static readonly IReadOnlyList<string> AllWorkloads = ["kv-get-hot", "kv-get-random", "kv-put-random", "txn-transfer", "watch-fanout"];
 
     /// <summary>Workloads run only when named: <c>elastic</c> starts, stops and kills silos (issue #11).</summary>
     public static readonly IReadOnlyList<string> KnownWorkloads = [.. AllWorkloads, "elastic"];
@@ -27,7 +27,7 @@ public sealed record Options
           --warmup S          seconds of load before measuring, every run (2)
           --prime S           seconds of unmeasured load per HTTP workload, once before its
                               first run, so freshly started processes are past JIT tiering (3)
-          --workloads LIST    comma list of kv-get-hot,kv-get-random,kv-put-random,txn-transfer,elastic,
+          --workloads LIST    comma list of kv-get-hot,kv-get-random,kv-put-random,txn-transfer,watch-fanout,elastic,
                               or none (default: all but elastic, which runs only when named)
           --silo-pids LIST    elastic: PIDs of running silos, comma-separated; the first gets SIGTERM
                               (graceful leave), the second SIGKILL

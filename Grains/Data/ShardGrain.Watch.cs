@@ -25,7 +25,9 @@ public sealed partial class ShardGrain
     private long _appliedRevision;
     private ChangeTail? _tail;
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private bool _releasingWatchers;
+    // Until then, long polls answer at once (the activation is leaving); bounded, because a move
+    // that placement declines leaves the activation where it is.
+    private long _releasingUntil;
 
     public async Task<ShardChanges> ReadChangesAsync(long after, int limit, TimeSpan wait, CancellationToken cancellationToken = default)
     {
@@ -42,7 +44,7 @@ public sealed partial class ShardGrain
             return new ShardChanges(Status, [], _appliedRevision);
         }
 
-        if (after >= _appliedRevision && wait > TimeSpan.Zero && !_sealed && !_releasingWatchers)
+        if (after >= _appliedRevision && wait > TimeSpan.Zero && !_sealed && System.Diagnostics.Stopwatch.GetTimestamp() >= _releasingUntil)
         {
             // A long poll: nothing new yet, so wait for the next commit (or give up at the deadline:
             // the watcher still learns the shard is current, for its progress events).
@@ -121,7 +123,7 @@ public sealed partial class ShardGrain
     // so they do not hold it busy, and come back to wherever the shard is next.
     private void ReleaseWatchers()
     {
-        _releasingWatchers = true;
+        _releasingUntil = System.Diagnostics.Stopwatch.GetTimestamp() + 2 * System.Diagnostics.Stopwatch.Frequency;
         Wake();
     }
 

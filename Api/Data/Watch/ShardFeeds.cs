@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using OrleansCompute.Data;
@@ -91,6 +92,7 @@ public sealed partial class ShardFeeds(IGrainFactory grains, IOptions<WatchLimit
             while (true)
             {
                 var after = Head;
+                var polled = Stopwatch.GetTimestamp();
                 ShardChanges? answer = null;
                 try
                 {
@@ -139,6 +141,11 @@ public sealed partial class ShardFeeds(IGrainFactory grains, IOptions<WatchLimit
                     await Task.Delay(backoff);
                     backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(1).Ticks));
                 }
+                else if (answer.Changes.Count == 0 && after >= 0 && Stopwatch.GetElapsedTime(polled) < QuickEmpty)
+                {
+                    // An empty answer at once: the shard is leaving (a move); give it a moment to go.
+                    await Task.Delay(QuickEmpty);
+                }
             }
         }
 
@@ -163,6 +170,8 @@ public sealed partial class ShardFeeds(IGrainFactory grains, IOptions<WatchLimit
     private const int MaxPerPoll = 1000;
 
     private static readonly TimeSpan PollSlack = TimeSpan.FromSeconds(3);
+
+    private static readonly TimeSpan QuickEmpty = TimeSpan.FromMilliseconds(50);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Watch feed of {Shard}: the poll failed; polling again in {Milliseconds} ms")]
     private static partial void LogPollFailed(ILogger logger, Exception exception, string shard, double milliseconds);

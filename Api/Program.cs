@@ -39,6 +39,9 @@ builder.Services.Configure<TransactionLimits>(builder.Configuration.GetSection("
 builder.Services.Configure<CoordinationLimits>(builder.Configuration.GetSection("Coordination"));
 builder.Services.Configure<RequestDeadlineOptions>(builder.Configuration.GetSection("Requests"));
 builder.Services.AddSingleton<WaiterSlots>();
+builder.Services.Configure<OrleansCompute.Api.Data.Watch.WatchLimits>(builder.Configuration.GetSection("Watch"));
+builder.Services.AddSingleton<OrleansCompute.Api.Data.Watch.WatchSlots>();
+builder.Services.AddSingleton<OrleansCompute.Api.Data.Watch.ShardFeeds>();
 
 builder.AddApiSecurity();
 builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = context =>
@@ -107,6 +110,7 @@ var v1 = app.MapGroup("/v1")
 v1.MapClusterEndpoints();
 v1.MapTableEndpoints();
 v1.MapKeyEndpoints();
+v1.MapWatchEndpoints();
 v1.MapJobEndpoints();
 v1.MapScheduleEndpoints();
 v1.MapTxnEndpoints();

@@ -53,6 +53,7 @@ public static class SiloApp
         builder.Services.TryAddKeyedSingleton(CoordinationClock.Key, TimeProvider.System);
         builder.Services.Configure<KeyValueOptions>(builder.Configuration.GetSection("KeyValue"));
         builder.Services.Configure<EncryptionOptions>(builder.Configuration.GetSection("Encryption"));
+        builder.Services.Configure<OrleansCompute.Grains.Data.Watch.WatchOptions>(builder.Configuration.GetSection("Watch"));
         builder.Services.AddSingleton<ValueProtector>();
         builder.Services.AddSingleton<SiloLease>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SiloLease>());
@@ -96,6 +97,7 @@ public static class SiloApp
         // read their queries from the schema while the silo starts.
         builder.Services.AddHostedService<SchemaMigrationService>();
         builder.Services.AddHostedService<DroppedTablePurger>();
+        builder.Services.AddHostedService<OrleansCompute.Grains.Data.Watch.ChangeLogSweeper>();
         builder.Services.AddSingleton<JobRetention>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<JobRetention>());
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));

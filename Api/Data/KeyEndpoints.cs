@@ -105,8 +105,8 @@ public static class KeyEndpoints
         SetETag(http, result);
         return result.Status switch
         {
-            KvStatus.Created => TypedResults.Created($"/v1/tables/{table}/keys/{Uri.EscapeDataString(key)}", new KeyVersion(key, result.Version)),
-            KvStatus.Ok => TypedResults.Ok(new KeyVersion(key, result.Version)),
+            KvStatus.Created => TypedResults.Created($"/v1/tables/{table}/keys/{Uri.EscapeDataString(key)}", new KeyVersion(key, result.Version, result.Revision)),
+            KvStatus.Ok => TypedResults.Ok(new KeyVersion(key, result.Version, result.Revision)),
             _ => Failure(result, table, key, fence),
         };
     }
@@ -148,6 +148,11 @@ public static class KeyEndpoints
 
         var answer = await data.ExecuteAsync(http.Tenant(), table,
             new KvOp(KvOpKind.Delete, key, IfVersion: ifVersion, IfExists: ifExists, Fence: fence), cancellationToken);
+        if (answer.Value is { Status: KvStatus.Deleted, Revision: > 0 } deleted)
+        {
+            http.Response.Headers[RevisionHeader] = deleted.Revision.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
         return Problems.Uncommitted(http, answer.Outcome, answer.Message) is { } failed ? failed
             : answer.Value.Status == KvStatus.Deleted ? TypedResults.NoContent()
             : Failure(answer.Value, table, key, fence);
@@ -172,7 +177,7 @@ public static class KeyEndpoints
             return failed;
         }
 
-        var items = answer.Value.Items.Select(i => new KeyItem(i.Key, JsonValues.Parse(i.Value), i.Version)).ToList();
+        var items = answer.Value.Items.Select(i => new KeyItem(i.Key, JsonValues.Parse(i.Value), i.Version, i.Revision)).ToList();
         return TypedResults.Ok(new PageResponse<KeyItem>(items, answer.Value.More && items.Count > 0 ? Paging.Encode(items[^1].Key) : null));
     }
 
@@ -311,6 +316,9 @@ public static class KeyEndpoints
 
     public const string FencingTokenHeader = "Fencing-Token";
 
+    /// <summary>On a GET or PUT answer: the revision of the key's last change in its shard, as watch events carry it.</summary>
+    public const string RevisionHeader = "Revision";
+
     private static async Task<(byte[] Bytes, ProblemHttpResult? Problem)> ReadValueAsync(HttpRequest request, int maxBytes, CancellationToken cancellationToken)
     {
         if (request.ContentLength > maxBytes)
@@ -394,15 +402,27 @@ public static class KeyEndpoints
         if (result.Version > 0 && result.Status is KvStatus.Ok or KvStatus.Created)
         {
             http.Response.Headers.ETag = $"\"{result.Version}\"";
+            if (result.Revision > 0)
+            {
+                // The revision of the key's last change in its shard (watch); transactional tables have none.
+                http.Response.Headers[RevisionHeader] = result.Revision.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
         }
     }
 }
 
-/// <summary>A key's version after a write.</summary>
-public sealed record KeyVersion(string Key, long Version);
+/// <summary>A key's version after a write, and the revision of that write in the key's shard (watch; absent on transactional tables).</summary>
+public sealed record KeyVersion(
+    string Key,
+    long Version,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] long Revision = 0);
 
-/// <summary>A key as a scan lists it.</summary>
-public sealed record KeyItem(string Key, JsonElement Value, long Version);
+/// <summary>A key as a scan lists it, with the revision of its last change (absent on transactional tables).</summary>
+public sealed record KeyItem(
+    string Key,
+    JsonElement Value,
+    long Version,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] long Revision = 0);
 
 /// <summary>The body of a batch: operations run in order, each on its own.</summary>
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
@@ -427,18 +447,20 @@ public sealed record BatchResult(
     string Key,
     int Status,
     long? Version,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] JsonElement Value)
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] JsonElement Value,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? Revision = null)
 {
     public static BatchResult From(KvOp op, KvResult result)
     {
         var name = op.Kind.ToString().ToLowerInvariant();
         var version = result.Version > 0 ? result.Version : (long?)null;
+        var revision = result.Revision > 0 ? result.Revision : (long?)null;
         return result.Status switch
         {
-            KvStatus.Ok when op.Kind == KvOpKind.Get => new(name, op.Key, StatusCodes.Status200OK, version, JsonValues.Parse(result.Value!)),
-            KvStatus.Ok => new(name, op.Key, StatusCodes.Status200OK, version, default),
-            KvStatus.Created => new(name, op.Key, StatusCodes.Status201Created, version, default),
-            KvStatus.Deleted => new(name, op.Key, StatusCodes.Status204NoContent, version, default),
+            KvStatus.Ok when op.Kind == KvOpKind.Get => new(name, op.Key, StatusCodes.Status200OK, version, JsonValues.Parse(result.Value!), revision),
+            KvStatus.Ok => new(name, op.Key, StatusCodes.Status200OK, version, default, revision),
+            KvStatus.Created => new(name, op.Key, StatusCodes.Status201Created, version, default, revision),
+            KvStatus.Deleted => new(name, op.Key, StatusCodes.Status204NoContent, version, default, revision),
             KvStatus.PreconditionFailed => new(name, op.Key, StatusCodes.Status412PreconditionFailed, version, default),
             KvStatus.Fenced or KvStatus.FenceNotIssued => new(name, op.Key, StatusCodes.Status409Conflict, null, default),
             _ => new(name, op.Key, StatusCodes.Status404NotFound, null, default),

@@ -26,4 +26,5 @@ public static class ProblemTypes
     public const string LockHeld = Prefix + "lock-held";
     public const string NotLeader = Prefix + "not-leader";
     public const string Fenced = Prefix + "fenced";
+    public const string Compacted = Prefix + "compacted";
 }

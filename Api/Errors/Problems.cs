@@ -54,6 +54,17 @@ public static class Problems
             : $"Lock '{lockName}' already wrote to key '{key}' with token {highest}, above {token}: the holder of {token} lost the lock. Nothing was changed.",
         extensions: new Dictionary<string, object?> { ["lock"] = lockName, [neverIssued ? "issuedThrough" : "highestToken"] = highest });
 
+    /// <summary>
+    /// 410 compacted: a watch cursor is older than the change log still holds for
+    /// <paramref name="shard"/>; <paramref name="oldestRevision"/> is the oldest revision it holds there.
+    /// </summary>
+    public static ProblemHttpResult Compacted(string table, int shard, long cursor, long oldestRevision) => TypedResults.Problem(
+        statusCode: StatusCodes.Status410Gone,
+        type: ProblemTypes.Compacted,
+        title: "Compacted",
+        detail: $"The watch cursor of table '{table}' is at revision {cursor} on shard {shard}, but the change log keeps that shard's changes only from revision {oldestRevision} on (older ones passed the retention). Start again without a cursor, after reading the keys you need.",
+        extensions: new Dictionary<string, object?> { ["shard"] = shard, ["oldestRevision"] = oldestRevision });
+
     /// <summary>429 with the seconds to wait in Retry-After.</summary>
     public static ProblemHttpResult TooMany(HttpContext http, string type, string title, string detail, int retryAfterSeconds)
     {

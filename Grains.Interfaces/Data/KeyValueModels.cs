@@ -67,13 +67,16 @@ public enum KvStatus
     FenceNotIssued,
 }
 
-/// <summary>The outcome of one operation: the key's version and value after it (value only for gets).</summary>
+/// <summary>
+/// The outcome of one operation: the key's version and value after it (value only for gets), and
+/// <see cref="Revision"/>, the shard's revision of the key's last change (0 where there is none).
+/// </summary>
 [GenerateSerializer, Immutable, Alias("oc.KvResult")]
-public sealed record KvResult(KvStatus Status, long Version = 0, byte[]? Value = null, DateTimeOffset? ExpiresAt = null);
+public sealed record KvResult(KvStatus Status, long Version = 0, byte[]? Value = null, DateTimeOffset? ExpiresAt = null, long Revision = 0);
 
-/// <summary>A live key as a scan shows it.</summary>
+/// <summary>A live key as a scan shows it, with the revision of its last change.</summary>
 [GenerateSerializer, Immutable, Alias("oc.KvItem")]
-public sealed record KvItem(string Key, byte[] Value, long Version);
+public sealed record KvItem(string Key, byte[] Value, long Version, long Revision = 0);
 
 /// <summary>Keys of one shard in <see cref="KeyOrder"/>; <see cref="More"/> when the shard has further matches.</summary>
 [GenerateSerializer, Immutable, Alias("oc.KvScanPage")]
@@ -84,7 +87,7 @@ public sealed record KvScanPage(IReadOnlyList<KvItem> Items, bool More, bool Tab
 /// (null for a key that is gone but whose fences must move on) and the highest token per lock that wrote to it.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("oc.KvRow")]
-public sealed record KvRow(string Key, byte[]? Value, long Version, DateTimeOffset? ExpiresAt, IReadOnlyDictionary<string, long>? Fences = null);
+public sealed record KvRow(string Key, byte[]? Value, long Version, DateTimeOffset? ExpiresAt, IReadOnlyDictionary<string, long>? Fences = null, long Revision = 0);
 
 /// <summary>Where a shard lives and how many live keys it holds.</summary>
 [GenerateSerializer, Immutable, Alias("oc.ShardInfo")]

@@ -19,9 +19,16 @@ public sealed record TableSpec(bool Transactional, int Shards, bool Encrypted = 
 /// <see cref="Id"/> and <see cref="Shards"/> name the table's current shard layout. While the table
 /// reshards, <see cref="Resharding"/> names the layout it is moving to and which shards of the
 /// current one have moved there; when every shard has, the new layout becomes the current one.
+///
+/// <see cref="Retired"/> lists the layouts earlier reshards retired, oldest first (the last few):
+/// a watch cursor on one of them resumes there and follows the reshards to the current layout.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("oc.TableInfo")]
-public sealed record TableInfo(string Name, bool Transactional, int Shards, DateTimeOffset CreatedAt, Guid Id, bool Encrypted = false, Resharding? Resharding = null);
+public sealed record TableInfo(string Name, bool Transactional, int Shards, DateTimeOffset CreatedAt, Guid Id, bool Encrypted = false, Resharding? Resharding = null, IReadOnlyList<RetiredLayout>? Retired = null);
+
+/// <summary>A shard layout a reshard retired: its id and shard count. Its shards are sealed; their change logs stay for the watch retention.</summary>
+[GenerateSerializer, Immutable, Alias("oc.RetiredLayout")]
+public sealed record RetiredLayout(Guid Id, int Shards);
 
 /// <summary>
 /// A reshard in progress: the table's keys move, one current shard at a time, to <see cref="To"/>

@@ -61,6 +61,7 @@ public sealed partial class ShardGrain(
     ValueProtector protector,
     KvMetrics metrics,
     IOptions<KeyValueOptions> options,
+    IOptions<Watch.WatchOptions> watchOptions,
     ILogger<ShardGrain> logger) : Grain, IShardGrain
 {
     private readonly Dictionary<string, Entry> _committed = new(StringComparer.Ordinal);
@@ -105,6 +106,8 @@ public sealed partial class ShardGrain(
 
     public Task MoveAsync(CancellationToken cancellationToken = default)
     {
+        // Long polls would keep the activation busy forever; they answer now and come back to the new one.
+        ReleaseWatchers();
         // Placement picks the layout's silo; Orleans migrates when no request is running, or not at
         // all if placement picks this silo again.
         this.MigrateOnIdle();
@@ -128,7 +131,7 @@ public sealed partial class ShardGrain(
         {
             // The hot path: committed state only, no waiting, no store.
             return _committed.TryGetValue(op.Key, out var entry) && IsLive(entry, clock.GetUtcNow())
-                ? new KvResult(KvStatus.Ok, entry.Version, entry.Value, entry.ExpiresAt)
+                ? new KvResult(KvStatus.Ok, entry.Version, entry.Value, entry.ExpiresAt, entry.Revision)
                 : new KvResult(KvStatus.NotFound);
         }
 
@@ -211,7 +214,7 @@ public sealed partial class ShardGrain(
             }
 
             var entry = _committed[key];
-            items.Add(new KvItem(key, entry.Value, entry.Version));
+            items.Add(new KvItem(key, entry.Value, entry.Version, entry.Revision));
         }
 
         return new KvScanPage(items, more);
@@ -283,6 +286,7 @@ public sealed partial class ShardGrain(
         {
             // Set before the first await: nothing is staged from here on, every call answers Moved.
             _sealed = true;
+            ReleaseWatchers();
             await _commits.WhenIdleAsync();
 
             ThrowIfBroken();
@@ -298,7 +302,7 @@ public sealed partial class ShardGrain(
         var rows = _committed.Where(pair => IsLive(pair.Value, now)).Select(pair => pair.Key)
             .Union(_fences.Keys, StringComparer.Ordinal)
             .Select(key => _committed.TryGetValue(key, out var entry) && IsLive(entry, now)
-                ? new KvRow(key, entry.Value, entry.Version, entry.ExpiresAt, _fences.GetValueOrDefault(key))
+                ? new KvRow(key, entry.Value, entry.Version, entry.ExpiresAt, _fences.GetValueOrDefault(key), entry.Revision)
                 : new KvRow(key, null, 0, null, _fences[key]));
         var byTarget = rows.GroupBy(row => ShardMap.ShardOf(row.Key, toShards)).ToList();
         await Task.WhenAll(byTarget.Select(async group =>
@@ -325,8 +329,11 @@ public sealed partial class ShardGrain(
         foreach (var row in rows)
         {
             var fences = row.Fences is { Count: > 0 } tokens ? MergeFences(row.Key, tokens) : null;
-            var entry = row.Value is null ? null : new Entry(row.Value, row.Version, row.ExpiresAt);
-            StageWrite(row.Key, entry, new RowWrite(row.Key, row.Value, row.Version, row.ExpiresAt, fences), ref waitFor);
+            // A handed-over key keeps its revision and is not a change (watchers saw it in the old
+            // layout); this shard's own revisions continue above it, so the key's next change is higher.
+            ContinueAbove(row.Revision);
+            var entry = row.Value is null ? null : new Entry(row.Value, row.Version, row.ExpiresAt, row.Revision);
+            StageWrite(row.Key, entry, new RowWrite(row.Key, row.Value, row.Version, row.ExpiresAt, fences) { Revision = row.Revision }, ref waitFor);
         }
 
         await CommitOf(waitFor);
@@ -335,6 +342,7 @@ public sealed partial class ShardGrain(
     public Task DropAsync(CancellationToken cancellationToken = default)
     {
         _dropped = true;
+        ReleaseWatchers();
         _committed.Clear();
         _keys.Clear();
         _figures.Reset(0, 0);
@@ -349,7 +357,7 @@ public sealed partial class ShardGrain(
         {
             return current is null
                 ? new KvResult(KvStatus.NotFound)
-                : new KvResult(KvStatus.Ok, current.Version, current.Value, current.ExpiresAt);
+                : new KvResult(KvStatus.Ok, current.Version, current.Value, current.ExpiresAt, current.Revision);
         }
 
         // Current() made the answer wait for the key's staged write, which raised the fence compared here.
@@ -381,13 +389,19 @@ public sealed partial class ShardGrain(
                 return new KvResult(KvStatus.NotFound);
             }
 
-            StageWrite(op.Key, null, new RowWrite(op.Key, null, current.Version, null, RaiseFence(op.Key, op.Fence)), ref waitFor);
-            return new KvResult(KvStatus.Deleted, current.Version);
+            var deletion = NextRevision();
+            StageWrite(op.Key, null, new RowWrite(op.Key, null, current.Version, null, RaiseFence(op.Key, op.Fence)) { Revision = deletion, Logged = true }, ref waitFor);
+            return new KvResult(KvStatus.Deleted, current.Version, Revision: deletion);
         }
 
-        var entry = new Entry(op.Value!, (current?.Version ?? 0) + 1, op.TtlSeconds is { } ttl ? now.AddSeconds(ttl) : null);
-        StageWrite(op.Key, entry, new RowWrite(op.Key, entry.Value, entry.Version, entry.ExpiresAt, RaiseFence(op.Key, op.Fence)), ref waitFor);
-        return new KvResult(current is null ? KvStatus.Created : KvStatus.Ok, entry.Version, ExpiresAt: entry.ExpiresAt);
+        if (current is null)
+        {
+            LogExpiry(op.Key, now, ref waitFor);
+        }
+
+        var entry = new Entry(op.Value!, (current?.Version ?? 0) + 1, op.TtlSeconds is { } ttl ? now.AddSeconds(ttl) : null, NextRevision());
+        StageWrite(op.Key, entry, new RowWrite(op.Key, entry.Value, entry.Version, entry.ExpiresAt, RaiseFence(op.Key, op.Fence)) { Revision = entry.Revision, Logged = true }, ref waitFor);
+        return new KvResult(current is null ? KvStatus.Created : KvStatus.Ok, entry.Version, ExpiresAt: entry.ExpiresAt, Revision: entry.Revision);
     }
 
     private long HighestToken(string key, string lockName) =>
@@ -443,8 +457,18 @@ public sealed partial class ShardGrain(
         }
     }
 
+    // A put over a key that expired but was not swept yet: its expiry is a change of its own, before the put's.
+    private void LogExpiry(string key, DateTimeOffset now, ref long waitFor)
+    {
+        if (!_staged.ContainsKey(key) && _committed.TryGetValue(key, out var expired) && !IsLive(expired, now))
+        {
+            StageDelete(key, expired, ref waitFor);
+        }
+    }
+
+    // An expired key's removal: a change like any delete, so watchers see it go.
     private void StageDelete(string key, Entry current, ref long waitFor) =>
-        StageWrite(key, null, new RowWrite(key, null, current.Version, null), ref waitFor);
+        StageWrite(key, null, new RowWrite(key, null, current.Version, null) { Revision = NextRevision(), Logged = true }, ref waitFor);
 
     private void StageWrite(string key, Entry? entry, RowWrite write, ref long waitFor)
     {
@@ -479,10 +503,12 @@ public sealed partial class ShardGrain(
         var rows = group.Writes.GroupBy(w => w.Key, StringComparer.Ordinal)
             .Select(g => g.Last() with { Fences = g.LastOrDefault(w => w.Fences is not null)?.Fences })
             .ToList();
+        // Every logged write is a change, also when a later write in the group replaced its row.
+        var changes = ChangesOf(group.Writes);
         var started = KvMetrics.StartCommit();
         try
         {
-            await store.CommitAsync(_tableId, _shard, _epoch, Sealed(rows), CancellationToken.None);
+            await store.CommitAsync(_tableId, _shard, _epoch, Sealed(rows), SealedChanges(changes), CancellationToken.None);
             metrics.Committed(started, _tenant, ok: true);
         }
         catch (ShardFencedException fenced) when (fenced.TableDropped)
@@ -499,6 +525,7 @@ public sealed partial class ShardGrain(
 
         Apply(rows, group.LastSequence);
         _appliedThrough = group.LastSequence;
+        Publish(changes);
     }
 
     private void Apply(List<RowWrite> rows, long lastSequence)
@@ -517,7 +544,7 @@ public sealed partial class ShardGrain(
             }
             else
             {
-                _committed[row.Key] = new Entry(row.Value, row.Version, row.ExpiresAt);
+                _committed[row.Key] = new Entry(row.Value, row.Version, row.ExpiresAt, row.Revision);
                 _keys.Add(row.Key);
                 _figures.Change(before >= 0 ? 0 : 1, row.Value.Length - Math.Max(before, 0));
             }
@@ -541,6 +568,7 @@ public sealed partial class ShardGrain(
                 : "The store failed while committing; the write may or may not have been applied.",
             outcomeUnknown: !fenced);
         _commits.Stop(failure);
+        ReleaseWatchers();
         LogCommitFailed(ex, _tableId, _shard, _epoch);
         DeactivateOnIdle();
         return failure;
@@ -607,9 +635,11 @@ public sealed partial class ShardGrain(
             foreach (var row in snapshot.Rows)
             {
                 var value = _encrypted ? protector.Unprotect(row.Value, _tableId, row.Key) : row.Value;
-                _committed[row.Key] = new Entry(value, row.Version, row.ExpiresAt);
+                _committed[row.Key] = new Entry(value, row.Version, row.ExpiresAt, row.Revision);
                 _keys.Add(row.Key);
             }
+
+            OpenedAt(snapshot.Revision);
 
             foreach (var fence in snapshot.Fences ?? [])
             {
@@ -725,7 +755,7 @@ public sealed partial class ShardGrain(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Commit failed on {TableId}/{Shard} (epoch {Epoch}); the shard steps down")]
     private partial void LogCommitFailed(Exception exception, Guid tableId, int shard, long epoch);
 
-    private sealed record Entry(byte[] Value, long Version, DateTimeOffset? ExpiresAt);
+    private sealed record Entry(byte[] Value, long Version, DateTimeOffset? ExpiresAt, long Revision);
 
     private sealed record Staged(Entry? Entry, long Sequence);
 }

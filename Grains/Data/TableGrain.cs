@@ -39,6 +39,9 @@ public sealed partial class TableGrain(
     // Current shards handed over at once: each one's keys wait (answer Moved) while it copies.
     private const int HandOversInFlight = 4;
 
+    // Retired layouts a table remembers for watch cursors; older cursors are past any retention anyway in practice.
+    private const int RetiredLayoutsKept = 8;
+
     private readonly SemaphoreSlim _changes = new(1, 1);
     private TableInfo? _durable;
     private Task? _resharding;
@@ -241,7 +244,9 @@ public sealed partial class TableGrain(
         await _changes.WaitAsync();
         try
         {
-            var done = table with { Id = resharding.ToId, Shards = resharding.To, Resharding = null };
+            // The retired layout is remembered (the last few), so watch cursors on it can follow to the new one.
+            var retired = (table.Retired ?? []).Append(new RetiredLayout(table.Id, table.Shards)).TakeLast(RetiredLayoutsKept).ToList();
+            var done = table with { Id = resharding.ToId, Shards = resharding.To, Resharding = null, Retired = retired };
             await WriteAsync(done, CancellationToken.None);
             // The old layout's shards are all sealed and copied: fence them for good and purge their rows.
             await store.MarkDroppedAsync(table.Id, table.Shards, CancellationToken.None);

@@ -38,6 +38,8 @@ public static class DataCommands
         var ttl = new Option<int?>("--ttl") { Description = "Expire the key after this many seconds." };
         var prefix = new Option<string?>("--prefix") { Description = "Only keys starting with this." };
         var limit = new Option<int?>("--limit") { Description = "At most this many keys." };
+        var cursor = new Option<string?>("--cursor") { Description = "Resume after this cursor (a watch event's cursor)." };
+        var fromRevision = new Option<long?>("--from-revision") { Description = "Start at this revision of every shard (default: now)." };
         return CommandFactory.Group("kv", "Read and write keys.",
             commands.Create("get", "Print a key's value (exactly as written); its version goes to the table output.", async (parse, s, ct) =>
             {
@@ -70,7 +72,31 @@ public static class DataCommands
                 var keys = s.Client.ScanAsync(parse.GetValue(table)!, parse.GetValue(prefix), cancellationToken: ct);
                 var items = await (parse.GetValue(limit) is { } most ? keys.Take(most) : keys).ToListAsync(ct);
                 return s.Output.List(items, ["key", "version", "value"], k => [k.Key, Num(k.Version), Output.Compact(k.Value)]);
-            }, table, prefix, limit));
+            }, table, prefix, limit),
+            commands.Create("watch", "Follow changes of keys as they happen (put/delete lines; --json: one JSON event per line, with its cursor). Ctrl-C stops.", async (parse, s, ct) =>
+            {
+                var writer = s.Output.Console.Profile.Out.Writer;
+                await foreach (var change in s.Client.WatchAsync(parse.GetValue(table)!, parse.GetValue(prefix), parse.GetValue(cursor), parse.GetValue(fromRevision), ct))
+                {
+                    if (s.Output.Json)
+                    {
+                        writer.WriteLine(JsonSerializer.Serialize(change, JsonSerializerOptions.Web));
+                    }
+                    else if (change.Type is "put" or "delete")
+                    {
+                        writer.WriteLine($"{change.Type,-6} {change.Key} v{Num(change.Version)} r{Num(change.Revision)}{(change.Type == "put" ? " " + Output.Compact(change.Value) : "")}");
+                    }
+                    else if (change.Type is "compacted" or "dropped")
+                    {
+                        writer.WriteLine($"{change.Type}: {change.Value.GetProperty("detail").GetString()}");
+                        return 1;
+                    }
+
+                    writer.Flush();
+                }
+
+                return Occtl.Ok;
+            }, table, prefix, cursor, fromRevision));
     }
 
     public static Command Txn(CommandFactory commands)

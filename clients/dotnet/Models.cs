@@ -27,6 +27,13 @@ public sealed record Fence(string Lock, long Token);
 /// <summary>A key's version after a write; <see cref="Created"/> when the write created it.</summary>
 public sealed record KeyVersion(string Key, long Version, bool Created = false);
 
+/// <summary>
+/// One event of a watch: <see cref="Type"/> is <c>put</c> or <c>delete</c> (with the key, its value
+/// after the change, null for a delete, its version and the shard's revision), <c>progress</c>, or
+/// <c>compacted</c> / <c>dropped</c>, which end the watch. <see cref="Cursor"/> resumes after it.
+/// </summary>
+public sealed record WatchEvent(string Type, string? Key, JsonElement Value, long Version, long Revision, string? Cursor);
+
 /// <summary>A key with its value (any JSON value) and version.</summary>
 public sealed record KeyEntry(string Key, JsonElement Value, long Version);
 

@@ -65,6 +65,12 @@ public sealed class BenchSession(Options options, ProgressDisplay progress)
                 cancellationToken);
         }
 
+        if (options.Workloads.Contains(Watch.WatchFanoutBench.Workload))
+        {
+            await RunBatchAsync(Watch.WatchFanoutBench.Target, Watch.WatchFanoutBench.Workload,
+                () => new Watch.WatchFanoutBench(options, pg, progress).RunAsync(cancellationToken));
+        }
+
         if (options.Workloads.Contains("elastic"))
         {
             await RunElasticAsync(pg, cancellationToken);

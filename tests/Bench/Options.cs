@@ -5,7 +5,7 @@ namespace OrleansCompute.Bench;
 /// <summary>Command-line options of the harness.</summary>
 public sealed record Options
 {
-    public static readonly IReadOnlyList<string> AllWorkloads = ["kv-get-hot", "kv-get-random", "kv-put-random", "txn-transfer", "lock-pair", "lease-keepalive"];
+    public static readonly IReadOnlyList<string> AllWorkloads = ["kv-get-hot", "kv-get-random", "kv-put-random", "txn-transfer", "lock-pair", "lease-keepalive", "watch-fanout"];
 
     /// <summary>Workloads run only when named: <c>elastic</c> starts, stops and kills silos (issue #11).</summary>
     public static readonly IReadOnlyList<string> KnownWorkloads = [.. AllWorkloads, "elastic"];
@@ -28,8 +28,8 @@ public sealed record Options
           --prime S           seconds of unmeasured load per HTTP workload, once before its
                               first run, so freshly started processes are past JIT tiering (3)
           --workloads LIST    comma list of kv-get-hot,kv-get-random,kv-put-random,txn-transfer,
-                              lock-pair,lease-keepalive,elastic, or none (default: all but elastic,
-                              which runs only when named)
+                              lock-pair,lease-keepalive,watch-fanout,elastic, or none (default: all
+                              but elastic, which runs only when named)
           --silo-pids LIST    elastic: PIDs of running silos, comma-separated; the first gets SIGTERM
                               (graceful leave), the second SIGKILL
           --start-silo-cmd C  elastic: shell command that starts one more silo of the cluster and

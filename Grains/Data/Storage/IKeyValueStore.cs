@@ -23,7 +23,28 @@ public interface IKeyValueStore
     /// Writes rows in one transaction if <paramref name="epoch"/> still owns the shard. Throws
     /// <see cref="ShardFencedException"/> when it does not, or the table was dropped.
     /// </summary>
-    Task CommitAsync(Guid tableId, int shard, long epoch, IReadOnlyList<RowWrite> writes, CancellationToken cancellationToken);
+    Task CommitAsync(Guid tableId, int shard, long epoch, IReadOnlyList<RowWrite> writes, CancellationToken cancellationToken)
+        => CommitAsync(tableId, shard, epoch, writes, [], cancellationToken);
+
+    /// <summary>
+    /// As <see cref="CommitAsync(Guid, int, long, IReadOnlyList{RowWrite}, CancellationToken)"/>, and appends
+    /// <paramref name="changes"/> to the shard's change log in the same transaction (watch): the log
+    /// holds a change exactly when the commit that made it stands.
+    /// </summary>
+    Task CommitAsync(Guid tableId, int shard, long epoch, IReadOnlyList<RowWrite> writes, IReadOnlyList<LoggedChange> changes, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Up to <paramref name="limit"/> logged changes of the shard with revisions in
+    /// (<paramref name="after"/>, <paramref name="through"/>], oldest first, and the shard's log
+    /// floor: the highest revision the retention sweep removed (a cursor below it is compacted).
+    /// </summary>
+    Task<ChangeLogPage> ReadChangesAsync(Guid tableId, int shard, long after, long through, int limit, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Removes up to <paramref name="batchSize"/> logged changes made before <paramref name="olderThan"/>,
+    /// raising each shard's log floor to the highest revision removed; returns how many.
+    /// </summary>
+    Task<int> SweepChangesAsync(DateTimeOffset olderThan, int batchSize, CancellationToken cancellationToken);
 
     /// <summary>
     /// Seals the shard for a reshard, if <paramref name="epoch"/> still owns it: no activation commits
@@ -61,19 +82,42 @@ public interface IKeyValueStore
 public sealed record SiloLeaseHolder(string Id, string ClusterId, string Address, int Port, int Generation);
 
 /// <summary>A shard as an activation finds it: its epoch, whether its table is gone, its rows and its keys' fences.</summary>
-public sealed record ShardSnapshot(long Epoch, bool Dropped, IReadOnlyList<StoredRow> Rows, bool Sealed = false, IReadOnlyList<StoredFence>? Fences = null);
+public sealed record ShardSnapshot(long Epoch, bool Dropped, IReadOnlyList<StoredRow> Rows, bool Sealed = false, IReadOnlyList<StoredFence>? Fences = null)
+{
+    /// <summary>
+    /// The highest revision the shard ever handed out that is durable: of its rows, its change log
+    /// and its log floor. A new activation continues above it, so revisions only grow.
+    /// </summary>
+    public long Revision { get; init; }
+
+    /// <summary>The highest revision the retention sweep removed from the shard's change log.</summary>
+    public long LogFloor { get; init; }
+}
+
+/// <summary>One acknowledged change as the change log keeps it: the key's value after it (null: deleted) and version.</summary>
+public sealed record LoggedChange(long Revision, string Key, byte[]? Value, long Version);
+
+/// <summary>Logged changes in revision order, and the shard's log floor (see <see cref="IKeyValueStore.ReadChangesAsync"/>).</summary>
+public sealed record ChangeLogPage(IReadOnlyList<LoggedChange> Changes, long Floor);
 
 /// <summary>The highest token <see cref="Lock"/> wrote to <see cref="Key"/> with; kept after the key is deleted.</summary>
 public sealed record StoredFence(string Key, string Lock, long Token);
 
 /// <summary>A key's row.</summary>
-public sealed record StoredRow(string Key, byte[] Value, long Version, DateTimeOffset? ExpiresAt);
+public sealed record StoredRow(string Key, byte[] Value, long Version, DateTimeOffset? ExpiresAt, long Revision = 0);
 
 /// <summary>
 /// The state a key must have after a commit: a value, or gone (<see cref="Value"/> null); with the
 /// key's fences (highest token per lock) when a fenced write set them. Stored fences only ever rise.
 /// </summary>
-public sealed record RowWrite(string Key, byte[]? Value, long Version, DateTimeOffset? ExpiresAt, IReadOnlyDictionary<string, long>? Fences = null);
+public sealed record RowWrite(string Key, byte[]? Value, long Version, DateTimeOffset? ExpiresAt, IReadOnlyDictionary<string, long>? Fences = null)
+{
+    /// <summary>The revision of the key's last change, stored with its row (watch).</summary>
+    public long Revision { get; init; }
+
+    /// <summary>True when the write is a change watchers see (a put, delete or expiry), false for a key handed over by a reshard.</summary>
+    public bool Logged { get; init; }
+}
 
 /// <summary>The commit was refused: another activation owns the shard, the table was dropped, or the shard was sealed by a reshard. Nothing was written.</summary>
 public sealed class ShardFencedException(string message, bool tableDropped, bool moved = false) : Exception(message)

@@ -6,7 +6,8 @@ namespace OrleansCompute.Grains.Data.Storage;
 /// <summary>
 /// Rows in PostgreSQL (deploy/sql/postgres/005_key_value.sql, 006_key_value_lease.sql, 011_key_fence.sql). A commit is
 /// one batch in one round trip and one transaction: the epoch fence, then all upserts as one statement over arrays, then
-/// all deletes as one statement, then the keys' fencing tokens as one statement, whatever the number of rows.
+/// all deletes as one statement, then the keys' fencing tokens as one statement, then the change log (013_watch_change_log.sql)
+/// as one statement, whatever the number of rows.
 /// </summary>
 public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyValueStore
 {
@@ -66,24 +67,33 @@ public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyVal
             }
 
             var rows = owned.Dropped ? [] : await ReadShardAsync(connection, transaction,
-                "SELECT key, value, version, expires_at FROM oc_kv WHERE table_id = @table AND shard = @shard", tableId, shard,
+                "SELECT key, value, version, expires_at, revision FROM oc_kv WHERE table_id = @table AND shard = @shard", tableId, shard,
                 reader => new StoredRow(
                     reader.GetString(0),
                     reader.GetFieldValue<byte[]>(1),
                     reader.GetInt64(2),
-                    reader.IsDBNull(3) ? null : reader.GetFieldValue<DateTimeOffset>(3)),
+                    reader.IsDBNull(3) ? null : reader.GetFieldValue<DateTimeOffset>(3),
+                    reader.GetInt64(4)),
                 cancellationToken);
             var fences = owned.Dropped ? [] : await ReadShardAsync(connection, transaction,
                 "SELECT key, lock_name, token FROM oc_kv_fence WHERE table_id = @table AND shard = @shard", tableId, shard,
                 reader => new StoredFence(reader.GetString(0), reader.GetString(1), reader.GetInt64(2)),
                 cancellationToken);
 
+            // Revisions continue above everything durable: the rows, the log (deleted keys live only
+            // there) and the floor (what the sweep removed).
+            var (logged, floor) = (await ReadShardAsync(connection, transaction, """
+                SELECT COALESCE((SELECT max(revision) FROM oc_kv_change WHERE table_id = @table AND shard = @shard), 0),
+                       COALESCE((SELECT log_floor FROM oc_kv_shard WHERE table_id = @table AND shard = @shard), 0)
+                """, tableId, shard, reader => (reader.GetInt64(0), reader.GetInt64(1)), cancellationToken))[0];
+            var revision = Math.Max(Math.Max(logged, floor), rows.Count == 0 ? 0 : rows.Max(r => r.Revision));
+
             await transaction.CommitAsync(cancellationToken);
-            return new ShardSnapshot(owned.Epoch, owned.Dropped, rows, owned.Sealed, fences);
+            return new ShardSnapshot(owned.Epoch, owned.Dropped, rows, owned.Sealed, fences) { Revision = revision, LogFloor = floor };
         }
     }
 
-    public async Task CommitAsync(Guid tableId, int shard, long epoch, IReadOnlyList<RowWrite> writes, CancellationToken cancellationToken)
+    public async Task CommitAsync(Guid tableId, int shard, long epoch, IReadOnlyList<RowWrite> writes, IReadOnlyList<LoggedChange> changes, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         // No explicit transaction: a batch runs in one implicit transaction and one round trip.
@@ -99,11 +109,11 @@ public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyVal
         if (puts.Count > 0)
         {
             var upsert = new NpgsqlBatchCommand("""
-                INSERT INTO oc_kv (table_id, shard, key, value, version, expires_at)
-                SELECT @table, @shard, w.key, w.value, w.version, w.expires_at
-                FROM unnest(@keys, @values, @versions, @expiries) AS w(key, value, version, expires_at)
+                INSERT INTO oc_kv (table_id, shard, key, value, version, expires_at, revision)
+                SELECT @table, @shard, w.key, w.value, w.version, w.expires_at, w.revision
+                FROM unnest(@keys, @values, @versions, @expiries, @revisions) AS w(key, value, version, expires_at, revision)
                 ON CONFLICT (table_id, shard, key) DO UPDATE
-                SET value = EXCLUDED.value, version = EXCLUDED.version, expires_at = EXCLUDED.expires_at
+                SET value = EXCLUDED.value, version = EXCLUDED.version, expires_at = EXCLUDED.expires_at, revision = EXCLUDED.revision
                 """);
             upsert.Parameters.AddWithValue("table", tableId);
             upsert.Parameters.AddWithValue("shard", shard);
@@ -112,6 +122,7 @@ public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyVal
             upsert.Parameters.AddWithValue("versions", NpgsqlDbType.Array | NpgsqlDbType.Bigint, puts.Select(w => w.Version).ToArray());
             upsert.Parameters.AddWithValue("expiries", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
                 puts.Select(w => w.ExpiresAt?.UtcDateTime).ToArray());
+            upsert.Parameters.AddWithValue("revisions", NpgsqlDbType.Array | NpgsqlDbType.Bigint, puts.Select(w => w.Revision).ToArray());
             batch.BatchCommands.Add(upsert);
         }
 
@@ -143,6 +154,22 @@ public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyVal
             batch.BatchCommands.Add(raise);
         }
 
+        if (changes.Count > 0)
+        {
+            var log = new NpgsqlBatchCommand("""
+                INSERT INTO oc_kv_change (table_id, shard, revision, key, value, version)
+                SELECT @table, @shard, c.revision, c.key, c.value, c.version
+                FROM unnest(@revisions, @keys, @values, @versions) AS c(revision, key, value, version)
+                """);
+            log.Parameters.AddWithValue("table", tableId);
+            log.Parameters.AddWithValue("shard", shard);
+            log.Parameters.AddWithValue("revisions", NpgsqlDbType.Array | NpgsqlDbType.Bigint, changes.Select(c => c.Revision).ToArray());
+            log.Parameters.AddWithValue("keys", NpgsqlDbType.Array | NpgsqlDbType.Text, changes.Select(c => c.Key).ToArray());
+            log.Parameters.AddWithValue("values", NpgsqlDbType.Array | NpgsqlDbType.Bytea, changes.Select(c => c.Value).ToArray());
+            log.Parameters.AddWithValue("versions", NpgsqlDbType.Array | NpgsqlDbType.Bigint, changes.Select(c => c.Version).ToArray());
+            batch.BatchCommands.Add(log);
+        }
+
         try
         {
             await batch.ExecuteNonQueryAsync(cancellationToken);
@@ -151,6 +178,57 @@ public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyVal
         {
             throw new ShardFencedException(ex.MessageText, tableDropped: ex.SqlState == DroppedState, moved: ex.SqlState == SealedState);
         }
+    }
+
+    public async Task<ChangeLogPage> ReadChangesAsync(Guid tableId, int shard, long after, long through, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        // One snapshot for both, so a sweep cannot fall between the floor and the rows.
+        await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
+        var floor = (await ReadShardAsync(connection, transaction,
+            "SELECT COALESCE((SELECT log_floor FROM oc_kv_shard WHERE table_id = @table AND shard = @shard), 0)", tableId, shard,
+            reader => reader.GetInt64(0), cancellationToken))[0];
+        await using var read = new NpgsqlCommand("""
+            SELECT revision, key, value, version FROM oc_kv_change
+            WHERE table_id = @table AND shard = @shard AND revision > @after AND revision <= @through
+            ORDER BY revision LIMIT @limit
+            """, connection, transaction);
+        read.Parameters.AddWithValue("table", tableId);
+        read.Parameters.AddWithValue("shard", shard);
+        read.Parameters.AddWithValue("after", after);
+        read.Parameters.AddWithValue("through", through);
+        read.Parameters.AddWithValue("limit", limit);
+        var changes = new List<LoggedChange>();
+        await using (var reader = await read.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                changes.Add(new LoggedChange(reader.GetInt64(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetFieldValue<byte[]>(2), reader.GetInt64(3)));
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return new ChangeLogPage(changes, floor);
+    }
+
+    public async Task<int> SweepChangesAsync(DateTimeOffset olderThan, int batchSize, CancellationToken cancellationToken)
+    {
+        // The oldest rows first, skipping rows another silo's sweep holds; the floor rises in the
+        // same statement, so no reader ever sees rows gone without the floor saying so.
+        await using var sweep = dataSource.CreateCommand("""
+            WITH gone AS (
+                DELETE FROM oc_kv_change WHERE ctid IN (
+                    SELECT ctid FROM oc_kv_change WHERE changed_at < @before ORDER BY changed_at LIMIT @limit FOR UPDATE SKIP LOCKED)
+                RETURNING table_id, shard, revision),
+            floors AS (SELECT table_id, shard, max(revision) AS floor, count(*) AS n FROM gone GROUP BY table_id, shard),
+            raised AS (
+                UPDATE oc_kv_shard s SET log_floor = GREATEST(s.log_floor, f.floor)
+                FROM floors f WHERE s.table_id = f.table_id AND s.shard = f.shard)
+            SELECT COALESCE(sum(n), 0)::int FROM floors
+            """);
+        sweep.Parameters.AddWithValue("before", olderThan);
+        sweep.Parameters.AddWithValue("limit", batchSize);
+        return (int)(await sweep.ExecuteScalarAsync(cancellationToken))!;
     }
 
     public async Task<bool> SealShardAsync(Guid tableId, int shard, long epoch, CancellationToken cancellationToken)

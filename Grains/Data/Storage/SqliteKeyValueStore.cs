@@ -58,7 +58,7 @@ public sealed class SqliteKeyValueStore(string connectionString) : IKeyValueStor
             if (!owned.Dropped)
             {
                 await using var load = Command(connection, transaction,
-                    "SELECT key, value, version, expires_at FROM oc_kv WHERE table_id = @table AND shard = @shard", tableId, shard);
+                    "SELECT key, value, version, expires_at, revision FROM oc_kv WHERE table_id = @table AND shard = @shard", tableId, shard);
                 await using var reader = await load.ExecuteReaderAsync(cancellationToken);
                 while (await reader.ReadAsync(cancellationToken))
                 {
@@ -66,7 +66,8 @@ public sealed class SqliteKeyValueStore(string connectionString) : IKeyValueStor
                         reader.GetString(0),
                         (byte[])reader.GetValue(1),
                         reader.GetInt64(2),
-                        reader.IsDBNull(3) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(3))));
+                        reader.IsDBNull(3) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(3)),
+                        reader.GetInt64(4)));
                 }
             }
 
@@ -82,12 +83,24 @@ public sealed class SqliteKeyValueStore(string connectionString) : IKeyValueStor
                 }
             }
 
+            long logged, floor;
+            await using (var high = Command(connection, transaction, """
+                SELECT COALESCE((SELECT max(revision) FROM oc_kv_change WHERE table_id = @table AND shard = @shard), 0),
+                       COALESCE((SELECT log_floor FROM oc_kv_shard WHERE table_id = @table AND shard = @shard), 0)
+                """, tableId, shard))
+            await using (var reader = await high.ExecuteReaderAsync(cancellationToken))
+            {
+                await reader.ReadAsync(cancellationToken);
+                (logged, floor) = (reader.GetInt64(0), reader.GetInt64(1));
+            }
+
+            var revision = Math.Max(Math.Max(logged, floor), rows.Count == 0 ? 0 : rows.Max(r => r.Revision));
             await transaction.CommitAsync(cancellationToken);
-            return new ShardSnapshot(owned.Epoch, owned.Dropped, rows, owned.Sealed, fences);
+            return new ShardSnapshot(owned.Epoch, owned.Dropped, rows, owned.Sealed, fences) { Revision = revision, LogFloor = floor };
         }
     }
 
-    public async Task CommitAsync(Guid tableId, int shard, long epoch, IReadOnlyList<RowWrite> writes, CancellationToken cancellationToken)
+    public async Task CommitAsync(Guid tableId, int shard, long epoch, IReadOnlyList<RowWrite> writes, IReadOnlyList<LoggedChange> changes, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
@@ -113,11 +126,12 @@ public sealed class SqliteKeyValueStore(string connectionString) : IKeyValueStor
         }
 
         await using var upsert = Command(connection, transaction, """
-            INSERT INTO oc_kv (table_id, shard, key, value, version, expires_at)
-            VALUES (@table, @shard, @key, @value, @version, @expires)
+            INSERT INTO oc_kv (table_id, shard, key, value, version, expires_at, revision)
+            VALUES (@table, @shard, @key, @value, @version, @expires, @revision)
             ON CONFLICT (table_id, shard, key) DO UPDATE
-            SET value = excluded.value, version = excluded.version, expires_at = excluded.expires_at
+            SET value = excluded.value, version = excluded.version, expires_at = excluded.expires_at, revision = excluded.revision
             """, tableId, shard);
+        var revision = upsert.Parameters.Add("@revision", SqliteType.Integer);
         var key = upsert.Parameters.Add("@key", SqliteType.Text);
         var value = upsert.Parameters.Add("@value", SqliteType.Blob);
         var version = upsert.Parameters.Add("@version", SqliteType.Integer);
@@ -152,10 +166,90 @@ public sealed class SqliteKeyValueStore(string connectionString) : IKeyValueStor
             value.Value = write.Value;
             version.Value = write.Version;
             expires.Value = write.ExpiresAt is { } at ? at.ToUnixTimeMilliseconds() : DBNull.Value;
+            revision.Value = write.Revision;
             await upsert.ExecuteNonQueryAsync(cancellationToken);
         }
 
+        if (changes.Count > 0)
+        {
+            await using var log = Command(connection, transaction, """
+                INSERT INTO oc_kv_change (table_id, shard, revision, key, value, version, changed_at)
+                VALUES (@table, @shard, @revision, @key, @value, @version, @at)
+                """, tableId, shard);
+            var logRevision = log.Parameters.Add("@revision", SqliteType.Integer);
+            var logKey = log.Parameters.Add("@key", SqliteType.Text);
+            var logValue = log.Parameters.Add("@value", SqliteType.Blob);
+            var logVersion = log.Parameters.Add("@version", SqliteType.Integer);
+            log.Parameters.AddWithValue("@at", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+            foreach (var change in changes)
+            {
+                (logRevision.Value, logKey.Value, logValue.Value, logVersion.Value) = (change.Revision, change.Key, (object?)change.Value ?? DBNull.Value, change.Version);
+                await log.ExecuteNonQueryAsync(cancellationToken);
+            }
+        }
+
         await transaction.CommitAsync(cancellationToken);
+    }
+
+    public async Task<ChangeLogPage> ReadChangesAsync(Guid tableId, int shard, long after, long through, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+        long floor;
+        await using (var read = Command(connection, transaction,
+            "SELECT COALESCE((SELECT log_floor FROM oc_kv_shard WHERE table_id = @table AND shard = @shard), 0)", tableId, shard))
+        {
+            floor = (long)(await read.ExecuteScalarAsync(cancellationToken))!;
+        }
+
+        var changes = new List<LoggedChange>();
+        await using (var read = Command(connection, transaction, """
+            SELECT revision, key, value, version FROM oc_kv_change
+            WHERE table_id = @table AND shard = @shard AND revision > @after AND revision <= @through
+            ORDER BY revision LIMIT @limit
+            """, tableId, shard))
+        {
+            read.Parameters.AddWithValue("@after", after);
+            read.Parameters.AddWithValue("@through", through);
+            read.Parameters.AddWithValue("@limit", limit);
+            await using var reader = await read.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                changes.Add(new LoggedChange(reader.GetInt64(0), reader.GetString(1), reader.IsDBNull(2) ? null : (byte[])reader.GetValue(2), reader.GetInt64(3)));
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return new ChangeLogPage(changes, floor);
+    }
+
+    public async Task<int> SweepChangesAsync(DateTimeOffset olderThan, int batchSize, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+        await using var raise = connection.CreateCommand();
+        raise.Transaction = transaction;
+        raise.Parameters.AddWithValue("@before", olderThan.ToUnixTimeMilliseconds());
+        raise.Parameters.AddWithValue("@limit", batchSize);
+        // The floor first, from the very rows the delete then removes (one writer at a time in SQLite).
+        raise.CommandText = """
+            CREATE TEMP TABLE IF NOT EXISTS oc_kv_change_gone (rid INTEGER PRIMARY KEY);
+            DELETE FROM oc_kv_change_gone;
+            INSERT INTO oc_kv_change_gone SELECT rowid FROM oc_kv_change WHERE changed_at < @before ORDER BY changed_at LIMIT @limit;
+            UPDATE oc_kv_shard SET log_floor = MAX(log_floor, (
+                SELECT max(c.revision) FROM oc_kv_change c JOIN oc_kv_change_gone g ON g.rid = c.rowid
+                WHERE c.table_id = oc_kv_shard.table_id AND c.shard = oc_kv_shard.shard))
+            WHERE EXISTS (SELECT 1 FROM oc_kv_change c JOIN oc_kv_change_gone g ON g.rid = c.rowid
+                          WHERE c.table_id = oc_kv_shard.table_id AND c.shard = oc_kv_shard.shard);
+            DELETE FROM oc_kv_change WHERE rowid IN (SELECT rid FROM oc_kv_change_gone);
+            """;
+        await raise.ExecuteNonQueryAsync(cancellationToken);
+        await using var count = connection.CreateCommand();
+        count.Transaction = transaction;
+        count.CommandText = "SELECT count(*) FROM oc_kv_change_gone";
+        var removed = (int)(long)(await count.ExecuteScalarAsync(cancellationToken))!;
+        await transaction.CommitAsync(cancellationToken);
+        return removed;
     }
 
     public async Task<bool> SealShardAsync(Guid tableId, int shard, long epoch, CancellationToken cancellationToken) =>

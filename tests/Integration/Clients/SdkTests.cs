@@ -36,6 +36,45 @@ public class SdkTests(SharedClusterFixture fixture)
     }
 
     [Fact]
+    public async Task WatchAsync_yields_puts_and_deletes_and_resumes_after_its_last_cursor()
+    {
+        var table = Names.Table();
+        await Client.CreateTableAsync(table, new TableOptions(Shards: 2));
+        await Client.PutAsync(table, "w/a", Json("1"));
+        await Client.PutAsync(table, "other", Json("0"));
+        await Client.PutAsync(table, "w/b", Json("2"));
+        Assert.True(await Client.DeleteAsync(table, "w/a"));
+
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var seen = new List<WatchEvent>();
+        await foreach (var change in Client.WatchAsync(table, "w/", fromRevision: 1, cancellationToken: stop.Token))
+        {
+            if (change.Type is "put" or "delete")
+            {
+                seen.Add(change);
+            }
+
+            if (seen.Count == 3)
+            {
+                break;
+            }
+        }
+
+        Assert.Equal([("put", "w/a"), ("delete", "w/a")], seen.Where(e => e.Key == "w/a").Select(e => (e.Type, e.Key)));
+        Assert.Contains(seen, e => e is { Type: "put", Key: "w/b" } && e.Value.GetRawText() == "2");
+
+        await Client.PutAsync(table, "w/c", Json("3"));
+        await foreach (var change in Client.WatchAsync(table, "w/", cursor: seen[^1].Cursor, cancellationToken: stop.Token))
+        {
+            if (change.Type is "put" or "delete")
+            {
+                Assert.Equal("w/c", change.Key);
+                break;
+            }
+        }
+    }
+
+    [Fact]
     public async Task Scans_page_through_every_key_in_order()
     {
         var table = Names.Table();

@@ -61,6 +61,15 @@ public sealed class FaultyKeyValueStore(IKeyValueStore inner, StoreFaults faults
         await inner.CommitAsync(tableId, shard, epoch, writes, cancellationToken);
     }
 
+    public Task CommitAsync(Guid tableId, int shard, long epoch, IReadOnlyList<RowWrite> writes, IReadOnlyList<LoggedChange> changes, CancellationToken cancellationToken) =>
+        inner.CommitAsync(tableId, shard, epoch, writes, changes, cancellationToken);
+
+    public Task<ChangeLogPage> ReadChangesAsync(Guid tableId, int shard, long after, long through, int limit, CancellationToken cancellationToken) =>
+        inner.ReadChangesAsync(tableId, shard, after, through, limit, cancellationToken);
+
+    public Task<int> SweepChangesAsync(DateTimeOffset olderThan, int batchSize, CancellationToken cancellationToken) =>
+        inner.SweepChangesAsync(olderThan, batchSize, cancellationToken);
+
     public Task<bool> SealShardAsync(Guid tableId, int shard, long epoch, CancellationToken cancellationToken) =>
         inner.SealShardAsync(tableId, shard, epoch, cancellationToken);
 

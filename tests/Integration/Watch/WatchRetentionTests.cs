@@ -1,0 +1,74 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using OrleansCompute.Tests.Infrastructure;
+using static OrleansCompute.Tests.Api.ProblemAnswerTests;
+
+namespace OrleansCompute.Tests.Watch;
+
+/// <summary>The change log's retention, on a cluster of its own whose silo keeps changes for half a second.</summary>
+public class WatchRetentionTests
+{
+    [Fact]
+    public async Task A_cursor_older_than_the_retained_history_is_410_compacted_naming_the_oldest_revision_held()
+    {
+        await using var cluster = await PostgresCluster.StartAsync("watch-retention", silos: 1, siloSettings: new Dictionary<string, string?>
+        {
+            ["Watch:Retention"] = "00:00:00.500",
+            ["Watch:SweepPeriod"] = "00:00:00.200",
+        });
+        var http = await cluster.Api.CreateReadyClientAsync();
+        var table = await WatchApiTests.NewTableAsync(http, shards: 1);
+        for (var i = 0; i < 5; i++)
+        {
+            await WatchApiTests.PutAsync(http, table, $"k{i}", $"{i}");
+        }
+
+        JsonElement problem = default;
+        await Eventually.WaitAsync(async () =>
+        {
+            // Headers only: a stream that opens (not compacted yet) is closed at once.
+            var response = await http.GetAsync($"/v1/tables/{table}/watch?fromRevision=1", HttpCompletionOption.ResponseHeadersRead);
+            if (response.StatusCode != HttpStatusCode.Gone)
+            {
+                response.Dispose();
+                return false;
+            }
+
+            problem = await AssertProblemAsync(response, HttpStatusCode.Gone);
+            return true;
+        }, TimeSpan.FromSeconds(30), "the sweep to compact the first revisions");
+
+        Assert.Equal("urn:orleans-compute:problem:compacted", problem.GetProperty("type").GetString());
+        var oldest = problem.GetProperty("oldestRevision").GetInt64();
+        Assert.True(oldest > 1, problem.GetRawText());
+        Assert.Equal(0, problem.GetProperty("shard").GetInt32());
+
+        // From the oldest revision held the stream opens (the sweep may go on meanwhile: then the
+        // next 410 names a newer one), and a new change still arrives.
+        WatchReader? reader = null;
+        await Eventually.WaitAsync(async () =>
+        {
+            var (opened, status) = await WatchReader.OpenAsync(http, $"/v1/tables/{table}/watch?fromRevision={oldest}");
+            if (status == 200)
+            {
+                reader = opened;
+                return true;
+            }
+
+            Assert.Equal(410, status);
+            Assert.True(opened.Problem.GetProperty("oldestRevision").GetInt64() >= oldest);
+            oldest = opened.Problem.GetProperty("oldestRevision").GetInt64();
+            await opened.DisposeAsync();
+            return false;
+        }, TimeSpan.FromSeconds(30), "a stream from the oldest revision held");
+        await using (reader!)
+        {
+            var revision = await WatchApiTests.PutAsync(http, table, "later", "1");
+            await Eventually.WaitAsync(() => Task.FromResult(reader!.Changes.Any(e => e.Revision == revision)), TimeSpan.FromSeconds(30), "the new change");
+        }
+
+        // The keys themselves are untouched by the sweep.
+        Assert.Equal(6, (await http.GetFromJsonAsync<JsonElement>($"/v1/tables/{table}/keys")).GetProperty("items").GetArrayLength());
+    }
+}

@@ -28,6 +28,7 @@ public class FaultMatrixTests(ITestOutputHelper output)
         }
 
         output.WriteLine(await File.ReadAllTextAsync(result.ReportPath));
+        Assert.True(result.Aborted is null, $"seed {seed}: the run stopped early: {result.Aborted}");
         var notOk = result.Results.Where(r => !r.Verdict.IsOk).Select(r => $"phase {r.Times.Plan.Phase} {r.Times.Plan.Describe()} × {r.Workload}: {r.Verdict.KindText}: {r.Verdict.Explanation}").ToList();
         Assert.True(notOk.Count == 0, $"seed {seed} (replay: OC_FAULTS_SEED={seed}); report {result.ReportPath}:\n" + string.Join("\n", notOk));
     }

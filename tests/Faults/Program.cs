@@ -19,8 +19,12 @@ public static class Program
                 case "--seed": seed = int.Parse(args[++i]); break;
                 case "--quick": quick = true; break;
                 case "--out": output = args[++i]; break;
+                case "--judge":
+                    var judged = await FaultRun.JudgeAgainAsync(args[++i], Console.WriteLine);
+                    Console.WriteLine(await File.ReadAllTextAsync(judged.ReportPath));
+                    return judged.Violations.Any() ? 1 : 0;
                 default:
-                    Console.Error.WriteLine("usage: OrleansCompute.Tests.Faults [--minutes M] [--seed N] [--quick] [--out DIR]");
+                    Console.Error.WriteLine("usage: OrleansCompute.Tests.Faults [--minutes M] [--seed N] [--quick] [--out DIR] | --judge DIR");
                     return 2;
             }
         }
@@ -28,6 +32,6 @@ public static class Program
         output ??= Path.Combine(Paths.Root, ".tmp", "faults", $"seed-{seed}-{DateTime.UtcNow:yyyyMMdd-HHmmss}");
         var result = await FaultRun.RunAsync(new RunOptions(seed, TimeSpan.FromMinutes(minutes), quick, output), Console.WriteLine);
         Console.WriteLine(await File.ReadAllTextAsync(result.ReportPath));
-        return result.Violations.Any() ? 1 : 0;
+        return result.Violations.Any() || result.Aborted is not null ? 1 : 0;
     }
 }

@@ -8,6 +8,7 @@
 #                               not held (leftovers of a crashed run)
 #   drop SLOT FROM TO...        FROM silently drops every packet it sends to each TO (one way)
 #   undrop SLOT FROM TO...      undo `drop` for those pairs
+#   drop-pairs SLOT F1 T1 F2 T2 ...    / undrop-pairs: the same for many (from, to) pairs at once
 #   throttle SLOT NODE RATE     tbf rate limit (e.g. 200kbit) on NODE's link, both directions
 #   heal SLOT                   remove every drop and throttle of the slot
 #   addr SLOT NODE              print NODE's address
@@ -113,6 +114,11 @@ undrop() {
     done
 }
 
+pairs() {
+    local fn=$1 slot=$2; shift 2
+    while (($# >= 2)); do "$fn" "$slot" "$1" "$2"; shift 2; done
+}
+
 throttle() {
     local slot=$1 node=$2 rate=$3
     tc -n "ocf$slot-$node" qdisc replace dev eth0 root tbf rate "$rate" burst 8kbit latency 400ms
@@ -135,6 +141,8 @@ case "$cmd" in
     down-stale) down_stale ;;
     drop) check_slot "$1"; drop "$@" ;;
     undrop) check_slot "$1"; undrop "$@" ;;
+    drop-pairs) check_slot "$1"; pairs drop "$@" ;;
+    undrop-pairs) check_slot "$1"; pairs undrop "$@" ;;
     throttle) check_slot "$1"; throttle "$@" ;;
     heal) check_slot "$1"; heal "$1" ;;
     addr) check_slot "$1"; addr_of "$1" "$2" ;;

@@ -17,6 +17,7 @@ public static class Checking
             .Concat(ops.Select(o => JsonSerializer.Serialize(o, History.Json))));
         return workload switch
         {
+            "kv" => KvLinearizabilityChecker.Check(history),
             _ => Verdict.Unknown(workload, history.Ops.Count, "no checker for this workload in tests/Faults/Checkers yet"),
         };
     }

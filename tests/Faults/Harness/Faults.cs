@@ -78,9 +78,9 @@ public static class FaultSchedule
                 {
                     FaultKind.PostgresStop => TimeSpan.FromSeconds(20),
                     // Longer than the shard lease and failure detection, the point of the fault.
-                    FaultKind.Pause => TimeSpan.FromSeconds(quick ? 10 : random.Next(10, 25)),
+                    FaultKind.Pause => TimeSpan.FromSeconds(quick ? 8 : random.Next(8, 25)),
                     FaultKind.KillRestart => TimeSpan.FromSeconds(quick ? 2 : random.Next(1, 8)),
-                    _ => TimeSpan.FromSeconds(quick ? 8 : random.Next(6, 30)),
+                    _ => TimeSpan.FromSeconds(quick ? 6 : random.Next(6, 30)),
                 };
                 plans.Add(new FaultPlan(plans.Count, kind, target, duration,
                     SkewSeconds: random.Next(2) == 0 ? 30 : -30, Inbound: random.Next(2) == 0));
@@ -117,11 +117,7 @@ public sealed class FaultInjector(FaultCluster cluster, Action<string> log)
                 CutBothWays(s, ["pg"]);
                 break;
             case FaultKind.OneWay when plan.Inbound:
-                foreach (var peer in peers)
-                {
-                    net.Drop(peer, s);
-                }
-
+                net.Drop(peers.Select(peer => (peer, s)));
                 break;
             case FaultKind.OneWay:
                 net.Drop(s, peers);
@@ -191,14 +187,8 @@ public sealed class FaultInjector(FaultCluster cluster, Action<string> log)
         }
     }
 
-    private void CutBothWays(string node, string[] others)
-    {
-        cluster.Network.Drop(node, others);
-        foreach (var other in others)
-        {
-            cluster.Network.Drop(other, node);
-        }
-    }
+    private void CutBothWays(string node, string[] others) =>
+        cluster.Network.Drop(others.SelectMany(other => new[] { (node, other), (other, node) }));
 
     // Loss without netem (this kernel has none): every 250 ms the link drops everything both ways
     // with probability 0.3, so about 30 % of the time packets vanish, in bursts as on a bad link.
@@ -216,25 +206,14 @@ public sealed class FaultInjector(FaultCluster cluster, Action<string> log)
                 var next = random.NextDouble() < 0.3;
                 if (next != down)
                 {
-                    foreach (var other in others)
-                    {
-                        if (next)
-                        {
-                            cluster.Network.Drop(other, silo);
-                        }
-                        else
-                        {
-                            cluster.Network.Undrop(other, silo);
-                        }
-                    }
-
+                    var pairs = others.SelectMany(other => new[] { (silo, other), (other, silo) });
                     if (next)
                     {
-                        cluster.Network.Drop(silo, others);
+                        cluster.Network.Drop(pairs);
                     }
                     else
                     {
-                        cluster.Network.Undrop(silo, others);
+                        cluster.Network.Undrop(pairs);
                     }
 
                     down = next;

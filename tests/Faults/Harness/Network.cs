@@ -78,6 +78,11 @@ public sealed class Network : IDisposable
     /// <summary><paramref name="from"/> silently drops every packet it sends to each of <paramref name="to"/>.</summary>
     public void Drop(string from, params string[] to) => Run(["drop", Slot.ToString(), from, .. to]);
 
+    /// <summary>Many one-way drops in one call (one script run, so a cut starts at once even on a loaded machine).</summary>
+    public void Drop(IEnumerable<(string From, string To)> pairs) => Run(["drop-pairs", Slot.ToString(), .. pairs.SelectMany(p => new[] { p.From, p.To })]);
+
+    public void Undrop(IEnumerable<(string From, string To)> pairs) => Run(["undrop-pairs", Slot.ToString(), .. pairs.SelectMany(p => new[] { p.From, p.To })]);
+
     public void Undrop(string from, params string[] to) => Run(["undrop", Slot.ToString(), from, .. to]);
 
     public void Throttle(string node, string rate) => Run("throttle", Slot.ToString(), node, rate);

@@ -71,7 +71,7 @@ public static class KvLinearizabilityChecker
                 SearchResult.Linearizable => Verdict.Ok(Name, count),
                 SearchResult.Unknown => Verdict.Unknown(Name, count,
                     $"key {keyName}: search gave up after {search.Steps} steps ({search.GaveUpBecause}); {ops.Count(o => !o.Determinate)} indeterminate ops"),
-                _ => Verdict.Violation(Name, count, Explain(keyName, ops, history.Meta, options, clock, ref steps)),
+                _ => Verdict.Violation(Name, count, Explain(keyName, ops, history.Meta, options, clock, search.Steps, ref steps)),
             });
         }
 
@@ -119,6 +119,9 @@ public static class KvLinearizabilityChecker
 
         public bool IsDelete => Kind == RegKind.Delete;
 
+        /// <summary>Indeterminate ops of one class are interchangeable (same effect on every state); -1: none.</summary>
+        public int Class { get; set; } = -1;
+
         public RegOp AsIndeterminate(long returnBy) => new()
         {
             Source = Source,
@@ -129,6 +132,7 @@ public static class KvLinearizabilityChecker
             IfAbsent = IfAbsent,
             Call = Call,
             Return = returnBy,
+            Class = Class,
         };
     }
 
@@ -221,7 +225,48 @@ public static class KvLinearizabilityChecker
             });
         }
 
-        return list;
+        return Canonicalize(list);
+    }
+
+    /// <summary>A value that no determinate read returned.</summary>
+    internal const int Unobserved = -3;
+
+    // Values no read returned are all alike to the model: they become one value, so configurations that differ only
+    // in which unread value is current are one. Then indeterminate writes whose effect is the same on every state (an
+    // unconditional put of an unread value, a delete, puts with the same If-Match or If-None-Match) form a class: the
+    // search applies only the one with the earliest deadline of its class (symmetry reduction; see Search.FillCandidates).
+    private static List<RegOp> Canonicalize(List<RegOp> list)
+    {
+        var read = list.Where(o => o.Determinate && o.Kind == RegKind.Get && o.Result == KvResult.Ok).Select(o => o.Value).ToHashSet();
+        var classes = new Dictionary<(RegKind, long?, bool), int>();
+        var result = new List<RegOp>(list.Count);
+        foreach (var op in list)
+        {
+            var o = op;
+            if (o.Kind == RegKind.Put && !read.Contains(o.Value))
+            {
+                o = new RegOp
+                {
+                    Source = o.Source, Kind = o.Kind, Determinate = o.Determinate, Value = Unobserved, Version = o.Version,
+                    IfVersion = o.IfVersion, IfAbsent = o.IfAbsent, Result = o.Result, Call = o.Call, Return = o.Return, Cap = o.Cap,
+                };
+            }
+
+            if (!o.Determinate && (o.Kind == RegKind.Delete || o.Value == Unobserved))
+            {
+                var key = (o.Kind, o.IfVersion, o.IfAbsent);
+                if (!classes.TryGetValue(key, out var c))
+                {
+                    classes[key] = c = classes.Count;
+                }
+
+                o.Class = c;
+            }
+
+            result.Add(o);
+        }
+
+        return result;
     }
 
     private static long SaturatingAdd(long a, long b) => a > long.MaxValue - b ? long.MaxValue : a + b;
@@ -421,6 +466,8 @@ public static class KvLinearizabilityChecker
         private readonly int[] _callEntry, _returnEntry;
         private readonly ulong[] _z1, _z2;
         private readonly HashSet<MemoKey> _memo = [];
+        private readonly int[] _bestOfClass;
+        private readonly List<int> _touched = [];
 
         public Search(List<RegOp> ops, RegisterState initial, KvCheckOptions options, Stopwatch clock)
         {
@@ -467,6 +514,7 @@ public static class KvLinearizabilityChecker
                 _prev[e] = e - 1;
             }
 
+            _bestOfClass = Enumerable.Repeat(-1, ops.Count == 0 ? 0 : ops.Max(o => o.Class) + 1).ToArray();
             var random = new Random(1234567);
             _z1 = new ulong[ops.Count];
             _z2 = new ulong[ops.Count];
@@ -628,6 +676,10 @@ public static class KvLinearizabilityChecker
                 return;
             }
 
+            // Of each class of interchangeable indeterminate ops, only the one with the earliest deadline (then the
+            // lowest index) is a candidate: a linearization applying another one here can apply this one instead and
+            // the other in this one's later place, which is within the other's deadline.
+            _touched.Clear();
             for (var e = firstIndeterminate; e != -1; e = _next[e])
             {
                 if (!_isCall[e])
@@ -635,10 +687,35 @@ public static class KvLinearizabilityChecker
                     break;
                 }
 
-                if (!_ops[_entryOp[e]].Determinate)
+                var index = _entryOp[e];
+                var op = _ops[index];
+                if (op.Determinate)
                 {
-                    f.Candidates.Add(_entryOp[e] << 1);
+                    continue;
                 }
+
+                if (op.Class < 0)
+                {
+                    f.Candidates.Add(index << 1);
+                    continue;
+                }
+
+                var best = _bestOfClass[op.Class];
+                if (best == -1)
+                {
+                    _touched.Add(op.Class);
+                    _bestOfClass[op.Class] = index;
+                }
+                else if (op.Return < _ops[best].Return || (op.Return == _ops[best].Return && index < best))
+                {
+                    _bestOfClass[op.Class] = index;
+                }
+            }
+
+            foreach (var c in _touched)
+            {
+                f.Candidates.Add(_bestOfClass[c] << 1);
+                _bestOfClass[c] = -1;
             }
         }
 
@@ -724,7 +801,7 @@ public static class KvLinearizabilityChecker
     /// such that the ops from s on (ops straddling s made indeterminate, starting from any state) still have none.
     /// Both properties are monotone, so each is a binary search of full searches.
     /// </summary>
-    private static string Explain(string key, List<RegOp> ops, HistoryMeta meta, KvCheckOptions options, Stopwatch clock, ref long steps)
+    private static string Explain(string key, List<RegOp> ops, HistoryMeta meta, KvCheckOptions options, Stopwatch clock, long firstSteps, ref long steps)
     {
         var text = new StringBuilder();
         var window = ops;
@@ -735,9 +812,12 @@ public static class KvLinearizabilityChecker
             var ends = ops.Where(o => o.Determinate).Select(o => o.Return).Distinct().Order().ToList();
             int lo = 0, hi = ends.Count - 1;
             var localSteps = 0L;
+            // A search of a window gets a budget in proportion to the search that found the violation; one that spends it
+            // counts as "not shown to fail", so the window found may be larger than the smallest, never wrong.
+            var budget = options with { StepBudget = Math.Min(options.StepBudget, Math.Max(4 * firstSteps, 100_000)) };
             bool Fails(List<RegOp> subset, RegisterState initial)
             {
-                var search = new Search(subset, initial, options, clock);
+                var search = new Search(subset, initial, budget, clock);
                 var result = search.Run();
                 localSteps += search.Steps;
                 return result == SearchResult.NotLinearizable;
@@ -760,7 +840,25 @@ public static class KvLinearizabilityChecker
             var cut = Cut(ops, long.MinValue, end);
             var starts = cut.Select(o => o.Call).Distinct().Order().ToList();
             // starts[0] (everything, from the real initial state) is known to fail; find the last start that does.
+            // Gallop back from the end first: small windows are cheap to search, large ones from any state are not.
             int a = 0, b = starts.Count - 1;
+            for (var step = 1; clock.Elapsed < options.Timeout; step *= 2)
+            {
+                var i = starts.Count - step;
+                if (i <= a)
+                {
+                    break;
+                }
+
+                if (Fails(Cut(ops, starts[i], end), RegisterState.Unknown))
+                {
+                    a = i;
+                    break;
+                }
+
+                b = i - 1;
+            }
+
             while (a < b && clock.Elapsed < options.Timeout)
             {
                 var mid = (a + b + 1) / 2;

@@ -15,10 +15,14 @@ public static class Checking
         var meta = new HistoryMeta { Workload = workload, Seed = seed, Fault = fault, TicksPerSecond = System.Diagnostics.Stopwatch.Frequency };
         var history = HistoryReader.Read(new[] { JsonSerializer.Serialize(meta, HistoryJson.Options) }
             .Concat(ops.Select(o => JsonSerializer.Serialize(o, History.Json))));
-        return workload switch
+        // Every checker whose op kinds occur: the locks workload is judged by the locks checker
+        // (tokens, fenced writes, fenced reads) and the leases checker (no lease ended early).
+        var verdicts = Checks.All(history);
+        return verdicts.Count switch
         {
-            "kv" => KvLinearizabilityChecker.Check(history),
-            _ => Verdict.Unknown(workload, history.Ops.Count, "no checker for this workload in tests/Faults/Checkers yet"),
+            0 => Verdict.Unknown(workload, history.Ops.Count, "no checker judges these op kinds"),
+            1 => verdicts[0],
+            _ => Verdict.Combine(string.Join("+", verdicts.Select(v => v.Checker)), verdicts),
         };
     }
 }

@@ -16,6 +16,9 @@ public sealed class FaultCluster : IAsyncDisposable
     private const int HealthPort = 8081;
 
     private readonly Dictionary<string, NodeProcess> _silos = [];
+    private readonly HashSet<string> _heldDown = [];
+    private readonly CancellationTokenSource _stopSupervisor = new();
+    private Task _supervisor = Task.CompletedTask;
     private readonly Action<string> _log;
     private NodeProcess? _postgres;
     private NodeProcess? _api;
@@ -36,7 +39,64 @@ public sealed class FaultCluster : IAsyncDisposable
 
     public string LibFaketime { get; private set; } = "";
 
-    public NodeProcess Silo(string name) => _silos[name];
+    public NodeProcess Silo(string name)
+    {
+        lock (_silos)
+        {
+            return _silos[name];
+        }
+    }
+
+    /// <summary>Silos the supervisor started again after they exited by themselves (a silo declared dead exits, branch bounded).</summary>
+    public List<string> Restarts { get; } = [];
+
+    /// <summary>The supervisor leaves this silo down (a kill whose restart is the fault's heal).</summary>
+    public void HoldDown(string silo)
+    {
+        lock (_silos)
+        {
+            _heldDown.Add(silo);
+        }
+    }
+
+    // Like a process supervisor (systemd, Kubernetes, deploy/local/up.sh): a silo that exits by
+    // itself is started again at once, on the same address, so a silo that exits when it learns
+    // it was declared dead (rather than rejoin) comes back as a deployment would bring it back.
+    private async Task SuperviseAsync(CancellationToken stop)
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(500, stop);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            foreach (var silo in Network.Silos)
+            {
+                bool exited;
+                lock (_silos)
+                {
+                    exited = !_heldDown.Contains(silo) && _silos[silo].HasExited;
+                }
+
+                if (exited)
+                {
+                    var code = _silos[silo].ExitCode;
+                    _log($"supervisor: {silo} exited by itself (code {code}); starting it again");
+                    lock (Restarts)
+                    {
+                        Restarts.Add($"{silo} exit {code}");
+                    }
+
+                    StartSilo(silo);
+                }
+            }
+        }
+    }
 
     public static async Task<FaultCluster> StartAsync(string directory, Action<string> log)
     {
@@ -60,9 +120,10 @@ public sealed class FaultCluster : IAsyncDisposable
                 cluster.StartSilo(silo);
             }
 
-            await Task.WhenAll(Network.Silos.Select(s => cluster.WaitSiloReadyAsync(s, TimeSpan.FromSeconds(150))));
+            await Task.WhenAll(Network.Silos.Select(s => cluster.WaitSiloReadyAsync(s, TimeSpan.FromSeconds(300))));
             cluster.StartApi();
-            await cluster.WaitApiReadyAsync(TimeSpan.FromSeconds(120));
+            await cluster.WaitApiReadyAsync(TimeSpan.FromSeconds(240));
+            cluster._supervisor = cluster.SuperviseAsync(cluster._stopSupervisor.Token);
             return cluster;
         }
         catch
@@ -197,12 +258,19 @@ public sealed class FaultCluster : IAsyncDisposable
 
     public void StartSilo(string silo)
     {
-        if (_silos.Remove(silo, out var old))
+        lock (_silos)
         {
-            old.Dispose();
-        }
+            _heldDown.Remove(silo);
+            if (_silos.Remove(silo, out var old))
+            {
+                old.Dispose();
+            }
 
-        _silos[silo] = NodeProcess.Start(silo, Network.Namespace(silo), Path.Combine(Directory, $"{silo}.log"), new Dictionary<string, string>
+            _silos[silo] = StartSiloProcess(silo);
+        }
+    }
+
+    private NodeProcess StartSiloProcess(string silo) => NodeProcess.Start(silo, Network.Namespace(silo), Path.Combine(Directory, $"{silo}.log"), new Dictionary<string, string>
         {
             ["ConnectionStrings__Postgres"] = ConnectionString,
             ["Orleans__ClusterId"] = "faults",
@@ -219,7 +287,6 @@ public sealed class FaultCluster : IAsyncDisposable
             ["FAKETIME_DONT_FAKE_MONOTONIC"] = "1",
             ["FAKETIME_DONT_RESET"] = "1",
         }, null, "dotnet", Paths.Binary("Silo", "OrleansCompute.Silo.dll"));
-    }
 
     public async Task<bool> SiloReadyAsync(string silo)
     {
@@ -239,9 +306,9 @@ public sealed class FaultCluster : IAsyncDisposable
         var clock = Stopwatch.StartNew();
         while (!await SiloReadyAsync(silo))
         {
-            if (_silos[silo].HasExited || clock.Elapsed > timeout)
+            if (clock.Elapsed > timeout)
             {
-                throw new InvalidOperationException($"{silo} not ready after {clock.Elapsed.TotalSeconds:F0} s (exited: {_silos[silo].HasExited}):\n{_silos[silo].Tail()}");
+                throw new InvalidOperationException($"{silo} not ready after {clock.Elapsed.TotalSeconds:F0} s (exited: {Silo(silo).HasExited}):\n{Silo(silo).Tail()}");
             }
 
             await Task.Delay(300);
@@ -292,10 +359,12 @@ public sealed class FaultCluster : IAsyncDisposable
     }
 
     public IEnumerable<NodeProcess> Nodes =>
-        _silos.Values.Concat(new[] { _api, _postgres }.OfType<NodeProcess>());
+        _silos.Values.ToList().Concat(new[] { _api, _postgres }.OfType<NodeProcess>());
 
     public async ValueTask DisposeAsync()
     {
+        _stopSupervisor.Cancel();
+        await _supervisor;
         foreach (var node in Nodes)
         {
             node.Dispose();

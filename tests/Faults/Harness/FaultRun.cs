@@ -99,6 +99,10 @@ public static class FaultRun
             Note("draining: reading open jobs to their end");
             await Task.WhenAll(workloads.Select(w => w.DrainAsync(TimeSpan.FromSeconds(options.Quick ? 30 : 90))));
             skewVerified = injector.SkewVerified;
+            if (cluster.Restarts.Count > 0)
+            {
+                Note($"supervisor restarts (silos that exited by themselves): {string.Join(", ", cluster.Restarts)}");
+            }
         }
 
         var ops = history.Snapshot();
@@ -183,17 +187,6 @@ public static class FaultRun
         stop.Cancel();
         await Task.WhenAll(clients);
         var end = History.Seconds(history.Now);
-
-        // The supervisor: a silo that exited (or was killed and restarted) must be ready before the
-        // next fault, so faults do not pile up on one silo unseen.
-        foreach (var silo in Network.Silos)
-        {
-            if (cluster.Silo(silo).HasExited)
-            {
-                note($"phase {phase}: {silo} had exited; the supervisor starts it again");
-                cluster.StartSilo(silo);
-            }
-        }
 
         // A silo that does not get ready in time is left to go on joining: the run goes on with
         // the others, and the report shows it (a defect when the machine is not overloaded).

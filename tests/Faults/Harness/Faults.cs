@@ -130,6 +130,7 @@ public sealed class FaultInjector(FaultCluster cluster, Action<string> log)
                 cluster.Silo(s).Signal(NodeProcess.SigStop);
                 break;
             case FaultKind.KillRestart:
+                cluster.HoldDown(s);
                 cluster.Silo(s).Kill();
                 await cluster.Silo(s).WaitForExitAsync(TimeSpan.FromSeconds(10));
                 break;

@@ -27,6 +27,8 @@ public sealed class NodeProcess : IDisposable
 
     public bool HasExited => _process.HasExited;
 
+    public int ExitCode => _process.HasExited ? _process.ExitCode : -1;
+
     /// <param name="user">run as this OS user (setpriv execs too), or null for root</param>
     public static NodeProcess Start(string name, string netns, string log, IReadOnlyDictionary<string, string> environment, string? user, params string[] command)
     {

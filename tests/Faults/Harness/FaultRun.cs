@@ -55,6 +55,9 @@ public static class FaultRun
             lock (events)
             {
                 events.Add(line);
+                // Also on disk as it happens: a run under xunit shows its output only at the end.
+                System.IO.Directory.CreateDirectory(options.Directory);
+                File.AppendAllText(Path.Combine(options.Directory, "events.log"), line + "\n");
             }
 
             log(line);

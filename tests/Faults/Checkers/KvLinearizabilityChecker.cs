@@ -71,7 +71,7 @@ public static class KvLinearizabilityChecker
                 SearchResult.Linearizable => Verdict.Ok(Name, count),
                 SearchResult.Unknown => Verdict.Unknown(Name, count,
                     $"key {keyName}: search gave up after {search.Steps} steps ({search.GaveUpBecause}); {ops.Count(o => !o.Determinate)} indeterminate ops"),
-                _ => Verdict.Violation(Name, count, Explain(keyName, ops, history.Meta, options, clock, search.Steps, ref steps)),
+                _ => Verdict.Violation(Name, count, Explain(keyName, ops, history.Meta, options, clock, search.Steps, search.Frontier, ref steps)),
             });
         }
 
@@ -176,7 +176,9 @@ public static class KvLinearizabilityChecker
                     IfVersion = op.IfVersion,
                     IfAbsent = op.IfAbsent == true,
                     Call = op.Invoke,
-                    Return = deadline is { } d ? Math.Min(op.CompleteOrEnd, SaturatingAdd(op.Invoke, d)) : long.MaxValue,
+                    // Not its complete: a client that gave up knows nothing of when the write lands (it may be held and
+                    // delivered late). Only the product's effect deadline bounds it.
+                    Return = deadline is { } d ? SaturatingAdd(op.Invoke, d) : long.MaxValue,
                 });
                 continue;
             }
@@ -462,6 +464,7 @@ public static class KvLinearizabilityChecker
         private readonly KvCheckOptions _options;
         private readonly Stopwatch _clock;
         private readonly int[] _next, _prev, _entryOp;
+        private readonly long[] _entryTime;
         private readonly bool[] _isCall;
         private readonly int[] _callEntry, _returnEntry;
         private readonly ulong[] _z1, _z2;
@@ -490,13 +493,15 @@ public static class KvLinearizabilityChecker
             _next = new int[m + 1];
             _prev = new int[m + 1];
             _entryOp = new int[m + 1];
+            _entryTime = new long[m + 1];
             _isCall = new bool[m + 1];
             _callEntry = new int[ops.Count];
             _returnEntry = Enumerable.Repeat(-1, ops.Count).ToArray();
             for (var e = 1; e <= m; e++)
             {
-                var (_, call, op) = entries[e - 1];
+                var (time, call, op) = entries[e - 1];
                 _entryOp[e] = op;
+                _entryTime[e] = time;
                 _isCall[e] = call;
                 if (call)
                 {
@@ -529,8 +534,9 @@ public static class KvLinearizabilityChecker
 
         public string GaveUpBecause { get; private set; } = "";
 
-        /// <summary>Most determinate ops linearized at once, and the op that could not be linearized then.</summary>
-        public int Deepest { get; private set; }
+        /// <summary>The latest answer time the search was ever held up at (the first return entry of a node): a failing
+        /// search never got past it, so the violation shows in the history cut there.</summary>
+        public long Frontier { get; private set; } = long.MinValue;
 
         private sealed class Frame
         {
@@ -653,6 +659,7 @@ public static class KvLinearizabilityChecker
                 var op = _entryOp[e];
                 if (!_isCall[e])
                 {
+                    Frontier = Math.Max(Frontier, _entryTime[e]);
                     if (!_ops[op].Determinate)
                     {
                         f.Candidates.Insert(0, (op << 1) | 1);
@@ -735,7 +742,7 @@ public static class KvLinearizabilityChecker
                 var op = _ops[_entryOp[e]];
                 if (_isCall[e])
                 {
-                    if (reset && op.IsDelete)
+                    if (reset && op.IsDelete && CanReset(op, s.Version))
                     {
                         return false;
                     }
@@ -751,6 +758,11 @@ public static class KvLinearizabilityChecker
 
             return false;
         }
+
+        // Whether a pending delete could be the first to bring the version down from v: not one that answered 404 or 412
+        // (no effect), nor one whose answer pins a version below v (it needs a reset before it itself).
+        private static bool CanReset(RegOp delete, long v) =>
+            !delete.Determinate || (delete.Result == KvResult.Ok && delete.Cap >= v);
 
         private void Lift(int op)
         {
@@ -801,7 +813,7 @@ public static class KvLinearizabilityChecker
     /// such that the ops from s on (ops straddling s made indeterminate, starting from any state) still have none.
     /// Both properties are monotone, so each is a binary search of full searches.
     /// </summary>
-    private static string Explain(string key, List<RegOp> ops, HistoryMeta meta, KvCheckOptions options, Stopwatch clock, long firstSteps, ref long steps)
+    private static string Explain(string key, List<RegOp> ops, HistoryMeta meta, KvCheckOptions options, Stopwatch clock, long firstSteps, long frontier, ref long steps)
     {
         var text = new StringBuilder();
         var window = ops;
@@ -811,6 +823,10 @@ public static class KvLinearizabilityChecker
         {
             var ends = ops.Where(o => o.Determinate).Select(o => o.Return).Distinct().Order().ToList();
             int lo = 0, hi = ends.Count - 1;
+            // The first search never got past its frontier: try the cut there first, then search below it, where cuts
+            // are mostly linearizable and cheap to show so.
+            var hint = ends.BinarySearch(frontier);
+            hint = hint < 0 ? Math.Min(~hint, hi) : hint;
             var localSteps = 0L;
             // A search of a window gets a budget in proportion to the search that found the violation; one that spends it
             // counts as "not shown to fail", so the window found may be larger than the smallest, never wrong.
@@ -821,6 +837,11 @@ public static class KvLinearizabilityChecker
                 var result = search.Run();
                 localSteps += search.Steps;
                 return result == SearchResult.NotLinearizable;
+            }
+
+            if (hint < hi && Fails(Cut(ops, long.MinValue, ends[hint]), RegisterState.Initial))
+            {
+                hi = hint;
             }
 
             while (lo < hi && clock.Elapsed < options.Timeout)

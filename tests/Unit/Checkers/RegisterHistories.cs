@@ -19,7 +19,7 @@ internal static class RegisterHistories
         public string Value = "";
     }
 
-    public static History Generate(int seed, int processes, int opsPerKey, int keys, int unknownWrites, double zombieFraction)
+    public static History Generate(int seed, int processes, int opsPerKey, int keys, int unknownWrites, double zombieFraction, int deletePercent = 7, long? effectDeadline = null)
     {
         var random = new Random(seed);
         var total = opsPerKey * keys;
@@ -34,8 +34,8 @@ internal static class RegisterHistories
             {
                 Process = p,
                 Key = $"k{random.Next(keys)}",
-                Kind = roll < 50 ? OpKinds.KvGet : roll < 93 ? OpKinds.KvPut : OpKinds.KvDelete,
-                Conditional = roll is >= 80 and < 93,
+                Kind = roll < 50 ? OpKinds.KvGet : roll < 100 - deletePercent ? OpKinds.KvPut : OpKinds.KvDelete,
+                Conditional = roll >= 80 && roll < 100 - deletePercent,
                 Invoke = clocks[p],
                 Complete = clocks[p] + duration,
                 Value = $"p{p}-{i}",
@@ -51,7 +51,9 @@ internal static class RegisterHistories
             sim.Unknown = true;
             if (random.NextDouble() < zombieFraction)
             {
-                sim.Effect = sim.Complete + random.Next(100, 3000); // held somewhere and delivered late
+                // Held somewhere and delivered late; with an effect deadline, still within it.
+                sim.Effect = effectDeadline is { } d ? sim.Complete + random.NextInt64(1, Math.Max(2, sim.Invoke + d - sim.Complete))
+                    : sim.Complete + random.Next(100, 3000);
             }
             else
             {
@@ -120,7 +122,7 @@ internal static class RegisterHistories
             ops[i] = op;
         }
 
-        return new History(ops, new HistoryMeta { TicksPerSecond = 100 });
+        return new History(ops, new HistoryMeta { TicksPerSecond = 100, EffectDeadline = effectDeadline });
     }
 
     /// <summary>The history with one read changed to return a value that had surely been overwritten before it began.</summary>

@@ -38,7 +38,7 @@ pg_ensure_binaries
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 OC_REPO_ROOT=$REPO_ROOT OC_BUILD_CONFIGURATION=Release
 if ((build)); then
-    for p in Silo/Silo.csproj Api/Api.csproj tests/Faults/Faults.csproj; do
+    for p in Silo/Silo.csproj Api/Api.csproj tests/Faults/FaultHarness.csproj; do
         dotnet build "$p" -c Release -nologo -v minimal --disable-build-servers >&2
     done
 fi

@@ -45,6 +45,11 @@ public static class FaultRun
         new LockWorkload(history, http, seed),
     ];
 
+    /// <summary>The command that replays a run's schedule (the quick round has no length).</summary>
+    public static string Replay(RunOptions options) => options.Quick
+        ? $"tests/Faults/run.sh --quick --seed {options.Seed}   (or OC_FAULTS_SEED={options.Seed} for FaultMatrixTests)"
+        : $"tests/Faults/run.sh --seed {options.Seed} --minutes {options.Length.TotalMinutes:0.#}";
+
     public static async Task<RunResult> RunAsync(RunOptions options, Action<string> log)
     {
         var clock = Stopwatch.StartNew();
@@ -63,7 +68,7 @@ public static class FaultRun
             log(line);
         }
 
-        Note($"seed {options.Seed} (replay: tests/Faults/run.sh --seed {options.Seed} --minutes {options.Length.TotalMinutes:0.#}{(options.Quick ? " --quick" : "")})");
+        Note($"seed {options.Seed} (replay: {Replay(options)})");
         var plans = FaultSchedule.Make(options.Seed, options.Length, options.Quick);
         Note("schedule: " + string.Join("; ", plans.Select(p => p.Describe())));
 
@@ -218,7 +223,7 @@ public static class Report
         text.AppendLine($"# Fault run, seed {run.Options.Seed}");
         text.AppendLine();
         text.AppendLine($"- length: {run.Seconds / 60:F1} min ({(run.Options.Quick ? "quick: one round of every fault" : $"asked {run.Options.Length.TotalMinutes:0.#} min")}), {run.Results.Select(r => r.Times.Plan.Phase).Distinct().Count()} faults");
-        text.AppendLine($"- replay: `tests/Faults/run.sh --seed {run.Options.Seed} --minutes {run.Options.Length.TotalMinutes:0.#}{(run.Options.Quick ? " --quick" : "")}`");
+        text.AppendLine($"- replay: `{FaultRun.Replay(run.Options)}`");
         text.AppendLine($"- history: `{run.HistoryPath}` (JSONL, the checkers' model)");
         text.AppendLine($"- clock skew honoured by .NET (Date header of the skewed silo off by the skew): {(run.SkewVerified ? "yes" : "not verified in this run")}");
         text.AppendLine($"- ops per workload: {string.Join(", ", run.Results.GroupBy(r => r.Workload).Select(g => $"{g.Key} {g.Sum(r => r.Ops)}"))}");

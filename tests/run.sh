@@ -90,6 +90,8 @@ cleanup() {
         if kill -0 "$p" 2>/dev/null; then kill_tree "$p"; fi
     done
     pg_stop || true
+    # Namespaces of a fault run killed with its test host (the harness removes its own otherwise).
+    if [[ $EUID -eq 0 ]]; then bash "$REPO_ROOT/tests/Faults/netns.sh" down-stale || true; fi
 }
 trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT

@@ -120,10 +120,13 @@ public sealed class FaultCluster : IAsyncDisposable
                 cluster.StartSilo(silo);
             }
 
+            // Supervised from the start: on a starved machine a joining silo can be declared dead
+            // by the others and stop itself (seen: "I have been told I am dead" during start-up).
+            cluster._supervisor = cluster.SuperviseAsync(cluster._stopSupervisor.Token);
+
             await Task.WhenAll(Network.Silos.Select(s => cluster.WaitSiloReadyAsync(s, TimeSpan.FromSeconds(300))));
             cluster.StartApi();
             await cluster.WaitApiReadyAsync(TimeSpan.FromSeconds(240));
-            cluster._supervisor = cluster.SuperviseAsync(cluster._stopSupervisor.Token);
             return cluster;
         }
         catch

@@ -19,6 +19,8 @@
 #        OC_BUILD_CONFIGURATION  Release
 #   4. runs `dotnet test <project> -c Release --no-build` for tests/*/*.csproj except
 #      tests/Bench, Unit first; full output of each is also in .tmp/test-logs/<name>.log;
+#      tests/Faults is the fault matrix (#15): as root it makes network namespaces, and it
+#      installs iproute2 and libfaketime through apt (tests/Faults/prereqs.sh);
 #   5. stops PostgreSQL (also on failure / Ctrl-C / SIGTERM) and prints, as its last line,
 #        <N> passed, <N> failed
 #      Exit status is non-zero if a project failed, a test failed, or no test ran.
@@ -89,6 +91,8 @@ cleanup() {
         if kill -0 "$p" 2>/dev/null; then kill_tree "$p"; fi
     done
     pg_stop || true
+    # Namespaces of a fault run killed with its test host (the harness removes its own otherwise).
+    if [[ $EUID -eq 0 ]]; then bash "$REPO_ROOT/tests/Faults/netns.sh" down-stale || true; fi
 }
 trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT
@@ -134,6 +138,16 @@ if ((${#missing[@]})); then
         [[ " ${missing[*]} " != *" postgresql "* ]] || die "PostgreSQL server binaries are required"
         log "continuing without ${missing[*]}"
     fi
+fi
+
+# The fault harness (tests/Faults) needs iproute2 and libfaketime; it runs only as root (it
+# makes network namespaces), so only root installs them.
+# shellcheck source=SCRIPTDIR/Faults/prereqs.sh
+source "$REPO_ROOT/tests/Faults/prereqs.sh"
+if [[ $EUID -eq 0 ]]; then
+    faults_prereqs || log "WARNING: the fault harness's packages could not be installed; tests/Faults will fail"
+else
+    log "not root: tests/Faults (network namespaces) will fail; run as root to include the fault matrix"
 fi
 
 # ---------------------------------------------------------------- build

@@ -1,0 +1,28 @@
+using System.Text.Json;
+using OrleansCompute.Faults.Checkers;
+
+namespace OrleansCompute.Tests.Faults.Harness;
+
+/// <summary>
+/// Hands a phase's history of one workload to the checkers (tests/Faults/Checkers, written on
+/// branch checkers; this harness writes no checker of its own). The ops go through the checkers'
+/// own JSONL reader, so what is checked is exactly what the history file holds.
+/// </summary>
+public static class Checking
+{
+    public static Verdict Check(string workload, IReadOnlyList<Op> ops, int seed, string fault)
+    {
+        var meta = new HistoryMeta { Workload = workload, Seed = seed, Fault = fault, TicksPerSecond = System.Diagnostics.Stopwatch.Frequency };
+        var history = HistoryReader.Read(new[] { JsonSerializer.Serialize(meta, HistoryJson.Options) }
+            .Concat(ops.Select(o => JsonSerializer.Serialize(o, History.Json))));
+        // Every checker whose op kinds occur: the locks workload is judged by the locks checker
+        // (tokens, fenced writes, fenced reads) and the leases checker (no lease ended early).
+        var verdicts = Checks.All(history);
+        return verdicts.Count switch
+        {
+            0 => Verdict.Unknown(workload, history.Ops.Count, "no checker judges these op kinds"),
+            1 => verdicts[0],
+            _ => Verdict.Combine(string.Join("+", verdicts.Select(v => v.Checker)), verdicts),
+        };
+    }
+}

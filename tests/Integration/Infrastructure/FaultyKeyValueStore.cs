@@ -61,8 +61,11 @@ public sealed class FaultyKeyValueStore(IKeyValueStore inner, StoreFaults faults
         await inner.CommitAsync(tableId, shard, epoch, writes, cancellationToken);
     }
 
-    public Task CommitAsync(Guid tableId, int shard, long epoch, IReadOnlyList<RowWrite> writes, IReadOnlyList<LoggedChange> changes, CancellationToken cancellationToken) =>
-        inner.CommitAsync(tableId, shard, epoch, writes, changes, cancellationToken);
+    public async Task CommitAsync(Guid tableId, int shard, long epoch, IReadOnlyList<RowWrite> writes, IReadOnlyList<LoggedChange> changes, CancellationToken cancellationToken)
+    {
+        await faults.BeforeCommitAsync(writes);
+        await inner.CommitAsync(tableId, shard, epoch, writes, changes, cancellationToken);
+    }
 
     public Task<ChangeLogPage> ReadChangesAsync(Guid tableId, int shard, long after, long through, int limit, CancellationToken cancellationToken) =>
         inner.ReadChangesAsync(tableId, shard, after, through, limit, cancellationToken);

@@ -1,4 +1,4 @@
-using Orleans.Runtime;
+using OrleansCompute.Cluster;
 
 namespace OrleansCompute.Api.Cluster;
 
@@ -6,12 +6,21 @@ namespace OrleansCompute.Api.Cluster;
 /// Asks the cluster for its active silos every couple of seconds. One cheap call per Api instance
 /// keeps <see cref="ClusterConnection"/> true to what a request would see, in both directions:
 /// it notices the first silo coming up and the last one going away.
+/// <para>
+/// The question goes to a stateless worker (<see cref="IClusterPingGrain"/>), and to up to
+/// <see cref="Attempts"/> of them with different keys, which the client sends through different
+/// gateways: one paused or cut-off silo must not make the Api answer every request 503 (it did
+/// when the probe asked the management grain, a single activation that may live on that silo).
+/// </para>
 /// </summary>
 public sealed partial class ClusterProbe(
     IGrainFactory grains, ClusterConnection connection, ILogger<ClusterProbe> logger) : BackgroundService
 {
     private static readonly TimeSpan Period = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(3);
+    private const int Attempts = 3;
+
+    private long _next;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -21,8 +30,7 @@ public sealed partial class ClusterProbe(
             var wasConnected = connection.IsConnected;
             try
             {
-                var hosts = await grains.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true).WaitAsync(CallTimeout, stoppingToken);
-                if (hosts.Count > 0)
+                if (await ActiveSilosAsync(stoppingToken) > 0)
                 {
                     connection.MarkConnected();
                 }
@@ -46,6 +54,25 @@ public sealed partial class ClusterProbe(
             }
         }
         while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+
+    /// <summary>The first answer of up to <see cref="Attempts"/> pings through different gateways; throws the last failure.</summary>
+    private async Task<int> ActiveSilosAsync(CancellationToken stoppingToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                // Keys cycle through a few values, so the pings spread over gateways and the stateless
+                // workers stay few.
+                var key = Interlocked.Increment(ref _next) % 8;
+                return await grains.GetGrain<IClusterPingGrain>(key).ActiveSilosAsync().WaitAsync(CallTimeout, stoppingToken);
+            }
+            catch (Exception) when (attempt < Attempts && !stoppingToken.IsCancellationRequested)
+            {
+                // Another gateway may answer.
+            }
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Connected to the cluster")]

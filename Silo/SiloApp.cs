@@ -144,6 +144,9 @@ public static class SiloApp
         silo.Configure<ClusterMembershipOptions>(configuration.GetSection("Orleans:Membership"));
         silo.AddActivityPropagation();
         silo.AddIncomingGrainCallFilter<StoreFaultFilter>();
+        // What StoreFaultFilter cannot reach (a database exception while a grain activates) is sent
+        // to the caller as itself, so the Api answers 503 instead of failing to read it (a 500).
+        silo.Services.Configure<Orleans.Serialization.ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add("Npgsql"));
         // The Api's request deadline, as a budget re-derived on this silo's monotonic clock.
         silo.AddIncomingGrainCallFilter<RequestDeadlineFilter>();
         silo.AddDashboard();

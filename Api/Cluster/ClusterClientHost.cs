@@ -88,6 +88,9 @@ public sealed partial class ClusterClientHost : IHostedService, IAsyncDisposable
         // Follow silos as they come and go: the default refresh is a minute.
         client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(5));
         client.AddActivityPropagation();
+        // A database exception a silo could not turn into StoreUnavailableException (one from a
+        // grain's activation) is read as itself, not as a codec failure (ProblemExceptionHandler).
+        client.Services.Configure<Orleans.Serialization.ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add("Npgsql"));
         // Every grain call carries what is left of its request's deadline (docs/reliability.md).
         client.AddOutgoingGrainCallFilter<RequestDeadlineBudgetFilter>();
         // No call waits past the answer bound, whatever it was called with: Orleans' default is

@@ -27,6 +27,14 @@ public sealed partial class ProblemExceptionHandler(
                 : "The cluster cancelled the call.", exception);
         }
 
+        // A database exception that the silo's StoreFaultFilter never saw (one thrown while a grain
+        // activated, which no call filter wraps) arrives as itself or inside Orleans' own: the store
+        // failed, and it is answered as StoreFaultFilter would have had it answered.
+        if (exception is not StoreUnavailableException && IsStoreFault(exception))
+        {
+            exception = new StoreUnavailableException("The database failed while the request ran.");
+        }
+
         var problem = exception switch
         {
             BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => new ProblemDetails
@@ -109,6 +117,19 @@ public sealed partial class ProblemExceptionHandler(
         Title = "Outcome unknown",
         Detail = detail,
     };
+
+    private static bool IsStoreFault(Exception exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is System.Data.Common.DbException)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled error in {Method} {Path}")]
     private partial void LogUnexpected(Exception exception, string method, string path);

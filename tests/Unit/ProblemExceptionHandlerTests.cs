@@ -25,6 +25,9 @@ public class ProblemExceptionHandlerTests
         { "PUT", new DeadlineExceededException("late"), 503, ProblemTypes.DeadlineExceeded },
         { "GET", new DeadlineExceededException("late"), 503, ProblemTypes.DeadlineExceeded },
         { "GET", new InvalidOperationException("bug"), 500, ProblemTypes.Internal },
+        // A database failure while a grain activated reaches the Api unwrapped by the silo's filter.
+        { "GET", new Orleans.Runtime.OrleansException("activation failed", new Npgsql.NpgsqlException("connection refused")), 503, ProblemTypes.ClusterUnavailable },
+        { "POST", new Npgsql.NpgsqlException("connection refused"), 503, ProblemTypes.OutcomeUnknown },
     };
 
     [Theory]

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
 using System.Text;
@@ -119,10 +120,11 @@ public sealed class WatchStream
                     }
                 }
 
-                var nextProgress = DateTime.UtcNow + _limits.ProgressInterval;
+                // On the monotonic clock: a wall-clock step back must not hold progress events back.
+                var nextProgress = Stopwatch.GetTimestamp() + Ticks(_limits.ProgressInterval);
                 while (!_drained.All(d => d))
                 {
-                    var remaining = nextProgress - DateTime.UtcNow;
+                    var remaining = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), nextProgress);
                     if (remaining > TimeSpan.Zero && !buffer.Reader.TryPeek(out _))
                     {
                         using var tick = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -175,7 +177,7 @@ public sealed class WatchStream
                         }
                     }
 
-                    if (DateTime.UtcNow >= nextProgress)
+                    if (Stopwatch.GetTimestamp() >= nextProgress)
                     {
                         // Streams whose buffer overflowed catch up from the shard now, even if it went quiet.
                         foreach (var subscription in subscriptions.Where(x => x.Lagged))
@@ -188,7 +190,7 @@ public sealed class WatchStream
                         }
 
                         yield return new SseItem<string>(ProgressData(), "progress") { EventId = Cursor.ToString() };
-                        nextProgress = DateTime.UtcNow + _limits.ProgressInterval;
+                        nextProgress = Stopwatch.GetTimestamp() + Ticks(_limits.ProgressInterval);
                     }
                 }
             }
@@ -325,6 +327,8 @@ public sealed class WatchStream
     }
 
     private string ProgressData() => JsonSerializer.Serialize(new { cursor = Cursor.ToString(), revisions = _after });
+
+    private static long Ticks(TimeSpan span) => (long)(span.TotalSeconds * Stopwatch.Frequency);
 
     private static SseItem<string> Notice(string type, string detail) => new(JsonSerializer.Serialize(new { detail }), type);
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -17,7 +18,8 @@ public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyVal
 
     public async Task<ShardSnapshot> OpenShardAsync(Guid tableId, int shard, string holder, TimeSpan patience, CancellationToken cancellationToken)
     {
-        var deadline = DateTime.UtcNow + patience;
+        // Patience is counted on the monotonic clock: a wall-clock step must not cut it short or stretch it.
+        var waited = Stopwatch.StartNew();
         while (true)
         {
             await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -57,7 +59,7 @@ public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyVal
                 remaining.Parameters.AddWithValue("shard", shard);
                 var wait = (TimeSpan)(await remaining.ExecuteScalarAsync(cancellationToken))!;
                 await transaction.RollbackAsync(cancellationToken);
-                if (DateTime.UtcNow + wait > deadline)
+                if (waited.Elapsed + wait > patience)
                 {
                     throw new ShardFencedException($"shard {tableId}/{shard} is held by another live activation", tableDropped: false);
                 }

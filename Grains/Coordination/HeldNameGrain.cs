@@ -53,9 +53,12 @@ public abstract partial class HeldNameGrain(
     private Task _pump = Task.CompletedTask;
     private bool _holderConfirmed;
 
-    private string Tenant => TenantKey.Parse(this.GetPrimaryKeyString()).Tenant;
+    // Parsed once: every grant and release names them.
+    private (string Tenant, string Name)? _key;
 
-    private string Name => TenantKey.Parse(this.GetPrimaryKeyString()).Name;
+    private string Tenant => (_key ??= TenantKey.Parse(this.GetPrimaryKeyString())).Tenant;
+
+    private string Name => (_key ??= TenantKey.Parse(this.GetPrimaryKeyString())).Name;
 
     private LeaseItem Item => new(Kind, Name);
 

@@ -225,7 +225,11 @@ public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyVal
             floors AS (SELECT table_id, shard, max(revision) AS floor, count(*) AS n FROM gone GROUP BY table_id, shard),
             raised AS (
                 UPDATE oc_kv_shard s SET log_floor = GREATEST(s.log_floor, f.floor)
-                FROM floors f WHERE s.table_id = f.table_id AND s.shard = f.shard)
+                FROM floors f WHERE s.table_id = f.table_id AND s.shard = f.shard),
+            -- Transactional tables' shards keep their floor in their feed row (014_txn_watch.sql).
+            raised_feeds AS (
+                UPDATE oc_txn_feed t SET log_floor = GREATEST(t.log_floor, f.floor)
+                FROM floors f WHERE t.table_id = f.table_id AND t.shard = f.shard)
             SELECT COALESCE(sum(n), 0)::int FROM floors
             """);
         sweep.Parameters.AddWithValue("before", olderThan);

@@ -58,6 +58,8 @@ public static class SiloApp
         builder.Services.AddSingleton<SiloLease>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SiloLease>());
         builder.Services.AddHostedService<DeclaredDeadExit>();
+        // A silo proven dead by the store and its endpoint is declared dead at once (docs/architecture.md, Failover).
+        builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, DeadSiloEviction>();
         builder.Services.AddSingleton<LocalShards>();
         builder.Services.AddSingleton<ShardRebalancer>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ShardRebalancer>());

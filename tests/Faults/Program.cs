@@ -11,6 +11,7 @@ public static class Program
         var seed = Random.Shared.Next(1, 1_000_000);
         var quick = false;
         string? output = null;
+        string[]? only = null;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -19,18 +20,19 @@ public static class Program
                 case "--seed": seed = int.Parse(args[++i]); break;
                 case "--quick": quick = true; break;
                 case "--out": output = args[++i]; break;
+                case "--only": only = args[++i].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries); break;
                 case "--judge":
                     var judged = await FaultRun.JudgeAgainAsync(args[++i], Console.WriteLine);
                     Console.WriteLine(await File.ReadAllTextAsync(judged.ReportPath));
                     return judged.Violations.Any() ? 1 : 0;
                 default:
-                    Console.Error.WriteLine("usage: OrleansCompute.Tests.Faults [--minutes M] [--seed N] [--quick] [--out DIR] | --judge DIR");
+                    Console.Error.WriteLine("usage: OrleansCompute.Tests.Faults [--minutes M] [--seed N] [--quick] [--out DIR] [--only FAULT,..] | --judge DIR");
                     return 2;
             }
         }
 
         output ??= Path.Combine(Paths.Root, ".tmp", "faults", $"seed-{seed}-{DateTime.UtcNow:yyyyMMdd-HHmmss}");
-        var result = await FaultRun.RunAsync(new RunOptions(seed, TimeSpan.FromMinutes(minutes), quick, output), Console.WriteLine);
+        var result = await FaultRun.RunAsync(new RunOptions(seed, TimeSpan.FromMinutes(minutes), quick, output, only), Console.WriteLine);
         Console.WriteLine(await File.ReadAllTextAsync(result.ReportPath));
         return result.Violations.Any() || result.Aborted is not null ? 1 : 0;
     }

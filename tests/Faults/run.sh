@@ -3,10 +3,11 @@
 # own, every workload running, and faults from a seeded schedule until the time is up; then the
 # checkers judge each fault's history and a markdown report is written.
 #
-# usage: tests/Faults/run.sh [--minutes M] [--seed N] [--quick] [--out DIR] [--no-build]
+# usage: tests/Faults/run.sh [--minutes M] [--seed N] [--quick] [--only FAULTS] [--out DIR] [--no-build]
 #   --minutes M   how long to inject faults (default 30)
 #   --seed N      the schedule's seed (default: random, printed); the same seed replays the run
 #   --quick       one short round of every fault (what CI runs)
+#   --only FAULTS keep only these faults of the schedule, e.g. kill-restart (names as in the report)
 #   --out DIR     where the report, history and node logs go (default .tmp/faults/seed-N-<time>)
 #   --judge DIR   no run: the checkers judge DIR's saved history again and rewrite its report
 # Needs root (network namespaces); installs PostgreSQL, iproute2 and libfaketime through apt-get
@@ -20,7 +21,7 @@ args=()
 while (($#)); do
     case "$1" in
         --no-build) build=0 ;;
-        --minutes|--seed|--out|--judge) args+=("$1" "$2"); shift ;;
+        --minutes|--seed|--out|--judge|--only) args+=("$1" "$2"); shift ;;
         --quick) args+=("$1") ;;
         -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
         *) echo "unknown argument $1 (see --help)" >&2; exit 2 ;;

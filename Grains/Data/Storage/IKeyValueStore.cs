@@ -67,6 +67,9 @@ public interface IKeyValueStore
     /// <summary>Ends the silo lease at once (a silo that stopped after releasing its shards), and forgets long-expired ones.</summary>
     Task EndSiloLeaseAsync(SiloLeaseHolder holder, CancellationToken cancellationToken);
 
+    /// <summary>Every silo lease the store holds, each judged lapsed or not by the store's clock (<see cref="DeadSiloEviction"/>).</summary>
+    Task<IReadOnlyList<SiloLeaseState>> ReadSiloLeasesAsync(CancellationToken cancellationToken);
+
     /// <summary>Marks every shard of a table dropped, so no activation commits to it again, and queues its rows for purging.</summary>
     Task MarkDroppedAsync(Guid tableId, int shards, CancellationToken cancellationToken);
 
@@ -80,6 +83,9 @@ public interface IKeyValueStore
 /// the membership table.
 /// </summary>
 public sealed record SiloLeaseHolder(string Id, string ClusterId, string Address, int Port, int Generation);
+
+/// <summary>One silo's lease row: <see cref="Silo"/> is <see cref="SiloLeaseHolder.Id"/>; lapsed when its end has passed by the store's clock.</summary>
+public sealed record SiloLeaseState(string Silo, bool Lapsed);
 
 /// <summary>A shard as an activation finds it: its epoch, whether its table is gone, its rows and its keys' fences.</summary>
 public sealed record ShardSnapshot(long Epoch, bool Dropped, IReadOnlyList<StoredRow> Rows, bool Sealed = false, IReadOnlyList<StoredFence>? Fences = null)

@@ -297,6 +297,19 @@ public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyVal
         await end.ExecuteNonQueryAsync(cancellationToken);
     }
 
+    public async Task<IReadOnlyList<SiloLeaseState>> ReadSiloLeasesAsync(CancellationToken cancellationToken)
+    {
+        await using var read = dataSource.CreateCommand("SELECT silo, lease_until <= now() FROM oc_kv_silo_lease");
+        await using var reader = await read.ExecuteReaderAsync(cancellationToken);
+        var leases = new List<SiloLeaseState>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            leases.Add(new SiloLeaseState(reader.GetString(0), reader.GetBoolean(1)));
+        }
+
+        return leases;
+    }
+
     public async Task MarkDroppedAsync(Guid tableId, int shards, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);

@@ -303,6 +303,22 @@ public sealed class SqliteKeyValueStore(string connectionString) : IKeyValueStor
         await end.ExecuteNonQueryAsync(cancellationToken);
     }
 
+    public async Task<IReadOnlyList<SiloLeaseState>> ReadSiloLeasesAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var read = connection.CreateCommand();
+        read.CommandText = "SELECT silo, lease_until <= @now FROM oc_kv_silo_lease";
+        read.Parameters.AddWithValue("@now", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        await using var reader = await read.ExecuteReaderAsync(cancellationToken);
+        var leases = new List<SiloLeaseState>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            leases.Add(new SiloLeaseState(reader.GetString(0), reader.GetInt64(1) != 0));
+        }
+
+        return leases;
+    }
+
     public async Task MarkDroppedAsync(Guid tableId, int shards, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);

@@ -6,8 +6,11 @@ using OrleansCompute.Tests.Faults.Workloads;
 
 namespace OrleansCompute.Tests.Faults.Harness;
 
-/// <summary>What a run is asked to do. Quick: one round of every fault, short (the CI run).</summary>
-public sealed record RunOptions(int Seed, TimeSpan Length, bool Quick, string Directory);
+/// <summary>
+/// What a run is asked to do. Quick: one round of every fault, short (the CI run). Only: the fault
+/// names to keep from the seed's schedule (all when null), to measure one fault on its own.
+/// </summary>
+public sealed record RunOptions(int Seed, TimeSpan Length, bool Quick, string Directory, IReadOnlyList<string>? Only = null);
 
 /// <summary>When a phase's fault began and healed, and when the phase ended (seconds of the run).</summary>
 public sealed record PhaseTimes(FaultPlan Plan, double Start, double FaultStart, double HealAt, double End);
@@ -46,9 +49,11 @@ public static class FaultRun
     ];
 
     /// <summary>The command that replays a run's schedule (the quick round has no length).</summary>
-    public static string Replay(RunOptions options) => options.Quick
-        ? $"tests/Faults/run.sh --quick --seed {options.Seed}   (or OC_FAULTS_SEED={options.Seed} for FaultMatrixTests)"
-        : $"tests/Faults/run.sh --seed {options.Seed} --minutes {options.Length.TotalMinutes:0.#}";
+    public static string Replay(RunOptions options) => (options.Quick
+        ? $"tests/Faults/run.sh --quick --seed {options.Seed}"
+        : $"tests/Faults/run.sh --seed {options.Seed} --minutes {options.Length.TotalMinutes:0.#}")
+        + (options.Only is null ? "" : $" --only {string.Join(',', options.Only)}")
+        + (options.Quick && options.Only is null ? $"   (or OC_FAULTS_SEED={options.Seed} for FaultMatrixTests)" : "");
 
     public static async Task<RunResult> RunAsync(RunOptions options, Action<string> log)
     {
@@ -69,7 +74,9 @@ public static class FaultRun
         }
 
         Note($"seed {options.Seed} (replay: {Replay(options)})");
-        var plans = FaultSchedule.Make(options.Seed, options.Length, options.Quick);
+        var plans = FaultSchedule.Make(options.Seed, options.Length, options.Quick)
+            .Where(p => options.Only is null || options.Only.Contains(FaultPlan.Name(p.Kind)))
+            .ToList();
         Note("schedule: " + string.Join("; ", plans.Select(p => p.Describe())));
 
         var history = new History(clock);

@@ -88,6 +88,9 @@ public sealed class FaultyKeyValueStore(IKeyValueStore inner, StoreFaults faults
     public Task EndSiloLeaseAsync(SiloLeaseHolder holder, CancellationToken cancellationToken) =>
         inner.EndSiloLeaseAsync(holder, cancellationToken);
 
+    public Task<IReadOnlyList<SiloLeaseState>> ReadSiloLeasesAsync(CancellationToken cancellationToken) =>
+        inner.ReadSiloLeasesAsync(cancellationToken);
+
     public Task MarkDroppedAsync(Guid tableId, int shards, CancellationToken cancellationToken) =>
         inner.MarkDroppedAsync(tableId, shards, cancellationToken);
 

@@ -27,7 +27,8 @@ public sealed class ProcessCluster : IAsyncDisposable
     /// <summary>A client of the bootstrap admin key, waited on until the Api is connected.</summary>
     public HttpClient Http { get; }
 
-    public static async Task<ProcessCluster> StartAsync(string purpose, int silos)
+    /// <param name="settings">More environment for every silo (configuration the test needs), on top of the defaults.</param>
+    public static async Task<ProcessCluster> StartAsync(string purpose, int silos, IReadOnlyDictionary<string, string>? settings = null)
     {
         var database = await TestDatabase.CreateAsync(purpose);
         var clusterId = $"{purpose}-{Guid.NewGuid():N}";
@@ -39,6 +40,11 @@ public sealed class ProcessCluster : IAsyncDisposable
             ["Logging__Console__TimestampFormat"] = "HH:mm:ss.fff ",
             ["Logging__LogLevel__OrleansCompute.Grains.Coordination"] = "Information",
         };
+        foreach (var (name, value) in settings ?? new Dictionary<string, string>())
+        {
+            environment[name] = value;
+        }
+
         var nodes = Enumerable.Range(0, silos).Select(_ => SiloNode.Start(environment)).ToList();
         try
         {

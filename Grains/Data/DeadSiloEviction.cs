@@ -1,0 +1,187 @@
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Runtime;
+using OrleansCompute.Grains.Data.Storage;
+
+namespace OrleansCompute.Grains.Data;
+
+/// <summary>
+/// Declares a silo dead in Orleans' membership once there is proof that its process is gone,
+/// instead of waiting for Orleans' own failure detection.
+/// <para>
+/// Why: on a CPU-starved machine Orleans treats a probe that timed out while the prober's own
+/// thread pool stalled as inconclusive, so a SIGKILLed silo stayed Active in the membership for
+/// 13 s (and until the restarted process at its address joined and superseded it). All that time
+/// the survivors' grain directories still sent its shards' calls to the dead process, and its
+/// keys were dark, although the store had freed its shards two seconds after the kill.
+/// </para>
+/// <para>
+/// Proof is one of (checked every fifth of a lease, on each silo):
+/// <list type="bullet">
+/// <item><b>Superseded</b>: a newer generation at the same endpoint holds a live silo lease. One
+/// endpoint has one listening process, so the older one is gone; Orleans concludes the same when
+/// the newer one joins, but it writes its membership row only late in its start.</item>
+/// <item><b>Lapsed and refused</b>: the silo's own lease has run out by the store's clock, and its
+/// silo endpoint refuses a TCP connection: nothing listens there. A busy, paused or cut-off silo
+/// still has its listening socket (the kernel accepts, or the connection times out), so it is
+/// never evicted by this rule; SPEC §4.1 says peers must not wrongly declare a busy silo dead.</item>
+/// </list>
+/// Safe for the data: nobody takes a shard from a silo whose lease is live, so an evicted silo's
+/// shards were already free in the store; eviction only brings Orleans' view in line with it.
+/// </para>
+/// </summary>
+public sealed partial class DeadSiloEviction(
+    IKeyValueStore store,
+    IClusterMembershipService membership,
+    ILocalSiloDetails silo,
+    IOptions<KeyValueOptions> options,
+    ILogger<DeadSiloEviction> logger) : ILifecycleParticipant<ISiloLifecycle>
+{
+    private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(1);
+
+    private readonly CancellationTokenSource _stopping = new();
+    private Task? _loop;
+
+    public void Participate(ISiloLifecycle lifecycle) =>
+        lifecycle.Subscribe(nameof(DeadSiloEviction), ServiceLifecycleStage.Active, StartAsync, StopAsync);
+
+    private Task StartAsync(CancellationToken cancellationToken)
+    {
+        // On the thread pool: the lifecycle may start us from a scheduling context that does not outlive the start.
+        _loop = Task.Run(() => RunAsync(_stopping.Token));
+        return Task.CompletedTask;
+    }
+
+    private async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _stopping.CancelAsync();
+        if (_loop is { } loop)
+        {
+            await loop;
+        }
+    }
+
+    private async Task RunAsync(CancellationToken stopping)
+    {
+        using var timer = new PeriodicTimer(options.Value.LeaseDuration / 5);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stopping))
+            {
+                try
+                {
+                    await EvictProvenDeadAsync(stopping);
+                }
+                catch (Exception ex) when (!stopping.IsCancellationRequested)
+                {
+                    // The store unreachable, say: Orleans' own detection still runs; try again next tick.
+                    LogCheckFailed(ex);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task EvictProvenDeadAsync(CancellationToken stopping)
+    {
+        var active = membership.CurrentSnapshot.Members.Values
+            .Where(m => m.Status == SiloStatus.Active && !m.SiloAddress.Equals(silo.SiloAddress))
+            .Select(m => m.SiloAddress)
+            .ToList();
+        if (active.Count == 0)
+        {
+            return;
+        }
+
+        var leases = await store.ReadSiloLeasesAsync(stopping);
+        foreach (var (suspect, reason) in Suspects(active, leases))
+        {
+            if (reason == EvictionReason.Lapsed && !await RefusesConnectionsAsync(suspect, stopping))
+            {
+                continue;
+            }
+
+            var evicted = await membership.TryKill(suspect);
+            LogEvicted(suspect, reason, evicted);
+        }
+    }
+
+    /// <summary>
+    /// The active silos the leases show dead (superseded) or possibly dead (lapsed: to be confirmed by
+    /// a refused connection). A silo without a lease row (not started yet, or stopped gracefully) is none.
+    /// </summary>
+    public static List<(SiloAddress Silo, EvictionReason Reason)> Suspects(IEnumerable<SiloAddress> active, IReadOnlyList<SiloLeaseState> leases)
+    {
+        var parsed = leases
+            .Select(l => (Address: TryParse(l.Silo), l.Lapsed))
+            .Where(l => l.Address is not null)
+            .ToList();
+        var suspects = new List<(SiloAddress, EvictionReason)>();
+        foreach (var member in active)
+        {
+            if (parsed.Any(l => !l.Lapsed && l.Address!.Endpoint.Equals(member.Endpoint) && l.Address.Generation > member.Generation))
+            {
+                suspects.Add((member, EvictionReason.Superseded));
+            }
+            else if (parsed.Any(l => l.Lapsed && l.Address!.Equals(member)))
+            {
+                suspects.Add((member, EvictionReason.Lapsed));
+            }
+        }
+
+        return suspects;
+    }
+
+    private static SiloAddress? TryParse(string id)
+    {
+        try
+        {
+            return SiloAddress.FromParsableString(id);
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
+
+    // Only a refusal (RST: the address is up, nothing listens on the port) is proof. A timeout or an
+    // unreachable network may be a partition or a stalled machine, which Orleans' probes judge.
+    private static async Task<bool> RefusesConnectionsAsync(SiloAddress suspect, CancellationToken stopping)
+    {
+        using var socket = new Socket(suspect.Endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        timeout.CancelAfter(ConnectTimeout);
+        try
+        {
+            await socket.ConnectAsync(suspect.Endpoint, timeout.Token);
+            return false;
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionRefused)
+        {
+            return true;
+        }
+        catch (Exception ex) when (ex is SocketException or OperationCanceledException && !stopping.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Declared silo {Silo} dead ({Reason}; evicted now: {Evicted})")]
+    private partial void LogEvicted(SiloAddress silo, EvictionReason reason, bool evicted);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Could not check the silo leases for dead silos; Orleans' failure detection still runs")]
+    private partial void LogCheckFailed(Exception exception);
+}
+
+/// <summary>Why <see cref="DeadSiloEviction"/> declared a silo dead.</summary>
+public enum EvictionReason
+{
+    /// <summary>A newer generation at the same endpoint holds a live lease.</summary>
+    Superseded,
+
+    /// <summary>Its lease lapsed, and its endpoint refuses connections.</summary>
+    Lapsed,
+}

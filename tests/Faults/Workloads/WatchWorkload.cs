@@ -1,0 +1,191 @@
+using System.Text.Json.Nodes;
+using OrleansCompute.Faults.Checkers;
+using OrleansCompute.Tests.Faults.Harness;
+using History = OrleansCompute.Tests.Faults.Harness.History;
+using HarnessOp = OrleansCompute.Tests.Faults.Harness.Op;
+using Outcomes = OrleansCompute.Tests.Faults.Harness.Outcomes;
+
+namespace OrleansCompute.Tests.Faults.Workloads;
+
+/// <summary>
+/// Watch streams on the KV workload's keys (<c>GET /v1/tables/faultkv/watch?prefix=p{phase}-k</c>),
+/// open while that workload writes. Each connection is dropped by the client after a few seconds
+/// (and whenever the fault cuts it) and resumed with <c>Last-Event-ID</c> set to the id of the last
+/// event received, so every phase resumes many times, under its fault too. Every connection is a
+/// <c>watch.stream</c> op and every change a <c>watch.event</c> op of one logical stream: a
+/// connection without a cursor starts a new logical stream (it starts "now"), one with a cursor
+/// continues the stream the cursor came from. The watch checker judges the events against the KV
+/// workload's writes of the same phase: no gap, no duplicate, per-key order, no phantom value.
+/// </summary>
+public sealed class WatchWorkload(History history, HttpClient http, int seed) : Workload(history, http, seed)
+{
+    public const string WorkloadName = "watch";
+    private const string Table = KvWorkload.Table;
+
+    public override string Name => WorkloadName;
+
+    // One stream per phase: streams are cheap, but each one is another open request on the loaded CI machine.
+    public override int Clients => 1;
+
+    /// <summary>The KV workload's keys of a phase, and nothing else of the table (not the locks workload's fenced key).</summary>
+    public static string PrefixOf(int phase) => $"p{phase}-k";
+
+    public override Task SetUpAsync(int phase, CancellationToken cancel) =>
+        UntilAsync(async () => (await SendAsync(HttpMethod.Put, $"/v1/tables/{Table}", new JsonObject { ["transactional"] = false, ["shards"] = 6 }, cancel)).Status is 200 or 201,
+            cancel, "create table " + Table);
+
+    public override async Task RunClientAsync(int phase, int client, CancellationToken stop)
+    {
+        var random = RandomFor(phase, client);
+        var resource = $"p{phase}-watch{client}";
+        var prefix = PrefixOf(phase);
+        string? cursor = null;
+        var stream = "";
+        for (var connection = 0; !stop.IsCancellationRequested; connection++)
+        {
+            if (cursor is null)
+            {
+                stream = $"p{phase}-w{client}-{connection}";
+            }
+
+            // The client's own drop: a connection lives 1.5 to 4 s, so resumes happen in every phase.
+            using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(stop);
+            lifetime.CancelAfter(TimeSpan.FromMilliseconds(1500 + random.Next(2500)));
+            var open = Begin(new HarnessOp { Kind = OpKinds.WatchStream, Workload = Name, Phase = phase, Process = client, Resource = resource, Stream = stream, Table = Table, Prefix = prefix, Invoke = History.Now });
+            var ended = await ReadConnectionAsync(open, phase, client, resource, prefix, cursor, lifetime.Token);
+            cursor = ended.Restart ? null : ended.Cursor ?? cursor;
+            if (!ended.Streamed)
+            {
+                await PauseAsync(200, stop);
+            }
+        }
+    }
+
+    private readonly record struct Ended(string? Cursor, bool Streamed, bool Restart);
+
+    // One SSE connection: records its answer, then every put/delete event until the connection ends
+    // (dropped by `cancel`, by the fault, or by the server). Returns the last cursor received.
+    private async Task<Ended> ReadConnectionAsync(HarnessOp open, int phase, int client, string resource, string prefix, string? cursor, CancellationToken cancel)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/v1/tables/{Table}/watch?prefix={Uri.EscapeDataString(prefix)}");
+        if (cursor is not null)
+        {
+            request.Headers.TryAddWithoutValidation("Last-Event-ID", cursor);
+        }
+
+        HttpResponseMessage response;
+        try
+        {
+            response = await Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancel);
+        }
+        catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException)
+        {
+            open.Error = e.GetType().Name + ": " + e.Message;
+            History.End(open, Outcomes.Unknown);
+            return new Ended(cursor, false, false);
+        }
+
+        using (response)
+        {
+            open.Status = (int)response.StatusCode;
+            if (!response.IsSuccessStatusCode)
+            {
+                var problem = await ReadProblemAsync(response, cancel);
+                open.Error = problem;
+                History.End(open, open.Status == 503 ? Outcomes.Unknown : Outcomes.Fail);
+                // A compacted cursor cannot be resumed: start a new stream from now.
+                return new Ended(cursor, false, open.Status == 410);
+            }
+
+            History.End(open, Outcomes.Ok);
+            var last = cursor;
+            try
+            {
+                using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancel));
+                string? type = null, id = null, data = null;
+                while (await reader.ReadLineAsync(cancel) is { } line)
+                {
+                    if (line.Length > 0)
+                    {
+                        if (line.StartsWith("event: ", StringComparison.Ordinal))
+                        {
+                            type = line[7..];
+                        }
+                        else if (line.StartsWith("id: ", StringComparison.Ordinal))
+                        {
+                            id = line[4..];
+                        }
+                        else if (line.StartsWith("data: ", StringComparison.Ordinal))
+                        {
+                            data = data is null ? line[6..] : data + "\n" + line[6..];
+                        }
+
+                        continue;
+                    }
+
+                    // A blank line ends an event: only a whole event moves the cursor on.
+                    if (type is "compacted" or "dropped")
+                    {
+                        return new Ended(last, true, true);
+                    }
+
+                    if (type is "put" or "delete" && data is not null && JsonNode.Parse(data) is JsonObject change)
+                    {
+                        Record(open.Stream!, phase, client, resource, type, change);
+                    }
+
+                    last = id ?? last;
+                    (type, id, data) = (null, null, null);
+                }
+            }
+            catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException)
+            {
+                // Dropped: resume from the last whole event.
+            }
+
+            return new Ended(last, true, false);
+        }
+    }
+
+    private void Record(string stream, int phase, int client, string resource, string type, JsonObject change)
+    {
+        var now = History.Now;
+        var op = Begin(new HarnessOp
+        {
+            Kind = OpKinds.WatchEvent, Workload = Name, Phase = phase, Process = client, Resource = resource, Stream = stream, Table = Table,
+            Key = change["key"]?.GetValue<string>(), Event = type, Revision = change["revision"]?.GetValue<long>(),
+            Version = type == "put" ? change["version"]?.GetValue<long>() : null,
+            Value = type == "put" ? change["value"]?.ToJsonString() ?? "null" : null,
+            Invoke = now, Status = 200,
+        });
+        History.End(op, Outcomes.Ok);
+    }
+
+    private static async Task<string> ReadProblemAsync(HttpResponseMessage response, CancellationToken cancel)
+    {
+        try
+        {
+            var text = await response.Content.ReadAsStringAsync(cancel);
+            return JsonNode.Parse(text)?["type"]?.GetValue<string>() ?? text;
+        }
+        catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException or System.Text.Json.JsonException)
+        {
+            return e.GetType().Name;
+        }
+    }
+
+    /// <summary>
+    /// The watch checker on a phase: this workload's streams and events, and the KV workload's writes of
+    /// the same phase (the write log the events are checked against; they are every write under the prefix).
+    /// </summary>
+    public static Verdict Check(IReadOnlyList<HarnessOp> watchOps, IEnumerable<HarnessOp> kvOps, int seed, string fault)
+    {
+        var writes = kvOps.Where(o => o.Kind is OpKinds.KvPut or OpKinds.KvDelete);
+        var meta = new HistoryMeta { Workload = WorkloadName, Seed = seed, Fault = fault, TicksPerSecond = System.Diagnostics.Stopwatch.Frequency };
+        var history = HistoryReader.Read(new[] { System.Text.Json.JsonSerializer.Serialize(meta, HistoryJson.Options) }
+            .Concat(watchOps.Concat(writes).OrderBy(o => o.Invoke).Select(o => System.Text.Json.JsonSerializer.Serialize(o, History.Json))));
+        return history.OfKind(OpKinds.WatchEvent).Any()
+            ? WatchChecker.Check(history)
+            : Verdict.Unknown(WorkloadName, history.Ops.Count, "no watch event was received in this phase");
+    }
+}

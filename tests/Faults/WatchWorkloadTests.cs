@@ -68,6 +68,25 @@ public class WatchWorkloadTests
     }
 
     [Fact]
+    public void A_put_refused_with_412_is_not_owed_an_event_and_its_value_in_an_event_is_a_violation()
+    {
+        var refused = new Op
+        {
+            Kind = "kv.put", Workload = "kv", Resource = Key, Table = Table, Key = Key, Value = "\"x\"", IfVersion = 1, Result = "preconditionFailed",
+            Invoke = History.Ticks(3.3), Complete = History.Ticks(3.4), Outcome = Outcomes.Ok, Status = 412,
+        };
+        Op[] writes = [.. Writes, refused];
+        Op[] watch = [Opened("s", 1), Event("s", "a", 1, 10, 2.2), Event("s", "b", 2, 11, 3.2), Event("s", "c", 3, 12, 4.2), Event("s", "d", 4, 13, 5.2)];
+
+        var ok = WatchWorkload.Check(watch, writes, seed: 1, fault: "test");
+        var shown = WatchWorkload.Check([.. watch, Event("s", "x", 5, 14, 5.5)], writes, seed: 1, fault: "test");
+
+        Assert.True(ok.IsOk, ok.Explanation);
+        Assert.True(shown.IsViolation);
+        Assert.Contains("failed write", shown.Explanation);
+    }
+
+    [Fact]
     public void A_phase_without_any_event_is_not_judged_ok()
     {
         var verdict = WatchWorkload.Check([Opened("s", 1)], Writes, seed: 1, fault: "test");

@@ -30,46 +30,78 @@ public sealed class WatchWorkload(History history, HttpClient http, int seed) : 
     /// <summary>The KV workload's keys of a phase, and nothing else of the table (not the locks workload's fenced key).</summary>
     public static string PrefixOf(int phase) => $"p{phase}-k";
 
-    public override Task SetUpAsync(int phase, CancellationToken cancel) =>
-        UntilAsync(async () => (await SendAsync(HttpMethod.Put, $"/v1/tables/{Table}", new JsonObject { ["transactional"] = false, ["shards"] = 6 }, cancel)).Status is 200 or 201,
+    // The phase's first connection, opened in set-up: opening reads every shard's head, so it hangs
+    // while any shard is behind the fault; opened before the fault, the stream receives the calm's
+    // changes at least, and every later connection resumes it.
+    private sealed record Ready(HarnessOp Open, HttpResponseMessage Response);
+
+    private Ready? _ready;
+    private int _streams;
+
+    public override async Task SetUpAsync(int phase, CancellationToken cancel)
+    {
+        await UntilAsync(async () => (await SendAsync(HttpMethod.Put, $"/v1/tables/{Table}", new JsonObject { ["transactional"] = false, ["shards"] = 6 }, cancel)).Status is 200 or 201,
             cancel, "create table " + Table);
+        // A few tries, not the set-up's 90 s: a stream that cannot open yet is the client's to retry
+        // (and the report's to show), not a reason to abort the run.
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (_ready is null && DateTime.UtcNow < until && !cancel.IsCancellationRequested)
+        {
+            var open = NewConnection(phase, 0, NewStream(phase, 0), cursor: null);
+            var (response, _) = await ConnectAsync(open, cursor: null, cancel);
+            _ready = response is null ? null : new Ready(open, response);
+        }
+    }
 
     public override async Task RunClientAsync(int phase, int client, CancellationToken stop)
     {
         var random = RandomFor(phase, client);
-        var resource = $"p{phase}-watch{client}";
-        var prefix = PrefixOf(phase);
         string? cursor = null;
         var stream = "";
         for (var connection = 0; !stop.IsCancellationRequested; connection++)
         {
-            if (cursor is null)
+            HarnessOp open;
+            HttpResponseMessage? response;
+            if (connection == 0 && client == 0 && Interlocked.Exchange(ref _ready, null) is { } ready)
             {
-                stream = $"p{phase}-w{client}-{connection}";
+                (open, response, stream) = (ready.Open, ready.Response, ready.Open.Stream!);
+            }
+            else
+            {
+                // Without a cursor a connection starts now: a new logical stream. With one it continues the stream.
+                stream = cursor is null ? NewStream(phase, client) : stream;
+                open = NewConnection(phase, client, stream, cursor);
+                bool restart;
+                (response, restart) = await ConnectAsync(open, cursor, stop);
+                if (response is null)
+                {
+                    cursor = restart ? null : cursor;
+                    await PauseAsync(200, stop);
+                    continue;
+                }
             }
 
             // The client's own drop: a connection streams for 1.5 to 4 s once open, so resumes happen in every phase.
-            var lifetime = TimeSpan.FromMilliseconds(1500 + random.Next(2500));
-            var open = Begin(new HarnessOp { Kind = OpKinds.WatchStream, Workload = Name, Phase = phase, Process = client, Resource = resource, Stream = stream, Table = Table, Prefix = prefix, Invoke = History.Now });
-            var ended = await ReadConnectionAsync(open, phase, client, resource, prefix, cursor, lifetime, stop);
-            cursor = ended.Restart ? null : ended.Cursor ?? cursor;
-            if (!ended.Streamed)
+            using (response)
             {
-                await PauseAsync(200, stop);
+                var ended = await StreamAsync(open, response, phase, client, cursor, TimeSpan.FromMilliseconds(1500 + random.Next(2500)), stop);
+                cursor = ended.Restart ? null : ended.Cursor;
             }
         }
     }
 
-    private readonly record struct Ended(string? Cursor, bool Streamed, bool Restart);
+    private string NewStream(int phase, int client) => $"p{phase}-w{client}-{Interlocked.Increment(ref _streams)}";
 
-    // One SSE connection: records its answer, then every put/delete event until the connection ends
-    // (dropped after `lifetime` of streaming, by the fault, or by the server). Returns the last cursor
-    // received. Opening is bounded by the client's timeout only: on the loaded CI machine it can take
-    // seconds (the Api reads every shard's head first), and a drop before the answer would test nothing.
-    private async Task<Ended> ReadConnectionAsync(HarnessOp open, int phase, int client, string resource, string prefix, string? cursor, TimeSpan lifetime, CancellationToken stop)
+    private HarnessOp NewConnection(int phase, int client, string stream, string? cursor) =>
+        Begin(new HarnessOp { Kind = OpKinds.WatchStream, Workload = Name, Phase = phase, Process = client, Resource = $"p{phase}-watch{client}", Stream = stream, Table = Table, Prefix = PrefixOf(phase), Invoke = History.Now });
+
+    private readonly record struct Ended(string? Cursor, bool Restart);
+
+    // Opens a connection and records its answer; null when it did not open (Restart: the cursor was compacted).
+    // Opening is bounded by the client's timeout only: on the loaded CI machine it can take seconds.
+    private async Task<(HttpResponseMessage? Response, bool Restart)> ConnectAsync(HarnessOp open, string? cursor, CancellationToken cancel)
     {
-        var cancel = stop;
-        using var request = new HttpRequestMessage(HttpMethod.Get, $"/v1/tables/{Table}/watch?prefix={Uri.EscapeDataString(prefix)}");
+        var request = new HttpRequestMessage(HttpMethod.Get, $"/v1/tables/{Table}/watch?prefix={Uri.EscapeDataString(open.Prefix!)}");
         if (cursor is not null)
         {
             request.Headers.TryAddWithoutValidation("Last-Event-ID", cursor);
@@ -84,72 +116,76 @@ public sealed class WatchWorkload(History history, HttpClient http, int seed) : 
         {
             open.Error = e.GetType().Name + ": " + e.Message;
             History.End(open, Outcomes.Unknown);
-            return new Ended(cursor, false, false);
+            return (null, false);
+        }
+
+        open.Status = (int)response.StatusCode;
+        if (response.IsSuccessStatusCode)
+        {
+            History.End(open, Outcomes.Ok);
+            return (response, false);
         }
 
         using (response)
         {
-            open.Status = (int)response.StatusCode;
-            if (!response.IsSuccessStatusCode)
-            {
-                var problem = await ReadProblemAsync(response, cancel);
-                open.Error = problem;
-                History.End(open, open.Status == 503 ? Outcomes.Unknown : Outcomes.Fail);
-                // A compacted cursor cannot be resumed: start a new stream from now.
-                return new Ended(cursor, false, open.Status == 410);
-            }
-
-            History.End(open, Outcomes.Ok);
-            var last = cursor;
-            using var streaming = CancellationTokenSource.CreateLinkedTokenSource(stop);
-            streaming.CancelAfter(lifetime);
-            cancel = streaming.Token;
-            try
-            {
-                using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancel));
-                string? type = null, id = null, data = null;
-                while (await reader.ReadLineAsync(cancel) is { } line)
-                {
-                    if (line.Length > 0)
-                    {
-                        if (line.StartsWith("event: ", StringComparison.Ordinal))
-                        {
-                            type = line[7..];
-                        }
-                        else if (line.StartsWith("id: ", StringComparison.Ordinal))
-                        {
-                            id = line[4..];
-                        }
-                        else if (line.StartsWith("data: ", StringComparison.Ordinal))
-                        {
-                            data = data is null ? line[6..] : data + "\n" + line[6..];
-                        }
-
-                        continue;
-                    }
-
-                    // A blank line ends an event: only a whole event moves the cursor on.
-                    if (type is "compacted" or "dropped")
-                    {
-                        return new Ended(last, true, true);
-                    }
-
-                    if (type is "put" or "delete" && data is not null && JsonNode.Parse(data) is JsonObject change)
-                    {
-                        Record(open.Stream!, phase, client, resource, type, change);
-                    }
-
-                    last = id ?? last;
-                    (type, id, data) = (null, null, null);
-                }
-            }
-            catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException)
-            {
-                // Dropped: resume from the last whole event.
-            }
-
-            return new Ended(last, true, false);
+            open.Error = await ReadProblemAsync(response, cancel);
+            History.End(open, open.Status == 503 ? Outcomes.Unknown : Outcomes.Fail);
+            return (null, open.Status == 410);
         }
+    }
+
+    // Records every put/delete event of an open connection until it ends (dropped after `lifetime`,
+    // by the fault, or by the server). Returns the id of the last whole event received.
+    private async Task<Ended> StreamAsync(HarnessOp open, HttpResponseMessage response, int phase, int client, string? cursor, TimeSpan lifetime, CancellationToken stop)
+    {
+        using var streaming = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        streaming.CancelAfter(lifetime);
+        var last = cursor;
+        try
+        {
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(streaming.Token));
+            string? type = null, id = null, data = null;
+            while (await reader.ReadLineAsync(streaming.Token) is { } line)
+            {
+                if (line.Length > 0)
+                {
+                    if (line.StartsWith("event: ", StringComparison.Ordinal))
+                    {
+                        type = line[7..];
+                    }
+                    else if (line.StartsWith("id: ", StringComparison.Ordinal))
+                    {
+                        id = line[4..];
+                    }
+                    else if (line.StartsWith("data: ", StringComparison.Ordinal))
+                    {
+                        data = data is null ? line[6..] : data + "\n" + line[6..];
+                    }
+
+                    continue;
+                }
+
+                // A blank line ends an event: only a whole event moves the cursor on.
+                if (type is "compacted" or "dropped")
+                {
+                    return new Ended(last, Restart: true);
+                }
+
+                if (type is "put" or "delete" && data is not null && JsonNode.Parse(data) is JsonObject change)
+                {
+                    Record(open.Stream!, phase, client, open.Resource, type, change);
+                }
+
+                last = id ?? last;
+                (type, id, data) = (null, null, null);
+            }
+        }
+        catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException)
+        {
+            // Dropped: resume from the last whole event.
+        }
+
+        return new Ended(last, Restart: false);
     }
 
     private void Record(string stream, int phase, int client, string resource, string type, JsonObject change)

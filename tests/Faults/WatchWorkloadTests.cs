@@ -87,11 +87,12 @@ public class WatchWorkloadTests
     }
 
     [Fact]
-    public void A_phase_without_any_event_is_not_judged_ok()
+    public void A_phase_without_any_event_checks_no_op_and_says_so()
     {
         var verdict = WatchWorkload.Check([Opened("s", 1)], Writes, seed: 1, fault: "test");
 
-        Assert.False(verdict.IsOk);
         Assert.False(verdict.IsViolation);
+        Assert.Equal(0, verdict.OpsChecked);
+        Assert.Contains("nothing to judge", verdict.Explanation);
     }
 }

@@ -80,6 +80,7 @@ public static class SiloApp
             if (settings.TransactionalStorage == TransactionalStorageKind.Postgres)
             {
                 builder.Services.AddSingleton<TransactionalStateWriter>();
+                builder.Services.AddSingleton<TxnChangeLog>();
                 // Tests may put a decorator in first (to inject faults); theirs then wins.
                 builder.Services.TryAddKeyedSingleton<ITransactionalStateStorageFactory, PostgresTransactionalStateStorageFactory>(StorageNames.Transactional);
             }

@@ -43,6 +43,13 @@ public static class TableEndpoints
             errors["shards"] = [$"shards must be between 1 and {TableSpec.MaxShards}."];
         }
 
+        if (request is { Transactional: true, Encrypted: true })
+        {
+            // A transactional table's values are stored by the transaction state writer, which does not seal them:
+            // refusing is honest, accepting would store them in the clear under a table that says "encrypted".
+            errors["encrypted"] = ["encryption at rest is available for plain tables only, not for transactional ones."];
+        }
+
         if (errors.Count > 0)
         {
             return Problems.Invalid(errors);

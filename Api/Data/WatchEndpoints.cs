@@ -83,11 +83,6 @@ public static class WatchEndpoints
             return Problems.TableNotFound(table);
         }
 
-        if (info.Transactional)
-        {
-            return Problems.Invalid("table", $"Table '{table}' is transactional: watch covers sharded tables only (its keys live in transactional grains, which keep no change log).");
-        }
-
         var layout = cursor?.Layout ?? info.Id;
         var shards = WatchStream.ShardsOf(info, layout);
         if (cursor is not null && shards != cursor.After.Length)

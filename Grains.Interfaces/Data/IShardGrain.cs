@@ -6,7 +6,7 @@ namespace OrleansCompute.Data;
 /// served from memory and see every acknowledged write.
 /// </summary>
 [Alias("oc.IShardGrain")]
-public interface IShardGrain : IGrainWithStringKey
+public interface IShardGrain : IChangeFeedGrain
 {
     /// <summary>Runs one operation.</summary>
     [Alias("Execute")]
@@ -48,15 +48,6 @@ public interface IShardGrain : IGrainWithStringKey
     /// <summary>Writes keys handed over by a shard of the old layout, with their versions and expiry, through the usual commit.</summary>
     [Alias("Ingest")]
     Task IngestAsync(KvRow[] rows, CancellationToken cancellationToken = default);
-
-    /// <summary>
-    /// Watch: the changes after revision <paramref name="after"/> (at most <paramref name="limit"/>),
-    /// from memory while the shard's recent tail still holds them, else from the change log. When there
-    /// are none yet, waits up to <paramref name="wait"/> for one (a long poll). An <paramref name="after"/>
-    /// below zero asks for nothing but the shard's current revision, as <see cref="ShardChanges.Head"/>.
-    /// </summary>
-    [Alias("ReadChanges"), AlwaysInterleave]
-    Task<ShardChanges> ReadChangesAsync(long after, int limit, TimeSpan wait, CancellationToken cancellationToken = default);
 
     /// <summary>Forgets the shard: the table was dropped and its rows are purged in the background.</summary>
     [Alias("Drop"), AlwaysInterleave]

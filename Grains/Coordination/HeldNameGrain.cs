@@ -16,7 +16,15 @@ namespace OrleansCompute.Grains.Coordination;
 /// Subclasses are reentrant because waiters wait inside <see cref="AcquireAsync"/> while releases,
 /// lease ends and reads go on. That is safe because every change to the line happens within one
 /// turn, the one grant under way (<see cref="LockLine.Granting"/>) keeps the name from being handed
-/// out twice, and each store write carries the line as it is when the write starts, one at a time.
+/// out twice, and each store write carries the line as it is when it is called: the store's group
+/// commit runs statements in the order they were added, so the last one written is the latest state.
+/// <para>
+/// The item stays attached to the last holder's lease after a release ("sticky"), so that the next
+/// grant to that same lease, the common case of one client taking a lock again and again, needs no
+/// call to the lease and one statement (<see cref="ICoordinationStore.SaveGrantToAttachedAsync"/>).
+/// It is detached once another lease is granted, or once the name has been free for a second. A
+/// detach under way is awaited before the same lease attaches again, so the two never cross.
+/// </para>
 /// </summary>
 public abstract partial class HeldNameGrain(
     ICoordinationStore store,
@@ -24,6 +32,7 @@ public abstract partial class HeldNameGrain(
     ILogger logger) : Grain
 {
     private static readonly TimeSpan HolderCheckPeriod = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan IdleDetachAfter = TimeSpan.FromSeconds(1);
 
     private readonly LockLine _line = new();
 
@@ -35,14 +44,21 @@ public abstract partial class HeldNameGrain(
     /// <summary>The highest token granted and durable: the one being granted counts only once its grant is written.</summary>
     protected long IssuedThrough => _line.Granting is null ? _line.LastToken : _line.LastToken - 1;
 
-    private readonly SemaphoreSlim _writes = new(1, 1);
+    /// <summary>Detaches on their way, by lease: an attach to that lease waits for its detach.</summary>
+    private readonly Dictionary<string, Task> _detaching = [];
     private long _epoch;
+    /// <summary>The lease this name's item is attached to by this activation: the holder's, or the last holder's.</summary>
+    private string? _attached;
+    private long _freedAt;
     private Task _pump = Task.CompletedTask;
     private bool _holderConfirmed;
 
-    private string Tenant => TenantKey.Parse(this.GetPrimaryKeyString()).Tenant;
+    // Parsed once: every grant and release names them.
+    private (string Tenant, string Name)? _key;
 
-    private string Name => TenantKey.Parse(this.GetPrimaryKeyString()).Name;
+    private string Tenant => (_key ??= TenantKey.Parse(this.GetPrimaryKeyString())).Tenant;
+
+    private string Name => (_key ??= TenantKey.Parse(this.GetPrimaryKeyString())).Name;
 
     private LeaseItem Item => new(Kind, Name);
 
@@ -51,6 +67,8 @@ public abstract partial class HeldNameGrain(
         var row = await store.TakeLockAsync(Tenant, Kind, Name, cancellationToken);
         _epoch = row.Epoch;
         _line.Restore(row.LastToken, row.Holder);
+        // A holder in the store had its item attached; if its lease ended since, the sticky grant falls back to attaching.
+        _attached = row.Holder?.Lease;
         // Confirm soon that the holder's lease still lives: it may have ended while no activation was here.
         this.RegisterGrainTimer(CheckHolderAsync, new GrainTimerCreationOptions(TimeSpan.Zero, HolderCheckPeriod));
     }
@@ -100,14 +118,14 @@ public abstract partial class HeldNameGrain(
 
     protected async Task<ReleaseStatus> ReleaseAsync(long token, CancellationToken cancellationToken)
     {
-        var holder = _line.Holder;
         var (status, changed) = _line.Release(token);
         if (changed)
         {
+            // The item stays attached to the lease (see the class): its next grant to that lease is one statement.
+            _freedAt = clock.GetTimestamp();
             await SaveAsync();
             OnHolderChanged();
             Pump();
-            await DetachAsync(holder!.Lease);
         }
 
         return status;
@@ -131,6 +149,12 @@ public abstract partial class HeldNameGrain(
     public async Task LeaseEndedAsync(string lease, CancellationToken cancellationToken = default)
     {
         var (holderChanged, left) = _line.LeaseEnded(lease);
+        if (_attached == lease)
+        {
+            // The ending lease forgets all its items itself.
+            _attached = null;
+        }
+
         foreach (var waiter in left)
         {
             waiter.Answer(new AcquireResult(AcquireStatus.LeaseNotFound));
@@ -139,6 +163,7 @@ public abstract partial class HeldNameGrain(
         if (holderChanged)
         {
             LogReleasedByLeaseEnd(Kind, Tenant, Name, lease);
+            _freedAt = clock.GetTimestamp();
             // Durable before the lease forgets it: the lease tells every lock until each answered.
             await SaveAsync();
             OnHolderChanged();
@@ -161,12 +186,7 @@ public abstract partial class HeldNameGrain(
         {
             try
             {
-                var attached = await GrainFactory.GetGrain<ILeaseGrain>(TenantKey.For(Tenant, waiter.Lease)).AttachAsync(Item);
-                if (attached && _line.Holder?.Token == waiter.Token)
-                {
-                    await SaveAsync();
-                }
-
+                var attached = await WriteGrantAsync(waiter);
                 if (_line.GrantDone(waiter, holds: attached))
                 {
                     OnHolderChanged();
@@ -182,27 +202,81 @@ public abstract partial class HeldNameGrain(
                 LogGrantFailed(ex, Kind, Tenant, Name);
                 _line.GrantDone(waiter, holds: false);
                 waiter.Fail(ex is CoordinationFencedException ? new StoreUnavailableException($"The {Kind} moved to another silo; retry.") : ex);
+                if (_attached == waiter.Lease)
+                {
+                    _attached = null;
+                }
+
                 await DetachAsync(waiter.Lease);
             }
         }
     }
 
-    /// <summary>Writes the line as it is now; writes take turns, so the last one written is the latest state.</summary>
+    /// <summary>
+    /// Makes the grant to <paramref name="waiter"/> (the holder now, with its token) durable, with
+    /// the item attached to its lease. False when the lease has ended or is ending: nothing is granted.
+    /// </summary>
+    private async Task<bool> WriteGrantAsync(LockLine.Waiter waiter)
+    {
+        if (_attached == waiter.Lease)
+        {
+            // Attached still by this lease's last grant: one statement, if the lease still qualifies.
+            if (await store.SaveGrantToAttachedAsync(Tenant, Kind, Name, _epoch, _line.LastToken, _line.Holder!, CancellationToken.None))
+            {
+                return true;
+            }
+
+            // It does not (ended, near its bound, or the item went): the lease decides, the long way.
+            _attached = null;
+        }
+        else if (_attached is { } previous)
+        {
+            // Another lease gets it: the last holder's item goes, in the background (a different row).
+            _attached = null;
+            StartDetach(previous);
+        }
+
+        if (_detaching.TryGetValue(waiter.Lease, out var detach))
+        {
+            // This lease's item is being detached: attach only after that, so the detach cannot land last.
+            await detach;
+        }
+
+        if (!await GrainFactory.GetGrain<ILeaseGrain>(TenantKey.For(Tenant, waiter.Lease)).AttachAsync(Item))
+        {
+            return false;
+        }
+
+        _attached = waiter.Lease;
+        if (_line.Holder?.Token == waiter.Token)
+        {
+            await SaveAsync();
+        }
+
+        return true;
+    }
+
+    private void StartDetach(string lease) => _detaching[lease] = DetachThenForgetAsync(lease);
+
+    private async Task DetachThenForgetAsync(string lease)
+    {
+        await DetachAsync(lease);
+        // Done before anyone awaiting this task goes on, so a newer detach of the lease is never the one removed.
+        _detaching.Remove(lease);
+    }
+
+    /// <summary>Writes the line as it is now; the store runs statements in the order they were added, so the last one written is the latest state.</summary>
     private async Task SaveAsync()
     {
-        await _writes.WaitAsync();
         try
         {
+            // The statement joins the store's queue before the first await, carrying the line as it is now.
             await store.SaveLockAsync(Tenant, Kind, Name, _epoch, _line.LastToken, _line.Holder, CancellationToken.None);
         }
         catch (CoordinationFencedException)
         {
             DeactivateOnIdle();
             throw;
-        }
-        finally
-        {
-            _writes.Release();
         }
     }
 
@@ -225,6 +299,13 @@ public abstract partial class HeldNameGrain(
     /// </summary>
     private async Task CheckHolderAsync(CancellationToken cancellationToken)
     {
+        if (_line.IsFree && _attached is { } idle && clock.GetElapsedTime(_freedAt) >= IdleDetachAfter)
+        {
+            // Free for a while: the last holder's lease stops listing it.
+            _attached = null;
+            StartDetach(idle);
+        }
+
         if (_line.Holder is not { } holder || _line.Granting is not null || (_holderConfirmed && _line.Waiting == 0))
         {
             return;

@@ -1,6 +1,7 @@
 using Orleans.Concurrency;
 using Orleans.Transactions.Abstractions;
 using OrleansCompute.Data;
+using OrleansCompute.Grains.Transactions.Storage;
 using OrleansCompute.Transactions;
 
 namespace OrleansCompute.Grains.Transactions;
@@ -31,6 +32,7 @@ public sealed class TransactionalKeyGrain(
 
         s.Value = value;
         s.Version++;
+        Changed(s, s.Version);
         return Current(s);
     });
 
@@ -42,8 +44,14 @@ public sealed class TransactionalKeyGrain(
         }
 
         var was = Current(s);
-        s.Value = null;
-        s.Version = 0;
+        if (s.Value is not null)
+        {
+            // Deleting an absent key changes nothing, and watch shows nothing for it.
+            s.Value = null;
+            s.Version = 0;
+            Changed(s, was.Version);
+        }
+
         return was;
     });
 
@@ -61,6 +69,7 @@ public sealed class TransactionalKeyGrain(
 
         s.Value = sum;
         s.Version++;
+        Changed(s, s.Version);
         return (TxnKeyValue?)Current(s);
     });
 
@@ -84,11 +93,20 @@ public sealed class TransactionalKeyGrain(
         return null;
     }
 
+    // Watch: the change travels in the state until a commit logs it (IWatchedKeyState). Changes
+    // already durable in the log are dropped here, so the list holds only those on their way.
+    private void Changed(State s, long version)
+    {
+        var logged = KeyLogWatermark.Of(GrainContext).LoggedThrough;
+        s.Changes++;
+        s.Unlogged = [.. (s.Unlogged ?? []).Where(c => c.Number > logged), new KeyChange(s.Changes, s.Value, version)];
+    }
+
     private static TxnKeyValue Current(State s) => s.Value is null ? TxnKeyValue.Absent : new(s.Value, s.Version);
 
     /// <summary>The key's value (JSON text, null when absent) and version (0 when absent).</summary>
     [GenerateSerializer, Alias("oc.TransactionalKeyGrain.State")]
-    public sealed class State
+    public sealed class State : IWatchedKeyState
     {
         [Id(0)] public byte[]? Value { get; set; }
 
@@ -96,5 +114,13 @@ public sealed class TransactionalKeyGrain(
 
         /// <summary>Per lock, the highest fencing token that wrote to the key; kept when the key is deleted.</summary>
         [Id(2)] public Dictionary<string, long>? Fences { get; set; }
+
+        /// <summary>How many changes the key ever had; a delete does not reset it.</summary>
+        [Id(3)] public long Changes { get; set; }
+
+        /// <summary>Changes not yet known to be in the change log, oldest first.</summary>
+        [Id(4)] public List<KeyChange>? Unlogged { get; set; }
+
+        IReadOnlyList<KeyChange>? IWatchedKeyState.Unlogged => Unlogged;
     }
 }

@@ -16,7 +16,7 @@ namespace OrleansCompute.Api.Data.Watch;
 /// shard (its memory tail, or the change log once), so a slow or stuck client holds up neither
 /// the other watchers nor the shard's writes. The feed stops when its last stream leaves.
 /// </summary>
-public sealed partial class ShardFeeds(IGrainFactory grains, IOptions<WatchLimits> limits, ILogger<ShardFeeds> logger)
+public sealed partial class ShardFeeds(IOptions<WatchLimits> limits, ILogger<ShardFeeds> logger)
 {
     private readonly ConcurrentDictionary<string, ShardFeed> _feeds = new(StringComparer.Ordinal);
     private readonly TimeSpan _pollWait = limits.Value.ProgressInterval;
@@ -26,11 +26,11 @@ public sealed partial class ShardFeeds(IGrainFactory grains, IOptions<WatchLimit
     public int Running => _feeds.Count;
 
     /// <summary>Subscribes a stream's buffer to the shard's feed, starting the feed if none runs. Dispose to leave.</summary>
-    public FeedSubscription Subscribe(string shardKey, int index, ChannelWriter<FeedBatch> sink)
+    public FeedSubscription Subscribe(string shardKey, IChangeFeedGrain source, int index, ChannelWriter<FeedBatch> sink)
     {
         while (true)
         {
-            var feed = _feeds.GetOrAdd(shardKey, key => new ShardFeed(this, key, grains.GetGrain<IShardGrain>(key)));
+            var feed = _feeds.GetOrAdd(shardKey, key => new ShardFeed(this, key, source));
             var subscription = new FeedSubscription(feed, index, sink);
             if (feed.TryAdd(subscription))
             {
@@ -44,7 +44,7 @@ public sealed partial class ShardFeeds(IGrainFactory grains, IOptions<WatchLimit
     private void Forget(ShardFeed feed) => _feeds.TryRemove(KeyValuePair.Create(feed.ShardKey, feed));
 
     /// <summary>The long poll of one shard, shared by the streams subscribed to it.</summary>
-    public sealed class ShardFeed(ShardFeeds owner, string shardKey, IShardGrain shard)
+    public sealed class ShardFeed(ShardFeeds owner, string shardKey, IChangeFeedGrain shard)
     {
         private readonly Lock _lock = new();
         private readonly List<FeedSubscription> _subscriptions = [];

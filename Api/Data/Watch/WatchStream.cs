@@ -1,9 +1,11 @@
+using System.Diagnostics;
 using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
 using OrleansCompute.Data;
+using OrleansCompute.Transactions;
 
 namespace OrleansCompute.Api.Data.Watch;
 
@@ -32,23 +34,23 @@ public sealed class WatchStream
     private readonly string _table;
     private readonly string _prefix;
     private readonly bool _encrypted;
+    private readonly bool _transactional;
     private List<KvChange>[] _pending;
 
     private Guid _layout;
     private long[] _after;
     private bool[] _drained;
-    private IShardGrain[] _shards;
+    private IChangeFeedGrain[] _shards;
     private string[] _shardKeys;
 
     private WatchStream(TableClient data, IGrainFactory grains, ShardFeeds feeds, WatchLimits limits,
         string tenant, TableInfo table, string prefix, Guid layout, long[] after)
     {
-        (_data, _grains, _feeds, _limits, _tenant, _table, _prefix, _encrypted) = (data, grains, feeds, limits, tenant, table.Name, prefix, table.Encrypted);
+        (_data, _grains, _feeds, _limits, _tenant, _table, _prefix, _encrypted, _transactional) = (data, grains, feeds, limits, tenant, table.Name, prefix, table.Encrypted, table.Transactional);
         _pending = [.. after.Select(_ => new List<KvChange>())];
         (_layout, _after) = (layout, after);
         _drained = new bool[after.Length];
-        _shardKeys = [.. Enumerable.Range(0, after.Length).Select(s => ShardMap.ShardKey(tenant, layout, s, after.Length, table.Encrypted))];
-        _shards = [.. _shardKeys.Select(key => grains.GetGrain<IShardGrain>(key))];
+        (_shardKeys, _shards) = SourcesOf(layout, after.Length);
     }
 
     /// <summary>The stream's cursor now: what a client hands back as Last-Event-ID to resume here.</summary>
@@ -101,7 +103,7 @@ public sealed class WatchStream
         while (true)
         {
             var buffer = Channel.CreateBounded<FeedBatch>(new BoundedChannelOptions(_limits.StreamBuffer) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
-            var subscriptions = _shardKeys.Select((key, s) => _feeds.Subscribe(key, s, buffer.Writer)).ToArray();
+            var subscriptions = _shardKeys.Select((key, s) => _feeds.Subscribe(key, _shards[s], s, buffer.Writer)).ToArray();
             try
             {
                 // What opening read (a resumed cursor's first page), and the rest of each shard's backlog.
@@ -119,10 +121,11 @@ public sealed class WatchStream
                     }
                 }
 
-                var nextProgress = DateTime.UtcNow + _limits.ProgressInterval;
+                // On the monotonic clock: a wall-clock step back must not hold progress events back.
+                var nextProgress = Stopwatch.GetTimestamp() + Ticks(_limits.ProgressInterval);
                 while (!_drained.All(d => d))
                 {
-                    var remaining = nextProgress - DateTime.UtcNow;
+                    var remaining = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), nextProgress);
                     if (remaining > TimeSpan.Zero && !buffer.Reader.TryPeek(out _))
                     {
                         using var tick = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -175,7 +178,7 @@ public sealed class WatchStream
                         }
                     }
 
-                    if (DateTime.UtcNow >= nextProgress)
+                    if (Stopwatch.GetTimestamp() >= nextProgress)
                     {
                         // Streams whose buffer overflowed catch up from the shard now, even if it went quiet.
                         foreach (var subscription in subscriptions.Where(x => x.Lagged))
@@ -188,7 +191,7 @@ public sealed class WatchStream
                         }
 
                         yield return new SseItem<string>(ProgressData(), "progress") { EventId = Cursor.ToString() };
-                        nextProgress = DateTime.UtcNow + _limits.ProgressInterval;
+                        nextProgress = Stopwatch.GetTimestamp() + Ticks(_limits.ProgressInterval);
                     }
                 }
             }
@@ -214,13 +217,27 @@ public sealed class WatchStream
             }
 
             (_layout, _after, _drained) = (next.Id, new long[next.Shards], new bool[next.Shards]);
-            _shardKeys = [.. Enumerable.Range(0, next.Shards).Select(s => ShardMap.ShardKey(_tenant, next.Id, s, next.Shards, _encrypted))];
-            _shards = [.. _shardKeys.Select(key => _grains.GetGrain<IShardGrain>(key))];
+            (_shardKeys, _shards) = SourcesOf(next.Id, next.Shards);
             _pending = [.. Enumerable.Range(0, next.Shards).Select(_ => new List<KvChange>())];
         }
     }
 
     private string? _compacted;
+
+    // Where each shard's changes come from: the shard grain of a plain table, or the change feed of
+    // a transactional table's shard (written by its key grains' commits). The keys name the Api's
+    // shared feeds; the "txn/" prefix keeps the two kinds apart.
+    private (string[] Keys, IChangeFeedGrain[] Sources) SourcesOf(Guid layout, int shards)
+    {
+        if (_transactional)
+        {
+            var feedKeys = Enumerable.Range(0, shards).Select(s => TxnKeys.IndexGrain(_tenant, layout, s)).ToArray();
+            return ([.. feedKeys.Select(k => "txn/" + k)], [.. feedKeys.Select(k => _grains.GetGrain<ITxnChangeFeedGrain>(k))]);
+        }
+
+        var shardKeys = Enumerable.Range(0, shards).Select(s => ShardMap.ShardKey(_tenant, layout, s, shards, _encrypted)).ToArray();
+        return (shardKeys, [.. shardKeys.Select(k => _grains.GetGrain<IShardGrain>(k))]);
+    }
 
     // Reads shard s's changes from the shard itself (its tail, or its change log) until the stream
     // has everything through `through` (long.MaxValue: through the shard's head).
@@ -325,6 +342,8 @@ public sealed class WatchStream
     }
 
     private string ProgressData() => JsonSerializer.Serialize(new { cursor = Cursor.ToString(), revisions = _after });
+
+    private static long Ticks(TimeSpan span) => (long)(span.TotalSeconds * Stopwatch.Frequency);
 
     private static SseItem<string> Notice(string type, string detail) => new(JsonSerializer.Serialize(new { detail }), type);
 

@@ -49,6 +49,15 @@ public interface ICoordinationStore
 
     /// <summary>Writes the last token and holder. Fenced by the epoch; the last token never goes back.</summary>
     Task SaveLockAsync(string tenant, string kind, string name, long epoch, long lastToken, LockHolder? holder, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Writes a grant to <paramref name="holder"/> whose lease already holds the item of this lock
+    /// (attached by an earlier grant to the same lease and never detached), in one statement that
+    /// writes only while that lease has not ended, is within its bound (marked less than 1.5 TTL
+    /// ago) and still holds the item. False when it does not: nothing was written, and the caller
+    /// must attach through the lease. Fenced by the epoch, as <see cref="SaveLockAsync"/>.
+    /// </summary>
+    Task<bool> SaveGrantToAttachedAsync(string tenant, string kind, string name, long epoch, long lastToken, LockHolder holder, CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -270,6 +279,43 @@ public sealed class CoordinationStore : ICoordinationStore
         {
             throw new CoordinationFencedException($"{kind} {tenant}/{name} is held by an activation newer than epoch {epoch}");
         }
+    }
+
+    public async Task<bool> SaveGrantToAttachedAsync(string tenant, string kind, string name, long epoch, long lastToken, LockHolder holder, CancellationToken cancellationToken)
+    {
+        // The lease checks of AttachAsync, on the item row the lease already has. A lease marked
+        // 1.5 TTL ago or more has ended by the bound (docs/coordination.md) even if no activation
+        // recorded it yet: the lease grain decides that one, through the long way.
+        var saved = await RunGroupedAsync($"""
+            UPDATE oc_coord_lock SET last_token = @last, holder_lease = @lease, holder_token = @token, acquired_at = @acquired, holder_value = @value
+            WHERE tenant = @tenant AND kind = @kind AND name = @name AND epoch = @epoch AND last_token <= @last
+            AND EXISTS (
+                SELECT 1 FROM oc_coord_lease l JOIN oc_coord_lease_item i ON i.tenant = l.tenant AND i.lease = l.id
+                WHERE l.tenant = @tenant AND l.id = @lease AND l.ended = {False} AND {Now} - l.marked_at < l.ttl_ms * 3 / 2
+                AND i.kind = @kind AND i.name = @name)
+            """,
+            ("tenant", tenant), ("kind", kind), ("name", name), ("value", holder.Value), ("epoch", epoch), ("last", lastToken),
+            ("lease", holder.Lease), ("token", holder.Token), ("acquired", holder.AcquiredAt.ToUnixTimeMilliseconds()));
+        if (saved == 1)
+        {
+            return true;
+        }
+
+        // Nothing written: the lease no longer qualifies, or a newer activation holds the lock.
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var check = Command(connection, null,
+            "SELECT count(*) FROM oc_coord_lock WHERE tenant = @tenant AND kind = @kind AND name = @name AND epoch = @epoch AND last_token <= @last");
+        Add(check, "tenant", tenant);
+        Add(check, "kind", kind);
+        Add(check, "name", name);
+        Add(check, "epoch", epoch);
+        Add(check, "last", lastToken);
+        if (Convert.ToInt64(await check.ExecuteScalarAsync(cancellationToken)) != 1)
+        {
+            throw new CoordinationFencedException($"{kind} {tenant}/{name} is held by an activation newer than epoch {epoch}");
+        }
+
+        return false;
     }
 
     private async Task FencedLeaseUpdateAsync(string assignment, string tenant, string id, long epoch, CancellationToken cancellationToken)

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -17,7 +18,8 @@ public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyVal
 
     public async Task<ShardSnapshot> OpenShardAsync(Guid tableId, int shard, string holder, TimeSpan patience, CancellationToken cancellationToken)
     {
-        var deadline = DateTime.UtcNow + patience;
+        // Patience is counted on the monotonic clock: a wall-clock step must not cut it short or stretch it.
+        var waited = Stopwatch.StartNew();
         while (true)
         {
             await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -57,7 +59,7 @@ public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyVal
                 remaining.Parameters.AddWithValue("shard", shard);
                 var wait = (TimeSpan)(await remaining.ExecuteScalarAsync(cancellationToken))!;
                 await transaction.RollbackAsync(cancellationToken);
-                if (DateTime.UtcNow + wait > deadline)
+                if (waited.Elapsed + wait > patience)
                 {
                     throw new ShardFencedException($"shard {tableId}/{shard} is held by another live activation", tableDropped: false);
                 }
@@ -223,7 +225,11 @@ public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyVal
             floors AS (SELECT table_id, shard, max(revision) AS floor, count(*) AS n FROM gone GROUP BY table_id, shard),
             raised AS (
                 UPDATE oc_kv_shard s SET log_floor = GREATEST(s.log_floor, f.floor)
-                FROM floors f WHERE s.table_id = f.table_id AND s.shard = f.shard)
+                FROM floors f WHERE s.table_id = f.table_id AND s.shard = f.shard),
+            -- Transactional tables' shards keep their floor in their feed row (014_txn_watch.sql).
+            raised_feeds AS (
+                UPDATE oc_txn_feed t SET log_floor = GREATEST(t.log_floor, f.floor)
+                FROM floors f WHERE t.table_id = f.table_id AND t.shard = f.shard)
             SELECT COALESCE(sum(n), 0)::int FROM floors
             """);
         sweep.Parameters.AddWithValue("before", olderThan);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using OrleansCompute.Data;
@@ -120,8 +121,8 @@ public static class TableTasks
     {
         var table = run.Grains.GetGrain<ITableGrain>(TenantKey.For(run.Tenant, run.Input.String("table")!));
         var createdAt = run.Input.GetProperty("createdAt").GetInt64();
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (DateTime.UtcNow < deadline)
+        var waited = Stopwatch.StartNew();
+        while (waited.Elapsed < TimeSpan.FromSeconds(30))
         {
             var info = await table.DescribeAsync(cancellationToken);
             if (info is null || info.CreatedAt.ToUnixTimeMilliseconds() != createdAt)

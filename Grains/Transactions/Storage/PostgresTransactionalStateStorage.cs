@@ -8,10 +8,12 @@ namespace OrleansCompute.Grains.Transactions.Storage;
 /// <summary>
 /// Transactional state of one participant as one row of <c>oc_txn_state</c>. Every Store is a
 /// single compare-and-set of the whole row on its ETag, handed to <see cref="TransactionalStateWriter"/>,
-/// which commits the Stores of many participants together.
+/// which commits the Stores of many participants together. For a transactional key
+/// (<paramref name="watched"/>), the Store that commits transactions also hands the writer their
+/// changes, which it logs for watch in the same PostgreSQL transaction as the row.
 /// </summary>
 public sealed class PostgresTransactionalStateStorage<TState>(
-    string grainId, string stateName, TransactionalStateWriter writer, Serializer serializer) : ITransactionalStateStorage<TState>
+    string grainId, string stateName, TransactionalStateWriter writer, Serializer serializer, WatchedKey? watched = null, KeyLogWatermark? watermark = null) : ITransactionalStateStorage<TState>
     where TState : class, new()
 {
     // The last durable version of the row, and its ETag (null: no row yet).
@@ -31,6 +33,7 @@ public sealed class PostgresTransactionalStateStorage<TState>(
         _stored = serializer.Deserialize<StoredTransactionalState<TState>>(found.Record)
             ?? throw new InvalidOperationException($"The transactional state row of {grainId} ({stateName}) is empty.");
         _etag = found.ETag;
+        Logged();
         return new TransactionalStorageLoadResponse<TState>(
             ETagText(found.ETag), _stored.CommittedState, _stored.CommittedSequenceId, _stored.Metadata, _stored.PendingStates);
     }
@@ -44,10 +47,43 @@ public sealed class PostgresTransactionalStateStorage<TState>(
         }
 
         var next = _stored.Apply(metadata, statesToPrepare, commitUpTo, abortAfter);
-        var etag = await writer.WriteAsync(grainId, stateName, _etag, serializer.SerializeToArray(next));
+        var changes = watched is null ? [] : ChangesOf(next);
+        var etag = await writer.WriteAsync(grainId, stateName, _etag, serializer.SerializeToArray(next), watched, changes);
         _stored = next;
         _etag = etag;
+        Logged();
         return ETagText(etag)!;
+    }
+
+    // The changes this Store commits: those the newest committed state carries beyond the state
+    // committed before. Orleans may commit several transactions in one Store, dropping the states
+    // in between, which is why the state carries its unlogged changes (IWatchedKeyState).
+    private List<KeyChange> ChangesOf(StoredTransactionalState<TState> next)
+    {
+        if (next.NewlyCommitted.Count == 0)
+        {
+            return [];
+        }
+
+        var before = ((IWatchedKeyState)_stored.CommittedState).Changes;
+        var after = (IWatchedKeyState)next.CommittedState;
+        var changes = (after.Unlogged ?? []).Where(c => c.Number > before).OrderBy(c => c.Number).ToList();
+        if (changes.Count != after.Changes - before)
+        {
+            // Cannot happen while the grain trims only what is logged; refusing keeps the log whole.
+            throw new InvalidOperationException($"Transactional key {grainId}: changes {before + 1}..{after.Changes} to log, {changes.Count} carried.");
+        }
+
+        return changes;
+    }
+
+    // Every change of the durable committed state is in the log: the grain may stop carrying them.
+    private void Logged()
+    {
+        if (watermark is not null && _stored.CommittedState is IWatchedKeyState state)
+        {
+            watermark.LoggedThrough = state.Changes;
+        }
     }
 
     private static string? ETagText(long? etag) => etag?.ToString(CultureInfo.InvariantCulture);

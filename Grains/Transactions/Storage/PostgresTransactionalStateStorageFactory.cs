@@ -9,5 +9,5 @@ public sealed class PostgresTransactionalStateStorageFactory(TransactionalStateW
 {
     public ITransactionalStateStorage<TState> Create<TState>(string stateName, IGrainContext context)
         where TState : class, new() =>
-        new PostgresTransactionalStateStorage<TState>(context.GrainId.ToString(), stateName, writer, serializer);
+        new PostgresTransactionalStateStorage<TState>(context.GrainId.ToString(), stateName, writer, serializer, WatchedKey.Of<TState>(context), KeyLogWatermark.Of(context));
 }

@@ -17,6 +17,12 @@ namespace OrleansCompute.Grains.Transactions.Storage;
 /// The group commit is a <see cref="WriteCoalescer{T}"/> on the thread pool (its callers are the
 /// participants of every grain on the silo); a failed batch fails its writes only
 /// (<see cref="FlushFailure.FailGroup"/>), since each row stands on its own ETag.
+///
+/// Watch: the changes a Store commits for a transactional key are logged by the same statement,
+/// and so in the same PostgreSQL transaction, as its row (docs/coordination.md, "Watch"). Only the
+/// rows whose compare-and-set held log anything. Each change takes the next revision of its
+/// shard's feed (<c>oc_txn_feed</c>), bumped in that statement; the bump holds the feed row's lock
+/// until the commit, so one feed's commits are serialized and revision order is commit order.
 /// </summary>
 public sealed partial class TransactionalStateWriter : IAsyncDisposable
 {
@@ -37,10 +43,32 @@ public sealed partial class TransactionalStateWriter : IAsyncDisposable
             SELECT @service_id, grain_id, state_name, 1, record FROM input WHERE expected IS NULL
             ON CONFLICT DO NOTHING
             RETURNING grain_id, state_name, etag
+        ), stored AS (
+            SELECT grain_id, state_name, etag FROM updated
+            UNION ALL
+            SELECT grain_id, state_name, etag FROM inserted
+        ), changes AS (
+            -- The changes of the rows that were written, numbered per feed in the batch's order.
+            SELECT c.*, row_number() OVER (PARTITION BY c.table_id, c.shard ORDER BY c.ord) AS nth
+            FROM unnest(@c_grain_ids, @c_state_names, @c_tables, @c_shards, @c_keys, @c_values, @c_versions)
+                 WITH ORDINALITY AS c(grain_id, state_name, table_id, shard, key, value, version, ord)
+            JOIN stored s ON s.grain_id = c.grain_id AND s.state_name = c.state_name
+        ), bumped AS (
+            -- In key order, so two batches that share feeds lock them in the same order.
+            INSERT INTO oc_txn_feed AS f (table_id, shard, revision)
+            SELECT table_id, shard, count(*) FROM changes GROUP BY table_id, shard ORDER BY table_id, shard
+            ON CONFLICT (table_id, shard) DO UPDATE SET revision = f.revision + excluded.revision
+            RETURNING f.table_id, f.shard, f.revision
+        ), counted AS (
+            SELECT table_id, shard, count(*) AS n FROM changes GROUP BY table_id, shard
+        ), logged AS (
+            INSERT INTO oc_kv_change (table_id, shard, revision, key, value, version)
+            SELECT c.table_id, c.shard, b.revision - n.n + c.nth, c.key, c.value, c.version
+            FROM changes c
+            JOIN bumped b ON b.table_id = c.table_id AND b.shard = c.shard
+            JOIN counted n ON n.table_id = c.table_id AND n.shard = c.shard
         )
-        SELECT grain_id, state_name, etag FROM updated
-        UNION ALL
-        SELECT grain_id, state_name, etag FROM inserted
+        SELECT grain_id, state_name, etag FROM stored
         """;
 
     private const string LoadSql = """
@@ -51,10 +79,12 @@ public sealed partial class TransactionalStateWriter : IAsyncDisposable
     private readonly string _serviceId;
     private readonly ILogger<TransactionalStateWriter> _logger;
     private readonly WriteCoalescer<PendingWrite> _writes;
+    private readonly IGrainFactory _grains;
     private volatile bool _disposed;
 
-    public TransactionalStateWriter(NpgsqlDataSource dataSource, IOptions<ClusterOptions> cluster, ILogger<TransactionalStateWriter> logger)
+    public TransactionalStateWriter(NpgsqlDataSource dataSource, IOptions<ClusterOptions> cluster, IGrainFactory grains, ILogger<TransactionalStateWriter> logger)
     {
+        _grains = grains;
         _dataSource = dataSource;
         _serviceId = cluster.Value.ServiceId;
         _logger = logger;
@@ -77,10 +107,11 @@ public sealed partial class TransactionalStateWriter : IAsyncDisposable
     /// answers the new ETag once durable. Throws <see cref="InconsistentStateException"/> when the
     /// row moved on; any other exception leaves the outcome unknown, and the caller reloads.
     /// </summary>
-    public async Task<long> WriteAsync(string grainId, string stateName, long? expectedETag, byte[] record)
+    public async Task<long> WriteAsync(
+        string grainId, string stateName, long? expectedETag, byte[] record, WatchedKey? watched = null, IReadOnlyList<KeyChange>? changes = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var write = new PendingWrite(grainId, stateName, expectedETag, record);
+        var write = new PendingWrite(grainId, stateName, expectedETag, record, watched, changes ?? []);
         await _writes.Add(write).Stored;
         return write.StoredETag ?? throw new InconsistentStateException(
             $"Transactional state of {grainId} ({stateName}) is no longer at the ETag it was read at; another activation wrote it.",
@@ -112,6 +143,15 @@ public sealed partial class TransactionalStateWriter : IAsyncDisposable
         command.Parameters.Add(new NpgsqlParameter<long?[]>("expected", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = [.. batch.Select(w => w.ExpectedETag)] });
         command.Parameters.Add(new NpgsqlParameter<byte[][]>("records", NpgsqlDbType.Array | NpgsqlDbType.Bytea) { TypedValue = [.. batch.Select(w => w.Record)] });
 
+        var changes = batch.Where(w => w.Watched is not null).SelectMany(w => w.Changes.Select(c => (Write: w, Key: w.Watched!, Change: c))).ToList();
+        command.Parameters.Add(new NpgsqlParameter<string[]>("c_grain_ids", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = [.. changes.Select(c => c.Write.GrainId)] });
+        command.Parameters.Add(new NpgsqlParameter<string[]>("c_state_names", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = [.. changes.Select(c => c.Write.StateName)] });
+        command.Parameters.Add(new NpgsqlParameter<Guid[]>("c_tables", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = [.. changes.Select(c => c.Key.TableId)] });
+        command.Parameters.Add(new NpgsqlParameter<int[]>("c_shards", NpgsqlDbType.Array | NpgsqlDbType.Integer) { TypedValue = [.. changes.Select(c => c.Key.Shard)] });
+        command.Parameters.Add(new NpgsqlParameter<string[]>("c_keys", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = [.. changes.Select(c => c.Key.Key)] });
+        command.Parameters.Add(new NpgsqlParameter<byte[]?[]>("c_values", NpgsqlDbType.Array | NpgsqlDbType.Bytea) { TypedValue = [.. changes.Select(c => c.Change.Value)] });
+        command.Parameters.Add(new NpgsqlParameter<long[]>("c_versions", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = [.. changes.Select(c => c.Change.Version)] });
+
         var written = new Dictionary<(string, string), long>();
         await using (var reader = await command.ExecuteReaderAsync())
         {
@@ -126,6 +166,13 @@ public sealed partial class TransactionalStateWriter : IAsyncDisposable
         {
             write.StoredETag = written.TryGetValue((write.GrainId, write.StateName), out var etag) ? etag : null;
         }
+
+        // Wake the watchers of the feeds this commit logged to. Only latency depends on it: a feed
+        // that misses the call finds the changes in the log on its next look.
+        foreach (var feed in changes.Where(c => c.Write.StoredETag is not null).Select(c => c.Key.FeedGrain).Distinct(StringComparer.Ordinal))
+        {
+            _ = _grains.GetGrain<OrleansCompute.Data.ITxnChangeFeedGrain>(feed).CommittedAsync();
+        }
     }
 
     public async ValueTask DisposeAsync()
@@ -137,7 +184,7 @@ public sealed partial class TransactionalStateWriter : IAsyncDisposable
     [LoggerMessage(Level = LogLevel.Warning, Message = "A batch of {Count} transactional state writes failed; its participants will reload")]
     private partial void LogBatchFailed(Exception exception, int count);
 
-    private sealed record PendingWrite(string GrainId, string StateName, long? ExpectedETag, byte[] Record)
+    private sealed record PendingWrite(string GrainId, string StateName, long? ExpectedETag, byte[] Record, WatchedKey? Watched, IReadOnlyList<KeyChange> Changes)
     {
         // Set by the flush before the group's task completes, read by the writer after.
         public long? StoredETag { get; set; }

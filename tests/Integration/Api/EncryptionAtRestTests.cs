@@ -61,6 +61,11 @@ public class EncryptionAtRestTests
         Assert.Equal($"\"{Marker}\"", await http.GetStringAsync("/v1/tables/secret/keys/new"));
         Assert.Equal(["k1", "k2"], await KeyIdsAsync(cluster, "secret"));
         Assert.Equal(1, await RowsContainingMarkerAsync(cluster.ConnectionString));
+
+        // A transactional table cannot be encrypted (its values would be stored in the clear): 400, and no table.
+        var refused = await AssertProblemAsync(await http.PutAsync("/v1/tables/ledger", Json("{\"transactional\": true, \"encrypted\": true}")), HttpStatusCode.BadRequest);
+        Assert.Contains("transactional", refused.GetProperty("errors").GetProperty("encrypted")[0].GetString());
+        await AssertProblemAsync(await http.GetAsync("/v1/tables/ledger"), HttpStatusCode.NotFound);
     }
 
     [Fact]

@@ -222,16 +222,11 @@ public class WatchApiTests(SharedClusterFixture fixture)
     }
 
     [Fact]
-    public async Task A_prefix_longer_than_a_key_is_400_and_a_transactional_table_is_400_saying_watch_covers_sharded_tables()
+    public async Task A_prefix_longer_than_a_key_is_400()
     {
         var table = await NewTableAsync(Http, shards: 1);
         var problem = await AssertProblemAsync(await Http.GetAsync($"/v1/tables/{table}/watch?prefix={new string('p', 1025)}"), HttpStatusCode.BadRequest);
         Assert.True(problem.GetProperty("errors").TryGetProperty("prefix", out _));
-
-        var txn = Names.Table("wtx");
-        Assert.Equal(HttpStatusCode.Created, (await Http.PutAsync($"/v1/tables/{txn}", CoordClient.Json("""{"transactional": true, "shards": 1}"""))).StatusCode);
-        var refused = await AssertProblemAsync(await Http.GetAsync($"/v1/tables/{txn}/watch"), HttpStatusCode.BadRequest);
-        Assert.Contains("transactional", refused.GetProperty("detail").GetString() + refused.GetRawText());
     }
 
     [Fact]

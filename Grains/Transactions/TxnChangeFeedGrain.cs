@@ -1,0 +1,81 @@
+using Microsoft.Extensions.DependencyInjection;
+using OrleansCompute.Data;
+using OrleansCompute.Grains.Transactions.Storage;
+using OrleansCompute.Tenancy;
+
+namespace OrleansCompute.Grains.Transactions;
+
+/// <summary>
+/// Watch on one shard of a transactional table (docs/coordination.md, "Watch"). The history is
+/// the change log the key grains' commits write (<see cref="TransactionalStateWriter"/>), so this
+/// grain holds nothing that matters: any activation on any silo, after any failure, serves the
+/// same changes. It answers from the log only what a snapshot shows committed, through the feed's
+/// head, so nothing is served that could still be undone.
+///
+/// A long poll with nothing new waits for a commit's <see cref="CommittedAsync"/> call, and looks
+/// at the log again at least every <see cref="Recheck"/> in case that call was lost (the writer's
+/// silo died right after its commit). One Api process polls each shard once for all its
+/// watchers, so the log is read once per commit per Api process, not per watcher.
+/// </summary>
+[Reentrant]
+public sealed class TxnChangeFeedGrain(IServiceProvider services) : Grain, ITxnChangeFeedGrain
+{
+    private TaskCompletionSource _committed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public async Task<ShardChanges> ReadChangesAsync(long after, int limit, TimeSpan wait, CancellationToken cancellationToken = default)
+    {
+        var log = services.GetService<TxnChangeLog>()
+            ?? throw new InvalidOperationException("Watch on transactional tables needs the PostgreSQL transactional storage.");
+        var (_, tableId, shard) = Parse(this.GetPrimaryKeyString());
+        limit = Math.Clamp(limit, 1, MaxChangesPerRead);
+        var deadline = DateTime.UtcNow + (wait < MaxPoll ? wait : MaxPoll);
+        while (true)
+        {
+            // Taken before the read: a commit that lands after the read wakes this wait.
+            var committed = _committed.Task;
+            var page = await log.ReadAsync(tableId, shard, after, limit, cancellationToken);
+            if (after < 0)
+            {
+                return new ShardChanges(ShardChangesStatus.Ok, [], page.Head, page.Floor);
+            }
+
+            if (after < page.Floor)
+            {
+                return new ShardChanges(ShardChangesStatus.Compacted, [], page.Head, page.Floor);
+            }
+
+            var remaining = deadline - DateTime.UtcNow;
+            if (page.Changes.Count > 0 || after < page.Head || remaining <= TimeSpan.Zero)
+            {
+                var head = page.Changes.Count == limit ? page.Changes[^1].Revision : Math.Max(page.Head, after);
+                return new ShardChanges(ShardChangesStatus.Ok, page.Changes, head, page.Floor);
+            }
+
+            await Task.WhenAny(committed, Task.Delay(remaining < Recheck ? remaining : Recheck, cancellationToken));
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+    }
+
+    public Task CommittedAsync()
+    {
+        var woken = _committed;
+        _committed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        woken.TrySetResult();
+        return Task.CompletedTask;
+    }
+
+    // The grain's key is the shard's key index key: tenant, table incarnation, shard.
+    private static (string Tenant, Guid TableId, int Shard) Parse(string key)
+    {
+        var (tenant, rest) = TenantKey.Parse(key);
+        var slash = rest.IndexOf('/');
+        return (tenant, Guid.ParseExact(rest[..slash], "N"), int.Parse(rest[(slash + 1)..], System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    // Long polls stay well inside Orleans' response timeout, as the shard grain's do.
+    private static readonly TimeSpan MaxPoll = TimeSpan.FromSeconds(10);
+
+    private static readonly TimeSpan Recheck = TimeSpan.FromSeconds(1);
+
+    private const int MaxChangesPerRead = 1000;
+}

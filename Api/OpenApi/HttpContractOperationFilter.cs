@@ -30,6 +30,11 @@ public sealed class HttpContractOperationFilter : IOperationFilter
             Describe(operation, "prefix", "Only keys starting with this prefix.");
         }
 
+        if (route == "v1/tables/{table}/watch")
+        {
+            DescribeWatch(operation);
+        }
+
         Describe(operation, "limit", "Items per page: 1 to 1000 (default 100).");
         Describe(operation, "after", "The `next` cursor of the previous page; omit it for the first page.");
         Describe(operation, "table", "The table name: `[a-z0-9][a-z0-9_-]{0,62}`.");
@@ -98,6 +103,16 @@ public sealed class HttpContractOperationFilter : IOperationFilter
                 }
             }
         }
+    }
+
+    // The resume cursor is read from the request headers, not a bound parameter, so the document
+    // would not show it; election observe takes no cursor (it starts at the leader now), so it has none.
+    private static void DescribeWatch(OpenApiOperation operation)
+    {
+        Describe(operation, "prefix", "Only keys starting with this prefix (default: every key).");
+        Describe(operation, "fromRevision", "Start at this revision of every shard (a whole number); not together with Last-Event-ID.");
+        AddHeaderParameter(operation, "Last-Event-ID", "Resume after this event: the `id:` of an event (change or progress) this watch sent, unchanged. " +
+                                                       "The stream then delivers every change after it, none twice; 410 compacted when it is older than the retained history.");
     }
 
     private static void Describe(OpenApiOperation operation, string name, string description)

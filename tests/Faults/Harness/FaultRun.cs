@@ -36,16 +36,14 @@ public sealed record RunResult(RunOptions Options, List<PhaseResult> Results, Li
 /// </summary>
 public static class FaultRun
 {
-    /// <summary>
-    /// Where the watch workload goes when watch lands (branch watch): a Workload subclass recording
-    /// watch.stream / watch.event ops, added to this list; the checkers' watch checker then judges it.
-    /// </summary>
+    /// <summary>Every workload runs in every phase, at once; the watch workload watches the KV workload's keys.</summary>
     private static List<Workload> Workloads(History history, HttpClient http, int seed) =>
     [
         new KvWorkload(history, http, seed),
         new BankWorkload(history, http, seed),
         new JobWorkload(history, http, seed),
         new LockWorkload(history, http, seed),
+        new WatchWorkload(history, http, seed),
     ];
 
     /// <summary>The command that replays a run's schedule (the quick round has no length).</summary>
@@ -146,10 +144,12 @@ public static class FaultRun
         foreach (var phase in phases)
         {
             var end = phase.End;
-            foreach (var workload in new[] { "kv", "bank", "jobs", "locks" })
+            foreach (var workload in new[] { "kv", "bank", "jobs", "locks", WatchWorkload.WorkloadName })
             {
                 var mine = ops.Where(o => o.Phase == phase.Plan.Phase && o.Workload == workload).ToList();
-                var verdict = Checking.Check(workload, mine, options.Seed, phase.Plan.Describe());
+                var verdict = workload == WatchWorkload.WorkloadName
+                    ? WatchWorkload.Check(mine, ops.Where(o => o.Phase == phase.Plan.Phase && o.Workload == "kv"), options.Seed, phase.Plan.Describe())
+                    : Checking.Check(workload, mine, options.Seed, phase.Plan.Describe());
                 results.Add(new PhaseResult(phase, workload, verdict, mine.Count, Unavailability.Measure(mine, phase.FaultStart, phase.HealAt, end)));
             }
         }

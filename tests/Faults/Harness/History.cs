@@ -74,6 +74,12 @@ public sealed class Op
     public long? Token { get; set; }
     public long? TtlMs { get; init; }
 
+    /// <summary>Watch (Workloads/WatchWorkload): the logical stream, resumes included; event is "put" or "delete".</summary>
+    public string? Stream { get; init; }
+    public string? Prefix { get; init; }
+    public long? Revision { get; init; }
+    public string? Event { get; init; }
+
     // ---- the harness's own fields
     public string Workload { get; init; } = "";
     public int Phase { get; init; }

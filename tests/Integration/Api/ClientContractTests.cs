@@ -55,6 +55,21 @@ public partial class ClientContractTests(SharedClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Watch_documents_its_resume_header_Last_Event_ID_and_its_query()
+    {
+        var watch = (await DocumentAsync()).GetProperty("paths").GetProperty("/v1/tables/{table}/watch").GetProperty("get");
+
+        var parameters = watch.GetProperty("parameters").EnumerateArray().ToDictionary(p => p.GetProperty("name").GetString()!);
+        Assert.Equal("header", parameters["Last-Event-ID"].GetProperty("in").GetString());
+        Assert.False(parameters["Last-Event-ID"].TryGetProperty("required", out var required) && required.GetBoolean());
+        Assert.Equal("string", parameters["Last-Event-ID"].GetProperty("schema").GetProperty("type").GetString());
+        Assert.Contains("410", parameters["Last-Event-ID"].GetProperty("description").GetString());
+        Assert.Equal("query", parameters["prefix"].GetProperty("in").GetString());
+        Assert.Equal("query", parameters["fromRevision"].GetProperty("in").GetString());
+        Assert.True(watch.GetProperty("responses").TryGetProperty("410", out _));
+    }
+
+    [Fact]
     public async Task Event_streams_are_text_event_stream()
     {
         var events = (await DocumentAsync()).GetProperty("paths").GetProperty("/v1/jobs/{id}/events").GetProperty("get");

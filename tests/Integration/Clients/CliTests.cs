@@ -50,6 +50,110 @@ public class CliTests(SharedClusterFixture fixture)
         Assert.Contains("404", gone.Err);
     }
 
+    // A long-running occtl (kv watch) in the background, stopped by its token like Ctrl-C; its output
+    // is read while it runs (the writer is synchronized: the command writes from its own task).
+    private sealed class Running(Task<int> run, TextWriter output, StringWriter text, CancellationTokenSource stop)
+    {
+        public string Out
+        {
+            get
+            {
+                lock (output)
+                {
+                    return text.ToString();
+                }
+            }
+        }
+
+        public IReadOnlyList<string> Lines => Out.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+        public async Task StopAsync()
+        {
+            await stop.CancelAsync();
+            try
+            {
+                await run.WaitAsync(TimeSpan.FromSeconds(60));
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+    }
+
+    private Running Start(params string[] args)
+    {
+        var text = new StringWriter();
+        var output = TextWriter.Synchronized(text);
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Ansi = AnsiSupport.No,
+            ColorSystem = ColorSystemSupport.NoColors,
+            Interactive = InteractionSupport.No,
+            Out = new AnsiConsoleOutput(output),
+        });
+        console.Profile.Width = 200;
+        var stop = new CancellationTokenSource();
+        var environment = new Dictionary<string, string?> { ["OC_URL"] = "http://localhost", ["OC_KEY"] = TestKeys.Admin, ["OC_CONFIG"] = "/nonexistent" };
+        var run = Task.Run(() => Occtl.RunAsync(args, console, new StringWriter(), name => environment.GetValueOrDefault(name), fixture.Cluster.Api.Server.CreateHandler(), stop.Token));
+        return new Running(run, output, text, stop);
+    }
+
+    [Fact]
+    public async Task Kv_watch_shows_puts_and_deletes_under_its_prefix_and_resumes_from_a_cursor()
+    {
+        var table = Names.Table();
+        Assert.Equal(0, (await RunAsync("tables", "create", table, "--shards", "2")).Code);
+        Assert.Equal(0, (await RunAsync("kv", "put", table, "w/a", "1")).Code);
+        Assert.Equal(0, (await RunAsync("kv", "put", table, "w/b", "{\"n\":2}")).Code);
+        Assert.Equal(0, (await RunAsync("kv", "put", table, "other", "3")).Code);
+        Assert.Equal(0, (await RunAsync("kv", "del", table, "w/a")).Code);
+
+        // From revision 1 of every shard, as JSON: the three changes under w/, each once, w/a's in order.
+        var json = Start("kv", "watch", table, "--prefix", "w/", "--from-revision", "1", "-o", "json");
+        List<JsonElement> changes = [];
+        await Eventually.WaitAsync(() =>
+        {
+            changes = [.. json.Lines.Select(l => JsonDocument.Parse(l).RootElement).Where(e => e.GetProperty("type").GetString() is "put" or "delete")];
+            return Task.FromResult(changes.Count >= 3);
+        }, TimeSpan.FromSeconds(60), "occtl kv watch to print three changes");
+        await json.StopAsync();
+
+        changes = [.. json.Lines.Select(l => JsonDocument.Parse(l).RootElement).Where(e => e.GetProperty("type").GetString() is "put" or "delete")];
+        // Per key in order (keys of different shards have no order between them).
+        string Show(JsonElement e) => e.GetProperty("type").GetString() == "put" ? $"put v{e.GetProperty("version").GetInt64()}" : "delete";
+        Assert.Equal(3, changes.Count);
+        Assert.Equal(["put v1", "delete"], changes.Where(e => e.GetProperty("key").GetString() == "w/a").Select(Show));
+        Assert.Equal(["put v1"], changes.Where(e => e.GetProperty("key").GetString() == "w/b").Select(Show));
+        Assert.Equal("{\"n\":2}", changes.Single(e => e.GetProperty("key").GetString() == "w/b").GetProperty("value").GetRawText());
+        Assert.DoesNotContain("other", json.Out);
+        var cursor = changes[^1].GetProperty("cursor").GetString()!;
+
+        // Changes made while nobody watched, then a resume from the cursor in the table format:
+        // those changes, and nothing from before the cursor again.
+        Assert.Equal(0, (await RunAsync("kv", "put", table, "w/c", "4")).Code);
+        Assert.Equal(0, (await RunAsync("kv", "put", table, "w/b", "5")).Code);
+        var resumed = Start("kv", "watch", table, "--prefix", "w/", "--cursor", cursor);
+        try
+        {
+            await Eventually.WaitAsync(() => Task.FromResult(resumed.Lines.Count(l => l.StartsWith("put", StringComparison.Ordinal)) >= 2),
+                TimeSpan.FromSeconds(60), "the resumed watch to print the two later puts");
+            Assert.Equal(0, (await RunAsync("kv", "del", table, "w/c")).Code);
+            await Eventually.WaitAsync(() => Task.FromResult(resumed.Lines.Any(l => l.StartsWith("delete", StringComparison.Ordinal))),
+                TimeSpan.FromSeconds(60), "the resumed watch to print a delete made while it runs");
+        }
+        finally
+        {
+            await resumed.StopAsync();
+        }
+
+        var lines = resumed.Lines;
+        Assert.Equal(3, lines.Count);
+        Assert.Single(lines, l => l.StartsWith("put ", StringComparison.Ordinal) && l.Contains(" w/c v1 ") && l.EndsWith(" 4", StringComparison.Ordinal));
+        Assert.Single(lines, l => l.StartsWith("put ", StringComparison.Ordinal) && l.Contains(" w/b v2 ") && l.EndsWith(" 5", StringComparison.Ordinal));
+        Assert.StartsWith("delete w/c v", lines[^1]);
+        Assert.DoesNotContain(lines, l => l.Contains("w/a"));
+    }
+
     [Fact]
     public async Task A_failed_condition_exits_1_with_the_problem_and_bad_usage_exits_2()
     {

@@ -6,18 +6,49 @@ using static OrleansCompute.Tests.Api.ProblemAnswerTests;
 
 namespace OrleansCompute.Tests.Watch;
 
-/// <summary>The change log's retention, on a cluster of its own whose silo keeps changes for half a second.</summary>
+/// <summary>
+/// The change log's retention, on a cluster of its own whose silo keeps changes for half a second:
+/// in PostgreSQL mode, and in embedded mode, where the SQLite store's own sweep statement raises
+/// the shard's log floor and deletes the old changes.
+/// </summary>
 public class WatchRetentionTests
 {
+    private static readonly Dictionary<string, string?> ShortRetention = new()
+    {
+        ["Watch:Retention"] = "00:00:00.500",
+        ["Watch:SweepPeriod"] = "00:00:00.200",
+    };
+
     [Fact]
     public async Task A_cursor_older_than_the_retained_history_is_410_compacted_naming_the_oldest_revision_held()
     {
-        await using var cluster = await PostgresCluster.StartAsync("watch-retention", silos: 1, siloSettings: new Dictionary<string, string?>
-        {
-            ["Watch:Retention"] = "00:00:00.500",
-            ["Watch:SweepPeriod"] = "00:00:00.200",
-        });
+        await using var cluster = await PostgresCluster.StartAsync("watch-retention", silos: 1, siloSettings: ShortRetention);
         var http = await cluster.Api.CreateReadyClientAsync();
+        await AssertCompactedAsync(http);
+    }
+
+    [Fact]
+    public async Task Embedded_mode_sqlite_sweep_makes_an_old_cursor_410_compacted_naming_the_oldest_revision_held()
+    {
+        var folder = Directory.CreateTempSubdirectory("oc-watch-retention-embedded-");
+        var primaryPort = Ports.Free();
+        var settings = new Dictionary<string, string?>(ShortRetention)
+        {
+            ["ConnectionStrings:Postgres"] = "",
+            ["Storage:Path"] = folder.FullName,
+            ["Orleans:ClusterId"] = $"embedded-{Guid.NewGuid():N}",
+            ["Orleans:PrimarySiloPort"] = primaryPort.ToString(),
+        };
+        await using var silo = await InProcessSilo.StartAsync(settings, primaryPort);
+        await using var api = new ApiFactory(new Dictionary<string, string?>(settings) { ["Orleans:Gateways"] = $"127.0.0.1:{silo.GatewayPort}" });
+        var http = await api.CreateReadyClientAsync();
+        await AssertCompactedAsync(http);
+    }
+
+    // Five changes, then (once the sweep took some) a stream from revision 1 is 410 compacted with
+    // the oldest revision held; a stream from that revision opens and sees a new change.
+    private static async Task AssertCompactedAsync(HttpClient http)
+    {
         var table = await WatchApiTests.NewTableAsync(http, shards: 1);
         for (var i = 0; i < 5; i++)
         {

@@ -101,7 +101,14 @@ public static class WatchEndpoints
         }
 
         var after = cursor?.After ?? (from is { } revision ? [.. Enumerable.Repeat(Math.Max(0, revision - 1), shards)] : null);
-        var opening = await WatchStream.OpenAsync(data, grains, feeds, limits.Value, tenant, info, prefix ?? "", layout, after, cancellationToken);
+        // The stream is exempt from the request deadline, its open is not: a shard behind a fault
+        // makes it a 503 within the answer bound, never a hang (docs/reliability.md).
+        WatchStream.Opening opening;
+        using (var bounded = RequestDeadlines.BoundedWait(http, cancellationToken, TimeSpan.Zero))
+        {
+            opening = await WatchStream.OpenAsync(data, grains, feeds, limits.Value, tenant, info, prefix ?? "", layout, after, bounded.Token);
+        }
+
         if (opening.Stream is not { } stream)
         {
             return Problems.Compacted(table, opening.Shard, opening.Cursor, opening.OldestRevision);

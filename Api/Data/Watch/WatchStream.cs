@@ -68,9 +68,12 @@ public sealed class WatchStream
     {
         var shards = after?.Length ?? ShardsOf(table, layout);
         var stream = new WatchStream(data, grains, feeds, limits, tenant, table, prefix, layout, after ?? [.. Enumerable.Repeat(-1L, shards)]);
+        // Every shard at once: one slow shard costs the open its own time, not the sum of all.
+        var answers = await Task.WhenAll(Enumerable.Range(0, shards)
+            .Select(s => stream._shards[s].ReadChangesAsync(stream._after[s], MaxPerRead, TimeSpan.Zero, cancellationToken)));
         for (var s = 0; s < shards; s++)
         {
-            var answer = await stream._shards[s].ReadChangesAsync(stream._after[s], MaxPerRead, TimeSpan.Zero, cancellationToken);
+            var answer = answers[s];
             if (answer.Status == ShardChangesStatus.Compacted)
             {
                 return new Opening(null, s, stream._after[s], answer.Floor + 1);

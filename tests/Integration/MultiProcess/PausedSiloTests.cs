@@ -58,6 +58,17 @@ public class PausedSiloTests(ITestOutputHelper output)
                 Assert.NotNull(write.Headers.RetryAfter);
             }
 
+            // A watch streams beyond the request deadline, but its open reads every shard's head: one
+            // behind the pause makes it a 503 with Retry-After (or it opens, if failover came first).
+            using (var watch = await http.SendAsync(new HttpRequestMessage(HttpMethod.Get, $"/v1/tables/{table}/watch"), HttpCompletionOption.ResponseHeadersRead))
+            {
+                if (watch.StatusCode != HttpStatusCode.OK)
+                {
+                    await AssertProblemAsync(watch, HttpStatusCode.ServiceUnavailable);
+                    Assert.NotNull(watch.Headers.RetryAfter);
+                }
+            }
+
             // Failover: once the paused silo is declared dead, its keys are served by the others.
             await Eventually.WaitAsync(async () => await victim.StatusAsync(http) == "Dead", TimeSpan.FromSeconds(120), $"{victim.Name} to be declared dead");
             await Eventually.WaitAsync(async () => await AllServedAsync(http, table, onVictim), TimeSpan.FromSeconds(60), "the paused silo's keys to be served again");

@@ -83,6 +83,12 @@ public static class WatchEndpoints
             return Problems.TableNotFound(table);
         }
 
+        if (info.Transactional && string.IsNullOrEmpty(http.RequestServices.GetRequiredService<IConfiguration>().GetConnectionString("Postgres")))
+        {
+            // Embedded mode (SQLite): its transactional storage keeps no change log.
+            return Problems.Invalid("table", $"Table '{table}' is transactional: watch on transactional tables needs the PostgreSQL store, and this service runs embedded (SQLite).");
+        }
+
         var layout = cursor?.Layout ?? info.Id;
         var shards = WatchStream.ShardsOf(info, layout);
         if (cursor is not null && shards != cursor.After.Length)

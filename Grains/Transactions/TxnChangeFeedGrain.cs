@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using OrleansCompute.Data;
 using OrleansCompute.Grains.Transactions.Storage;
@@ -28,7 +29,9 @@ public sealed class TxnChangeFeedGrain(IServiceProvider services) : Grain, ITxnC
             ?? throw new InvalidOperationException("Watch on transactional tables needs the PostgreSQL transactional storage.");
         var (_, tableId, shard) = Parse(this.GetPrimaryKeyString());
         limit = Math.Clamp(limit, 1, MaxChangesPerRead);
-        var deadline = DateTime.UtcNow + (wait < MaxPoll ? wait : MaxPoll);
+        // On the monotonic clock, as the shard grain's polls: a wall-clock step must not end or stretch the wait.
+        var waited = Stopwatch.StartNew();
+        var poll = wait < MaxPoll ? wait : MaxPoll;
         while (true)
         {
             // Taken before the read: a commit that lands after the read wakes this wait.
@@ -44,7 +47,7 @@ public sealed class TxnChangeFeedGrain(IServiceProvider services) : Grain, ITxnC
                 return new ShardChanges(ShardChangesStatus.Compacted, [], page.Head, page.Floor);
             }
 
-            var remaining = deadline - DateTime.UtcNow;
+            var remaining = poll - waited.Elapsed;
             if (page.Changes.Count > 0 || after < page.Head || remaining <= TimeSpan.Zero)
             {
                 var head = page.Changes.Count == limit ? page.Changes[^1].Revision : Math.Max(page.Head, after);

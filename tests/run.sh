@@ -276,9 +276,18 @@ for proj in "${projects[@]}"; do
     fi
     summary_lines+=("$(printf '  %-20s passed %4d  failed %4d  skipped %4d  %s' "$name" "$p" "$f" "$s" "$status")")
     # Name the failed tests in the summary: CI keeps only the end of the output.
-    while IFS= read -r failed_test; do
-        summary_lines+=("    failed: $failed_test")
-    done < <(sed 's/\x1b\[[0-9;]*m//g' "$plog" | sed -n 's/^ *Failed \(OrleansCompute\..*\) \[[^]]*\]$/\1/p' | sort -u)
+    # Each with the first lines of its error message, which is all a failed CI run leaves to go on.
+    while IFS= read -r failed_line; do
+        summary_lines+=("    $failed_line")
+    done < <(sed 's/\x1b\[[0-9;]*m//g' "$plog" | awk '
+        match($0, /^ *Failed OrleansCompute\..* \[[^]]*\]$/) {
+            name = $0; sub(/^ *Failed /, "", name); sub(/ \[[^]]*\]$/, "", name)
+            if (seen[name]++) { capture = 0; next }
+            print "failed: " name; capture = 1; lines = 0; next
+        }
+        capture && /^ *Error Message:/ { next }
+        capture && (/^ *Stack Trace:/ || /^ *(Passed|Failed|Skipped) / || lines >= 6) { capture = 0; next }
+        capture && NF { sub(/^ +/, ""); print "  " substr($0, 1, 300); lines++ }')
 done
 
 cleanup   # stop PostgreSQL now so its messages come before the summary

@@ -82,7 +82,7 @@ public class WatchChurnTests(ITestOutputHelper output)
             await Eventually.WaitAsync(() => Task.FromResult(Volatile.Read(ref done) >= Operations * 3 / 5), TimeSpan.FromSeconds(180), "three fifths of the writes");
             await first.DisposeAsync();
             var resumeFrom = first.LastId!;
-            var (second, resumed) = await WatchReader.OpenAsync(http, $"/v1/tables/{table}/watch?prefix=w/", resumeFrom);
+            var (second, resumed) = await WatchReader.OpenRetryingAsync(http, $"/v1/tables/{table}/watch?prefix=w/", resumeFrom, TimeSpan.FromSeconds(60));
             Assert.Equal(200, resumed);
             await using var _ = second;
             await Task.WhenAll(workers);

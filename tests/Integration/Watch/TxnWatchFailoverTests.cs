@@ -78,7 +78,7 @@ public class TxnWatchFailoverTests(ITestOutputHelper output)
 
             await Eventually.WaitAsync(() => Task.FromResult(Volatile.Read(ref done) >= Operations * 2 / 3), TimeSpan.FromSeconds(180), "two thirds of the transactions");
             await first.DisposeAsync();
-            var (second, resumed) = await WatchReader.OpenAsync(http, $"/v1/tables/{table}/watch?prefix=w/", first.LastId);
+            var (second, resumed) = await WatchReader.OpenRetryingAsync(http, $"/v1/tables/{table}/watch?prefix=w/", first.LastId, TimeSpan.FromSeconds(60));
             Assert.Equal(200, resumed);
             await using var _ = second;
             await Task.WhenAll(workers);

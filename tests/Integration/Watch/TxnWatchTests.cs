@@ -20,27 +20,32 @@ public class TxnWatchTests(SharedClusterFixture fixture)
         await using (reader)
         {
             // One transaction writing three keys, then concurrent increments of the same keys: they
-            // conflict, retry and commit one at a time per key.
+            // conflict, retry and commit one at a time per key. On a starved machine an increment may
+            // run out of retries (409, nothing applied) or end unknown (503); the settled values say
+            // how many applied, and the stream must show exactly those.
             await Http.TxnOkAsync($$"""{"success": [{"op": "put", "table": "{{table}}", "key": "k/a", "value": 0}, {"op": "put", "table": "{{table}}", "key": "k/b", "value": 0}, {"op": "put", "table": "{{table}}", "key": "other", "value": 0}]}""");
-            var increments = Enumerable.Range(0, 24).Select(i => Http.TxnOkAsync(
+            var increments = Enumerable.Range(0, 24).Select(i => Http.TxnAsync(
                 $$"""{"success": [{"op": "add", "table": "{{table}}", "key": "k/{{(i % 2 == 0 ? "a" : "b")}}", "value": 1}]}"""));
-            foreach (var answer in await Task.WhenAll(increments))
-            {
-                Assert.True(answer.GetProperty("succeeded").GetBoolean());
-            }
+            var answers = await Task.WhenAll(increments);
+            Assert.All(answers, a => Assert.True(a.StatusCode is HttpStatusCode.OK or HttpStatusCode.Conflict or HttpStatusCode.ServiceUnavailable, $"{a.StatusCode}"));
+            Assert.Contains(answers, a => a.StatusCode == HttpStatusCode.OK);
+            var appliedA = int.Parse((await Http.SettledValueAsync(table, "k/a"))!);
+            var appliedB = int.Parse((await Http.SettledValueAsync(table, "k/b"))!);
+            int Acknowledged(int parity) => answers.Where((a, i) => i % 2 == parity && a.StatusCode == HttpStatusCode.OK).Count();
+            Assert.InRange(appliedA, Acknowledged(0), 12);
+            Assert.InRange(appliedB, Acknowledged(1), 12);
 
             Assert.Equal(HttpStatusCode.NoContent, (await Http.DeleteAsync($"/v1/tables/{table}/keys/k/b")).StatusCode);
-            await WatchApiTests.WaitForAsync(reader, 2 + 24 + 1);
+            await WatchApiTests.WaitForAsync(reader, 2 + appliedA + appliedB + 1);
 
             var changes = reader.Changes;
             Assert.DoesNotContain(changes, e => e.Key == "other");
-            // k/a: the put, then twelve increments, each once, in commit order.
-            Assert.Equal(Enumerable.Range(1, 13).Select(v => (long)v), changes.Where(e => e.Key == "k/a").Select(e => e.Version));
-            Assert.Equal(Enumerable.Range(0, 13).Select(v => v.ToString()), changes.Where(e => e.Key == "k/a").Select(e => e.Data.GetProperty("value").GetRawText()));
+            // k/a: the put, then each applied increment, once, in commit order.
+            Assert.Equal(Enumerable.Range(1, appliedA + 1).Select(v => (long)v), changes.Where(e => e.Key == "k/a").Select(e => e.Version));
+            Assert.Equal(Enumerable.Range(0, appliedA + 1).Select(v => v.ToString()), changes.Where(e => e.Key == "k/a").Select(e => e.Data.GetProperty("value").GetRawText()));
             var b = changes.Where(e => e.Key == "k/b").ToList();
-            Assert.Equal(Enumerable.Range(1, 13).Select(v => (long)v), b.SkipLast(1).Select(e => e.Version));
+            Assert.Equal(Enumerable.Range(1, appliedB + 1).Select(v => (long)v), b.SkipLast(1).Select(e => e.Version));
             Assert.Equal(("delete", JsonValueKind.Null), (b[^1].Type, b[^1].Data.GetProperty("value").ValueKind));
-            Assert.Equal("12", await Http.ValueAsync(table, "k/a"));
             AssertRevisionsIncreasePerShard(changes);
         }
     }
@@ -109,16 +114,18 @@ public class TxnWatchTests(SharedClusterFixture fixture)
     }
 
     // Revisions are per shard: each event's id is the cursor, one revision per shard. From one
-    // event to the next exactly one shard's revision moves, up, to the event's own revision.
+    // event to the next no shard's revision goes back, and the event's own shard moves up to the
+    // event's revision. Other shards may move too: a change the prefix filters out moves its
+    // shard's cursor without an event.
     internal static void AssertRevisionsIncreasePerShard(IReadOnlyList<WatchEvent> changes)
     {
         static long[] Vector(WatchEvent e) => [.. e.Id!.Split('.')[1..].Select(long.Parse)];
         for (var i = 1; i < changes.Count; i++)
         {
             var (before, after) = (Vector(changes[i - 1]), Vector(changes[i]));
-            var moved = Enumerable.Range(0, after.Length).Where(s => after[s] != before[s]).ToList();
-            Assert.True(moved.Count == 1 && after[moved[0]] == changes[i].Revision && after[moved[0]] > before[moved[0]],
-                $"{changes[i - 1].Id} then {changes[i].Id} (revision {changes[i].Revision})");
+            var forward = Enumerable.Range(0, after.Length).All(s => after[s] >= before[s]);
+            var own = Enumerable.Range(0, after.Length).Any(s => after[s] == changes[i].Revision && after[s] > before[s]);
+            Assert.True(forward && own, $"{changes[i - 1].Id} then {changes[i].Id} (revision {changes[i].Revision})");
         }
     }
 }

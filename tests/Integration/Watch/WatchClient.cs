@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using OrleansCompute.Tests.Infrastructure;
 
 namespace OrleansCompute.Tests.Watch;
 
@@ -47,6 +48,28 @@ public sealed class WatchReader : IAsyncDisposable
         var reader = new WatchReader(http, url, lastEventId);
         var status = await reader._answered.Task.WaitAsync(TimeSpan.FromSeconds(60));
         return (reader, status);
+    }
+
+    /// <summary>
+    /// Opens the stream as a client that honours 503: right after a silo died, a shard behind it
+    /// cannot answer within the Api's bound, and the open says so with Retry-After instead of hanging.
+    /// Any other answer is returned as it is.
+    /// </summary>
+    public static async Task<(WatchReader Reader, int Status)> OpenRetryingAsync(HttpClient http, string url, string? lastEventId, TimeSpan deadline)
+    {
+        (WatchReader Reader, int Status) opened = default;
+        await Eventually.WaitAsync(async () =>
+        {
+            opened = await OpenAsync(http, url, lastEventId);
+            if (opened.Status != 503)
+            {
+                return true;
+            }
+
+            await opened.Reader.DisposeAsync();
+            return false;
+        }, deadline, $"a watch on {url} that is not answered 503");
+        return opened;
     }
 
     private async Task ReadAsync(HttpClient http, string url, string? lastEventId)

@@ -146,6 +146,8 @@ public static class SiloApp
         });
         silo.Configure<ClusterMembershipOptions>(configuration.GetSection("Orleans:Membership"));
         silo.AddActivityPropagation();
+        // Orleans learning first that this silo was declared dead ends it as the lease renewal does (exit 75).
+        silo.Services.Replace(ServiceDescriptor.Singleton<IFatalErrorHandler, DeclaredDeadFatalErrorHandler>());
         silo.AddIncomingGrainCallFilter<StoreFaultFilter>();
         // What StoreFaultFilter cannot reach (a database exception while a grain activates) is sent
         // to the caller as itself, so the Api answers 503 instead of failing to read it (a 500).

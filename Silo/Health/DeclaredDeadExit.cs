@@ -46,8 +46,17 @@ public sealed partial class DeclaredDeadExit(SiloLease lease, IConfiguration con
             return;
         }
 
+        Exit("its shard lease renewal was refused");
+    }
+
+    /// <summary>
+    /// Ends the process with <see cref="ExitCode"/> at once. Also called by
+    /// <see cref="DeclaredDeadFatalErrorHandler"/> when Orleans learns of the vote first.
+    /// </summary>
+    public static void Exit(string howLearned)
+    {
         // Straight to stderr: a logger's queue may never be flushed by what follows.
-        Console.Error.WriteLine($"{DateTime.UtcNow:O} The cluster declared this silo dead (it was cut off or paused); exiting with code {ExitCode} so that it is restarted as a new silo.");
+        Console.Error.WriteLine($"{DateTime.UtcNow:O} The cluster declared this silo dead (it was cut off or paused; {howLearned}); exiting with code {ExitCode} so that it is restarted as a new silo.");
         Console.Error.Flush();
         if (OperatingSystem.IsWindows())
         {

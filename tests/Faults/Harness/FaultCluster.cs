@@ -124,8 +124,10 @@ public sealed class FaultCluster : IAsyncDisposable
             // by the others and stop itself (seen: "I have been told I am dead" during start-up).
             cluster._supervisor = cluster.SuperviseAsync(cluster._stopSupervisor.Token);
 
-            await Task.WhenAll(Network.Silos.Select(s => cluster.WaitSiloReadyAsync(s, TimeSpan.FromSeconds(300))));
+            // The Api starts beside the silos, not after them: its client retries the gateways until
+            // they accept it, and its own start-up (about 20 s on a loaded 2-core machine) overlaps theirs.
             cluster.StartApi();
+            await Task.WhenAll(Network.Silos.Select(s => cluster.WaitSiloReadyAsync(s, TimeSpan.FromSeconds(300))));
             await cluster.WaitApiReadyAsync(TimeSpan.FromSeconds(240));
             return cluster;
         }

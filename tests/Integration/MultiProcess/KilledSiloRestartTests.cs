@@ -21,8 +21,6 @@ namespace OrleansCompute.Tests.MultiProcess;
 /// </summary>
 public class KilledSiloRestartTests(ITestOutputHelper output)
 {
-    private const int Shards = 12;
-
     // Probes would take minutes to declare the killed silo dead, and the IAmAlive rows hours.
     private static readonly Dictionary<string, string> SlowFailureDetection = new()
     {
@@ -40,33 +38,26 @@ public class KilledSiloRestartTests(ITestOutputHelper output)
         var victim = cluster.Silos[1];
         try
         {
-            var table = Names.Table("killrestart");
-            Assert.Equal(HttpStatusCode.Created, (await http.PutAsync($"/v1/tables/{table}", Json($$"""{"shards": {{Shards}}}"""))).StatusCode);
-            var keys = Enumerable.Range(0, 60).Select(i => $"k{i}").ToList();
-            foreach (var key in keys)
-            {
-                Assert.Equal(HttpStatusCode.Created, (await http.PutAsync($"/v1/tables/{table}/keys/{key}", Json($"\"{key}\""))).StatusCode);
-            }
-
-            var onVictim = await KeysHostedByAsync(http, table, victim, keys);
-            output.WriteLine($"{onVictim.Count} of {keys.Count} keys on {victim.Name}");
+            var data = await ShardedKeys.CreateAsync(http, "killrestart");
+            var onVictim = await data.HostedByAsync(http, victim);
+            output.WriteLine($"{onVictim.Count} of {data.Keys.Count} keys on {victim.Name}");
 
             victim.Process.Kill();
             var dark = Stopwatch.StartNew();
             await Eventually.WaitAsync(async () => await victim.StatusAsync(http) == "Dead", TimeSpan.FromSeconds(90), $"{victim.Name} to be declared dead");
             output.WriteLine($"declared dead {dark.Elapsed.TotalSeconds:F1} s after the kill");
-            await Eventually.WaitAsync(async () => await AllServedAsync(http, table, keys), TimeSpan.FromSeconds(60), "the killed silo's keys to be served again");
+            await Eventually.WaitAsync(async () => await data.AllServedAsync(http), TimeSpan.FromSeconds(60), "the killed silo's keys to be served again");
             output.WriteLine($"every key served again {dark.Elapsed.TotalSeconds:F1} s after the kill");
-            Assert.Equal(HttpStatusCode.OK, (await http.PutAsync($"/v1/tables/{table}/keys/{onVictim[0]}", Json("\"after failover\""))).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await http.PutAsync($"/v1/tables/{data.Table}/keys/{onVictim[0]}", Json("\"after failover\""))).StatusCode);
 
             // The supervisor starts it again on the same ports: a newer generation at the same endpoint.
             var restarted = victim.Restart(cluster.Environment);
             cluster.Silos.Add(restarted);
             await restarted.WaitReadyAsync();
-            var back = await KeysHostedByAsync(http, table, restarted, keys);
+            var back = await data.HostedByAsync(http, restarted);
             output.WriteLine($"the restarted silo hosts {back.Count} keys' shards");
-            await Eventually.WaitAsync(async () => await AllServedAsync(http, table, keys), TimeSpan.FromSeconds(60), "every key served after the restart");
-            var read = await http.GetFromJsonAsync<JsonElement>($"/v1/tables/{table}/keys/{onVictim[0]}");
+            await Eventually.WaitAsync(async () => await data.AllServedAsync(http), TimeSpan.FromSeconds(60), "every key served after the restart");
+            var read = await http.GetFromJsonAsync<JsonElement>($"/v1/tables/{data.Table}/keys/{onVictim[0]}");
             Assert.Equal("after failover", read.GetString());
         }
         catch
@@ -74,40 +65,5 @@ public class KilledSiloRestartTests(ITestOutputHelper output)
             cluster.WriteTails(output);
             throw;
         }
-    }
-
-    // The keys whose shard the silo hosts, by its active generation; waits until it hosts at least one.
-    private static async Task<List<string>> KeysHostedByAsync(HttpClient http, string table, SiloNode silo, List<string> keys)
-    {
-        var found = new List<string>();
-        await Eventually.WaitAsync(async () =>
-        {
-            var cluster = await http.GetFromJsonAsync<JsonElement>("/v1/cluster");
-            var address = cluster.GetProperty("silos").EnumerateArray()
-                .Where(s => s.GetProperty("name").GetString() == silo.Name && s.GetProperty("status").GetString() == "Active")
-                .Select(s => s.GetProperty("address").GetString())
-                .LastOrDefault();
-            var shards = await http.GetFromJsonAsync<JsonElement>($"/v1/tables/{table}/shards");
-            var hosted = shards.GetProperty("items").EnumerateArray()
-                .Where(s => address is not null && s.GetProperty("silo").GetString() == address)
-                .Select(s => s.GetProperty("shard").GetInt32())
-                .ToHashSet();
-            found = [.. keys.Where(k => hosted.Contains(ShardMap.ShardOf(k, Shards)))];
-            return found.Count > 0;
-        }, TimeSpan.FromSeconds(90), $"{silo.Name} to host a shard");
-        return found;
-    }
-
-    private static async Task<bool> AllServedAsync(HttpClient http, string table, IEnumerable<string> keys)
-    {
-        foreach (var key in keys)
-        {
-            if ((await http.GetAsync($"/v1/tables/{table}/keys/{key}")).StatusCode != HttpStatusCode.OK)
-            {
-                return false;
-            }
-        }
-
-        return true;
     }
 }

@@ -19,8 +19,6 @@ namespace OrleansCompute.Tests.MultiProcess;
 /// </summary>
 public class PausedSiloTests(ITestOutputHelper output)
 {
-    private const int Shards = 12;
-
     // Much longer than the Api's answer bound (5 s), shorter than Orleans' default response
     // timeout (30 s) the Api waited out before: an answer before it is a bounded answer.
     private static readonly TimeSpan ClientTimeout = TimeSpan.FromSeconds(20);
@@ -34,25 +32,18 @@ public class PausedSiloTests(ITestOutputHelper output)
         var victim = cluster.Silos[1];
         try
         {
-            var table = Names.Table("paused");
-            Assert.Equal(HttpStatusCode.Created, (await http.PutAsync($"/v1/tables/{table}", Json($$"""{"shards": {{Shards}}}"""))).StatusCode);
-            var keys = Enumerable.Range(0, 60).Select(i => $"k{i}").ToList();
-            foreach (var key in keys)
-            {
-                Assert.Equal(HttpStatusCode.Created, (await http.PutAsync($"/v1/tables/{table}/keys/{key}", Json($"\"{key}\""))).StatusCode);
-            }
-
-            var onVictim = await KeysHostedByAsync(http, table, victim, keys);
-            output.WriteLine($"{onVictim.Count} of {keys.Count} keys on {victim.Name}");
+            var data = await ShardedKeys.CreateAsync(http, "paused");
+            var onVictim = await data.HostedByAsync(http, victim);
+            output.WriteLine($"{onVictim.Count} of {data.Keys.Count} keys on {victim.Name}");
 
             victim.Process.Pause();
 
             // Bounded answers: the client's own timeout never fires; the Api answers 503 with Retry-After.
-            var read = await http.GetAsync($"/v1/tables/{table}/keys/{onVictim[0]}");
+            var read = await http.GetAsync($"/v1/tables/{data.Table}/keys/{onVictim[0]}");
             var readProblem = await AssertProblemAsync(read, HttpStatusCode.ServiceUnavailable);
             Assert.NotNull(read.Headers.RetryAfter);
             Assert.EndsWith("cluster-unavailable", readProblem.GetProperty("type").GetString());
-            var write = await http.PutAsync($"/v1/tables/{table}/keys/{onVictim[0]}", Json("\"during the pause\""));
+            var write = await http.PutAsync($"/v1/tables/{data.Table}/keys/{onVictim[0]}", Json("\"during the pause\""));
             if (write.StatusCode != HttpStatusCode.OK)
             {
                 await AssertProblemAsync(write, HttpStatusCode.ServiceUnavailable);
@@ -61,7 +52,7 @@ public class PausedSiloTests(ITestOutputHelper output)
 
             // A watch streams beyond the request deadline, but its open reads every shard's head: one
             // behind the pause makes it a 503 with Retry-After (or it opens, if failover came first).
-            using (var watch = await http.SendAsync(new HttpRequestMessage(HttpMethod.Get, $"/v1/tables/{table}/watch"), HttpCompletionOption.ResponseHeadersRead))
+            using (var watch = await http.SendAsync(new HttpRequestMessage(HttpMethod.Get, $"/v1/tables/{data.Table}/watch"), HttpCompletionOption.ResponseHeadersRead))
             {
                 if (watch.StatusCode != HttpStatusCode.OK)
                 {
@@ -72,8 +63,8 @@ public class PausedSiloTests(ITestOutputHelper output)
 
             // Failover: once the paused silo is declared dead, its keys are served by the others.
             await Eventually.WaitAsync(async () => await victim.StatusAsync(http) == "Dead", TimeSpan.FromSeconds(120), $"{victim.Name} to be declared dead");
-            await Eventually.WaitAsync(async () => await AllServedAsync(http, table, onVictim), TimeSpan.FromSeconds(60), "the paused silo's keys to be served again");
-            Assert.Equal(HttpStatusCode.OK, (await http.PutAsync($"/v1/tables/{table}/keys/{onVictim[^1]}", Json("\"after failover\""))).StatusCode);
+            await Eventually.WaitAsync(async () => await data.AllServedAsync(http, onVictim), TimeSpan.FromSeconds(60), "the paused silo's keys to be served again");
+            Assert.Equal(HttpStatusCode.OK, (await http.PutAsync($"/v1/tables/{data.Table}/keys/{onVictim[^1]}", Json("\"after failover\""))).StatusCode);
 
             // Resumed, it learns it was declared dead and exits non-zero rather than run on dark.
             victim.Process.Resume();
@@ -81,11 +72,11 @@ public class PausedSiloTests(ITestOutputHelper output)
             output.WriteLine($"{victim.Name} exited with {victim.Process.ExitCode}");
             // 75 whichever learns first, its lease renewal or Orleans' own table read (defect 10).
             Assert.Equal(DeclaredDeadExit.ExitCode, victim.Process.ExitCode);
-            await Eventually.WaitAsync(async () => await AllServedAsync(http, table, keys), TimeSpan.FromSeconds(60), "every key served after the silo exited");
+            await Eventually.WaitAsync(async () => await data.AllServedAsync(http), TimeSpan.FromSeconds(60), "every key served after the silo exited");
 
             // Its supervisor starts it again: a new silo joins and serves.
             await cluster.StartSilosAsync(1);
-            await Eventually.WaitAsync(async () => await AllServedAsync(http, table, keys), TimeSpan.FromSeconds(60), "every key served after the restart");
+            await Eventually.WaitAsync(async () => await data.AllServedAsync(http), TimeSpan.FromSeconds(60), "every key served after the restart");
         }
         catch
         {
@@ -97,40 +88,5 @@ public class PausedSiloTests(ITestOutputHelper output)
             cluster.WriteTails(output);
             throw;
         }
-    }
-
-    // The keys whose shard the silo hosts; waits until it hosts at least one.
-    private static async Task<List<string>> KeysHostedByAsync(HttpClient http, string table, SiloNode silo, List<string> keys)
-    {
-        var found = new List<string>();
-        await Eventually.WaitAsync(async () =>
-        {
-            var cluster = await http.GetFromJsonAsync<JsonElement>("/v1/cluster");
-            var address = cluster.GetProperty("silos").EnumerateArray()
-                .Where(s => s.GetProperty("name").GetString() == silo.Name && s.GetProperty("status").GetString() == "Active")
-                .Select(s => s.GetProperty("address").GetString())
-                .FirstOrDefault();
-            var shards = await http.GetFromJsonAsync<JsonElement>($"/v1/tables/{table}/shards");
-            var hosted = shards.GetProperty("items").EnumerateArray()
-                .Where(s => s.GetProperty("silo").GetString() == address)
-                .Select(s => s.GetProperty("shard").GetInt32())
-                .ToHashSet();
-            found = [.. keys.Where(k => hosted.Contains(ShardMap.ShardOf(k, Shards)))];
-            return found.Count > 0;
-        }, TimeSpan.FromSeconds(60), $"{silo.Name} to host a shard");
-        return found;
-    }
-
-    private static async Task<bool> AllServedAsync(HttpClient http, string table, IEnumerable<string> keys)
-    {
-        foreach (var key in keys)
-        {
-            if ((await http.GetAsync($"/v1/tables/{table}/keys/{key}")).StatusCode != HttpStatusCode.OK)
-            {
-                return false;
-            }
-        }
-
-        return true;
     }
 }

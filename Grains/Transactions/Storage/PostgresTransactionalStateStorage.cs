@@ -60,7 +60,9 @@ public sealed class PostgresTransactionalStateStorage<TState>(
     // in between, which is why the state carries its unlogged changes (IWatchedKeyState).
     private List<KeyChange> ChangesOf(StoredTransactionalState<TState> next)
     {
-        if (next.NewlyCommitted.Count == 0)
+        // Only a Store that moves the committed state on commits changes; each is committed
+        // exactly once, by the one Store whose compare-and-set moves the row past it.
+        if (next.CommittedSequenceId == _stored.CommittedSequenceId)
         {
             return [];
         }

@@ -20,16 +20,6 @@ public sealed class StoredTransactionalState<TState>
     [Id(3)] public List<PendingTransactionState<TState>> PendingStates { get; set; } = [];
 
     /// <summary>
-    /// Not stored: the states of the transactions the <see cref="Apply"/> that made this row
-    /// committed, in commit (sequence) order. Each is committed exactly once, by the one Store
-    /// whose compare-and-set moves the row past it, so watch logs them from here.
-    /// </summary>
-    public IReadOnlyList<TState> NewlyCommitted => _newlyCommitted;
-
-    [NonSerialized]
-    private readonly List<TState> _newlyCommitted = [];
-
-    /// <summary>
     /// The row after one Store call: drops aborted prepares, adds or replaces prepares by sequence
     /// number, and advances the committed state through <paramref name="commitUpTo"/>.
     /// </summary>
@@ -78,7 +68,6 @@ public sealed class StoredTransactionalState<TState>
             next.CommittedSequenceId = upTo;
             next.CommittedState = pending[at].State;
             // Every prepare up to upTo commits with it (an abort drops the later ones, above).
-            next._newlyCommitted.AddRange(pending.Take(at + 1).Where(p => p.SequenceId > CommittedSequenceId).Select(p => p.State));
             pending.RemoveRange(0, at + 1);
         }
 

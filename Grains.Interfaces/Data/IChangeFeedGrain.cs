@@ -33,4 +33,12 @@ public interface ITxnChangeFeedGrain : IChangeFeedGrain
     /// <summary>A commit logged changes to this feed: long polls waiting for them look again now.</summary>
     [Alias("Committed"), OneWay]
     Task CommittedAsync();
+
+    /// <summary>
+    /// The table was dropped (its drop is durable): long polls look again now and answer
+    /// <see cref="ShardChangesStatus.Dropped"/>. Only latency depends on it; a poll that misses it
+    /// finds the drop at its next look.
+    /// </summary>
+    [Alias("Dropped"), OneWay]
+    Task DroppedAsync();
 }

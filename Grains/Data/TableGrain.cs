@@ -4,6 +4,7 @@ using Orleans.Runtime;
 using OrleansCompute.Data;
 using OrleansCompute.Grains.Data.Storage;
 using OrleansCompute.Tenancy;
+using OrleansCompute.Transactions;
 
 namespace OrleansCompute.Grains.Data;
 
@@ -146,6 +147,14 @@ public sealed partial class TableGrain(
             // Active shards drop their memory now; inactive ones learn it from the store if ever activated.
             await Task.WhenAll(ShardMap.ShardKeysOf(tenant, table).Select(key =>
                 GrainFactory.GetGrain<IShardGrain>(key).DropAsync(cancellationToken)));
+            if (table.Transactional)
+            {
+                // Their watch feeds read the drop from the shard rows just marked; this only wakes
+                // their long polls now. One-way, so it completes once sent: a lost call costs the
+                // streams a second (the feed's next look), never the drop.
+                await Task.WhenAll(Enumerable.Range(0, table.Shards).Select(shard =>
+                    GrainFactory.GetGrain<ITxnChangeFeedGrain>(TxnKeys.IndexGrain(tenant, table.Id, shard)).DroppedAsync()));
+            }
             await Catalog(tenant).RemoveAsync(name, cancellationToken);
             await state.ClearStateAsync(cancellationToken);
             _durable = null;

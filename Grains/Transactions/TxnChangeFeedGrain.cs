@@ -17,6 +17,12 @@ namespace OrleansCompute.Grains.Transactions;
 /// at the log again at least every <see cref="Recheck"/> in case that call was lost (the writer's
 /// silo died right after its commit). One Api process polls each shard once for all its
 /// watchers, so the log is read once per commit per Api process, not per watcher.
+///
+/// A dropped table: the drop marks the table's shard rows in <c>oc_kv_shard</c> (as for a plain
+/// table), and the same read that fetches the changes reads that mark, so every answer after the
+/// drop is <see cref="ShardChangesStatus.Dropped"/>, from any activation. The table grain's
+/// <see cref="DroppedAsync"/> wakes the waiting polls at once; without it they see the mark at their
+/// next look, within <see cref="Recheck"/>.
 /// </summary>
 [Reentrant]
 public sealed class TxnChangeFeedGrain(IServiceProvider services) : Grain, ITxnChangeFeedGrain
@@ -37,6 +43,12 @@ public sealed class TxnChangeFeedGrain(IServiceProvider services) : Grain, ITxnC
             // Taken before the read: a commit that lands after the read wakes this wait.
             var committed = _committed.Task;
             var page = await log.ReadAsync(tableId, shard, after, limit, cancellationToken);
+            if (page.Dropped)
+            {
+                // As a plain table's shard answers: the stream says `dropped` and ends.
+                return new ShardChanges(ShardChangesStatus.Dropped, [], page.Head, page.Floor);
+            }
+
             if (after < 0)
             {
                 return new ShardChanges(ShardChangesStatus.Ok, [], page.Head, page.Floor);
@@ -59,7 +71,12 @@ public sealed class TxnChangeFeedGrain(IServiceProvider services) : Grain, ITxnC
         }
     }
 
-    public Task CommittedAsync()
+    public Task CommittedAsync() => WakeAsync();
+
+    // The drop is already durable (the shard rows are marked): the woken polls read the mark.
+    public Task DroppedAsync() => WakeAsync();
+
+    private Task WakeAsync()
     {
         var woken = _committed;
         _committed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -215,26 +215,76 @@ public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyVal
 
     public async Task<int> SweepChangesAsync(DateTimeOffset olderThan, int batchSize, CancellationToken cancellationToken)
     {
-        // The oldest rows first, skipping rows another silo's sweep holds; the floor rises in the
-        // same statement, so no reader ever sees rows gone without the floor saying so.
-        await using var sweep = dataSource.CreateCommand("""
+        // One transaction: the floors rise with the delete, so no reader ever sees rows gone without
+        // the floor saying so.
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+
+        // The oldest rows first, skipping rows another silo's sweep holds. Commits never lock old
+        // change rows, so holding these while waiting for a shard or feed row below closes no cycle.
+        var (tables, shards, floors, swept) = (new List<Guid>(), new List<int>(), new List<long>(), 0);
+        await using (var delete = new NpgsqlCommand("""
             WITH gone AS (
                 DELETE FROM oc_kv_change WHERE ctid IN (
                     SELECT ctid FROM oc_kv_change WHERE changed_at < @before ORDER BY changed_at LIMIT @limit FOR UPDATE SKIP LOCKED)
-                RETURNING table_id, shard, revision),
-            floors AS (SELECT table_id, shard, max(revision) AS floor, count(*) AS n FROM gone GROUP BY table_id, shard),
-            raised AS (
-                UPDATE oc_kv_shard s SET log_floor = GREATEST(s.log_floor, f.floor)
-                FROM floors f WHERE s.table_id = f.table_id AND s.shard = f.shard),
-            -- Transactional tables' shards keep their floor in their feed row (014_txn_watch.sql).
-            raised_feeds AS (
-                UPDATE oc_txn_feed t SET log_floor = GREATEST(t.log_floor, f.floor)
-                FROM floors f WHERE t.table_id = f.table_id AND t.shard = f.shard)
-            SELECT COALESCE(sum(n), 0)::int FROM floors
-            """);
-        sweep.Parameters.AddWithValue("before", olderThan);
-        sweep.Parameters.AddWithValue("limit", batchSize);
-        return (int)(await sweep.ExecuteScalarAsync(cancellationToken))!;
+                RETURNING table_id, shard, revision)
+            SELECT table_id, shard, max(revision), count(*)::int FROM gone GROUP BY table_id, shard
+            """, connection, transaction))
+        {
+            delete.Parameters.AddWithValue("before", olderThan);
+            delete.Parameters.AddWithValue("limit", batchSize);
+            await using var reader = await delete.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                tables.Add(reader.GetGuid(0));
+                shards.Add(reader.GetInt32(1));
+                floors.Add(reader.GetInt64(2));
+                swept += reader.GetInt32(3);
+            }
+        }
+
+        if (swept > 0)
+        {
+            // Each floor row is locked before it is raised, in (table_id, shard) order: first every
+            // oc_kv_shard row, then every oc_txn_feed row (transactional tables keep their floor in
+            // their feed row, 014_txn_watch.sql). A transactional commit locks its feed rows in that
+            // same key order (TransactionalStateWriter), a drop marks one table's shard rows in shard
+            // order, and another silo's sweep goes the same way, so no two of them can each hold a
+            // row the other waits for. An UPDATE ... FROM alone takes its rows in whatever order its
+            // join yields them, which is how a sweep and a commit sharing two feeds could deadlock.
+            // The statements of a batch run one after another, in this transaction.
+            await using var raise = new NpgsqlBatch(connection, transaction);
+            foreach (var table in new[] { "oc_kv_shard", "oc_txn_feed" })
+            {
+                raise.BatchCommands.Add(FloorCommand($"""
+                    SELECT 1 FROM {table} r JOIN unnest(@tables, @shards) AS f(table_id, shard) ON r.table_id = f.table_id AND r.shard = f.shard
+                    ORDER BY r.table_id, r.shard FOR UPDATE OF r
+                    """, tables, shards));
+                raise.BatchCommands.Add(FloorCommand($"""
+                    UPDATE {table} r SET log_floor = GREATEST(r.log_floor, f.floor)
+                    FROM unnest(@tables, @shards, @floors) AS f(table_id, shard, floor) WHERE r.table_id = f.table_id AND r.shard = f.shard
+                    """, tables, shards, floors));
+            }
+
+            await raise.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return swept;
+    }
+
+    // A statement over the swept shards, given as parallel arrays (and their new floors, for the raise).
+    private static NpgsqlBatchCommand FloorCommand(string sql, List<Guid> tables, List<int> shards, List<long>? floors = null)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        command.Parameters.Add(new NpgsqlParameter<Guid[]>("tables", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { TypedValue = [.. tables] });
+        command.Parameters.Add(new NpgsqlParameter<int[]>("shards", NpgsqlDbType.Array | NpgsqlDbType.Integer) { TypedValue = [.. shards] });
+        if (floors is not null)
+        {
+            command.Parameters.Add(new NpgsqlParameter<long[]>("floors", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = [.. floors] });
+        }
+
+        return command;
     }
 
     public async Task<bool> SealShardAsync(Guid tableId, int shard, long epoch, CancellationToken cancellationToken)

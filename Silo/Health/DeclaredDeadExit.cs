@@ -25,7 +25,7 @@ public sealed partial class DeclaredDeadExit(SiloLease lease, IConfiguration con
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (!configuration.GetValue("Silo:ExitWhenDeclaredDead", true))
+        if (!IsEnabled(configuration))
         {
             return;
         }
@@ -48,6 +48,9 @@ public sealed partial class DeclaredDeadExit(SiloLease lease, IConfiguration con
 
         Exit("its shard lease renewal was refused");
     }
+
+    /// <summary>Whether this silo exits when declared dead (<c>Silo:ExitWhenDeclaredDead</c>, on by default).</summary>
+    public static bool IsEnabled(IConfiguration configuration) => configuration.GetValue("Silo:ExitWhenDeclaredDead", true);
 
     /// <summary>
     /// Ends the process with <see cref="ExitCode"/> at once. Also called by

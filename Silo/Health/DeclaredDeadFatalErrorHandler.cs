@@ -19,7 +19,7 @@ namespace OrleansCompute.Silo.Health;
 /// </remarks>
 public sealed partial class DeclaredDeadFatalErrorHandler(ILogger<DeclaredDeadFatalErrorHandler> logger, IConfiguration configuration, IHostApplicationLifetime lifetime) : IFatalErrorHandler
 {
-    private readonly bool _exitWhenDeclaredDead = configuration.GetValue("Silo:ExitWhenDeclaredDead", true);
+    private readonly bool _exitWhenDeclaredDead = DeclaredDeadExit.IsEnabled(configuration);
 
     // As Orleans' own handler: a thread abort is how a thread is ended, not a failure.
     public bool IsUnexpected(Exception exception) => exception is not ThreadAbortException;

@@ -125,10 +125,10 @@ public sealed class WatchStream
                 }
 
                 // On the monotonic clock: a wall-clock step back must not hold progress events back.
-                var nextProgress = Stopwatch.GetTimestamp() + Ticks(_limits.ProgressInterval);
+                var sinceProgress = Stopwatch.StartNew();
                 while (!_drained.All(d => d))
                 {
-                    var remaining = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), nextProgress);
+                    var remaining = _limits.ProgressInterval - sinceProgress.Elapsed;
                     if (remaining > TimeSpan.Zero && !buffer.Reader.TryPeek(out _))
                     {
                         using var tick = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -181,7 +181,7 @@ public sealed class WatchStream
                         }
                     }
 
-                    if (Stopwatch.GetTimestamp() >= nextProgress)
+                    if (sinceProgress.Elapsed >= _limits.ProgressInterval)
                     {
                         // Streams whose buffer overflowed catch up from the shard now, even if it went quiet.
                         foreach (var subscription in subscriptions.Where(x => x.Lagged))
@@ -194,7 +194,7 @@ public sealed class WatchStream
                         }
 
                         yield return new SseItem<string>(ProgressData(), "progress") { EventId = Cursor.ToString() };
-                        nextProgress = Stopwatch.GetTimestamp() + Ticks(_limits.ProgressInterval);
+                        sinceProgress.Restart();
                     }
                 }
             }
@@ -345,8 +345,6 @@ public sealed class WatchStream
     }
 
     private string ProgressData() => JsonSerializer.Serialize(new { cursor = Cursor.ToString(), revisions = _after });
-
-    private static long Ticks(TimeSpan span) => (long)(span.TotalSeconds * Stopwatch.Frequency);
 
     private static SseItem<string> Notice(string type, string detail) => new(JsonSerializer.Serialize(new { detail }), type);
 

@@ -83,12 +83,6 @@ public static class WatchEndpoints
             return Problems.TableNotFound(table);
         }
 
-        if (info.Transactional && string.IsNullOrEmpty(http.RequestServices.GetRequiredService<IConfiguration>().GetConnectionString("Postgres")))
-        {
-            // Embedded mode (SQLite): its transactional storage keeps no change log.
-            return Problems.Invalid("table", $"Table '{table}' is transactional: watch on transactional tables needs the PostgreSQL store, and this service runs embedded (SQLite).");
-        }
-
         var layout = cursor?.Layout ?? info.Id;
         var shards = WatchStream.ShardsOf(info, layout);
         if (cursor is not null && shards != cursor.After.Length)
@@ -122,6 +116,12 @@ public static class WatchEndpoints
         using (var bounded = RequestDeadlines.BoundedWait(http, cancellationToken, TimeSpan.Zero))
         {
             opening = await WatchStream.OpenAsync(data, grains, feeds, limits.Value, tenant, info, prefix ?? "", layout, after, bounded.Token);
+        }
+
+        if (opening.NoChangeLog)
+        {
+            // The silos say so (TxnChangeFeedGrain): embedded mode's transactional storage (SQLite) keeps no change log.
+            return Problems.Invalid("table", $"Table '{table}' is transactional: watch on transactional tables needs the PostgreSQL store, and this service runs embedded (SQLite).");
         }
 
         if (opening.Stream is not { } stream)

@@ -38,9 +38,15 @@ builder.Services.Configure<KeyValueLimits>(builder.Configuration.GetSection("Key
 builder.Services.Configure<TransactionLimits>(builder.Configuration.GetSection("Transactions"));
 builder.Services.Configure<CoordinationLimits>(builder.Configuration.GetSection("Coordination"));
 builder.Services.Configure<RequestDeadlineOptions>(builder.Configuration.GetSection("Requests"));
-builder.Services.AddSingleton<WaiterSlots>();
 builder.Services.Configure<OrleansCompute.Api.Data.Watch.WatchLimits>(builder.Configuration.GetSection("Watch"));
+// Per-tenant slots counted across all Api processes (Api/Tenancy/TenantSlots.cs); a wrong period must not be found out under load.
+builder.Services.AddOptions<TenantSlotOptions>().Bind(builder.Configuration.GetSection("Slots"))
+    .Validate(o => o.RenewPeriod > TimeSpan.Zero, "Slots:RenewPeriod must be positive.").ValidateOnStart();
+builder.Services.AddSingleton<WaiterSlots>();
 builder.Services.AddSingleton<OrleansCompute.Api.Data.Watch.WatchSlots>();
+builder.Services.AddSingleton<TenantSlots>(sp => sp.GetRequiredService<WaiterSlots>());
+builder.Services.AddSingleton<TenantSlots>(sp => sp.GetRequiredService<OrleansCompute.Api.Data.Watch.WatchSlots>());
+builder.Services.AddHostedService<TenantSlotRenewal>();
 builder.Services.AddSingleton<OrleansCompute.Api.Data.Watch.ShardFeeds>();
 
 builder.AddApiSecurity();

@@ -78,17 +78,14 @@ public static class ElectionEndpoints
                     return Problems.Invalid(errors);
                 }
 
-                using var slot = slots.TryTake(http.Tenant());
-                if (slot is null)
+                var (result, refused) = await WaitingLine.AcquireAsync(http, slots, TimeSpan.FromSeconds(wait ?? 0), "acquires and campaigns",
+                    (w, ct) => election.CampaignAsync(lease!, value.GetRawText(), w, ct), cancellationToken);
+                if (refused is not null)
                 {
-                    return TypedResults.Problem(statusCode: StatusCodes.Status429TooManyRequests, type: ProblemTypes.QuotaExceeded, title: "Too many waiters",
-                        detail: $"This tenant has {slots.Limit} acquires and campaigns waiting, as many as it may. Retry later.");
+                    return refused;
                 }
 
-                // Exempt from the request deadline, but answered once the wait asked for and the answer bound are over.
-                using var bounded = RequestDeadlines.BoundedWait(http, cancellationToken, TimeSpan.FromSeconds(wait ?? 0));
-                var result = await election.CampaignAsync(lease!, value.GetRawText(), TimeSpan.FromSeconds(wait ?? 0), bounded.Token);
-                return result.Status switch
+                return result!.Status switch
                 {
                     AcquireStatus.Granted => TypedResults.Ok(new CampaignResponse(result.Token, value)),
                     AcquireStatus.LeaseNotFound => LeaseEndpoints.NotFound(lease!),

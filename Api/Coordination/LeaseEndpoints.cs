@@ -129,6 +129,6 @@ public sealed class CoordinationLimits
 {
     public int MaxLeasesPerTenant { get; set; } = 10_000;
 
-    /// <summary>Acquires one tenant may have waiting at once through one Api process; more are answered 429.</summary>
+    /// <summary>Acquires and campaigns one tenant may have waiting in line at once across all Api processes; more are answered 429. One that is granted at once never waits and is not counted.</summary>
     public int MaxWaitersPerTenant { get; set; } = 1_000;
 }

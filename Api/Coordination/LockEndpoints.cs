@@ -11,6 +11,7 @@ namespace OrleansCompute.Api.Coordination;
 /// <summary>
 /// Locks with fencing tokens (SPEC §4.4). Names may hold '/', so the routes take the rest of the
 /// path. A waiter whose request is closed leaves the line: the request's cancellation reaches the lock grain.
+/// Only an acquire that must wait takes a waiter slot (<see cref="WaitingLine"/>).
 /// </summary>
 public static class LockEndpoints
 {
@@ -60,21 +61,15 @@ public static class LockEndpoints
             return Problems.Invalid(errors);
         }
 
-        using var slot = slots.TryTake(http.Tenant());
-        if (slot is null)
+        var wait = TimeSpan.FromSeconds(body!.WaitSeconds ?? 0);
+        var (result, refused) = await WaitingLine.AcquireAsync(http, slots, wait, "lock acquires",
+            (w, ct) => Lock(http, grains, name).AcquireAsync(body.Lease!, w, ct), cancellationToken);
+        if (refused is not null)
         {
-            return TypedResults.Problem(
-                statusCode: StatusCodes.Status429TooManyRequests,
-                type: ProblemTypes.QuotaExceeded,
-                title: "Too many waiters",
-                detail: $"This tenant has {slots.Limit} lock acquires waiting, as many as it may. Retry later.");
+            return refused;
         }
 
-        var wait = TimeSpan.FromSeconds(body!.WaitSeconds ?? 0);
-        // Exempt from the request deadline, but answered once the wait asked for and the answer bound are over.
-        using var bounded = RequestDeadlines.BoundedWait(http, cancellationToken, wait);
-        var result = await Lock(http, grains, name).AcquireAsync(body.Lease!, wait, bounded.Token);
-        return result.Status switch
+        return result!.Status switch
         {
             AcquireStatus.Granted => TypedResults.Ok(new LockGrantResponse(name, result.Token, body.Lease!)),
             AcquireStatus.LeaseNotFound => LeaseEndpoints.NotFound(body.Lease!),

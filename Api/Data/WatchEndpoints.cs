@@ -83,12 +83,6 @@ public static class WatchEndpoints
             return Problems.TableNotFound(table);
         }
 
-        if (info.Transactional && string.IsNullOrEmpty(http.RequestServices.GetRequiredService<IConfiguration>().GetConnectionString("Postgres")))
-        {
-            // Embedded mode (SQLite): its transactional storage keeps no change log.
-            return Problems.Invalid("table", $"Table '{table}' is transactional: watch on transactional tables needs the PostgreSQL store, and this service runs embedded (SQLite).");
-        }
-
         var layout = cursor?.Layout ?? info.Id;
         var shards = WatchStream.ShardsOf(info, layout);
         if (cursor is not null && shards != cursor.After.Length)
@@ -99,20 +93,35 @@ public static class WatchEndpoints
                 : Problems.Invalid(LastEventIdHeader, "Last-Event-ID must be the id of an event this watch sent, unchanged.");
         }
 
-        using var slot = slots.TryTake(tenant);
-        if (slot is null)
+        // The stream is exempt from the request deadline, its open is not: the slot's grain or a
+        // shard behind a fault makes it a 503 within the answer bound, never a hang (docs/reliability.md).
+        SlotTake take;
+        using (var bounded = RequestDeadlines.BoundedWait(http, cancellationToken, TimeSpan.Zero))
         {
-            return Problems.TooMany(http, ProblemTypes.TooManyRequests, "Too many watch streams",
-                $"A tenant may hold {slots.Limit} watch streams open at once through one Api process; close one first.", retryAfterSeconds: 1);
+            take = await slots.TryTakeAsync(tenant, bounded.Token);
         }
 
+        if (take.Slot is not { } slot)
+        {
+            return take.IsUnavailable
+                ? Problems.SlotsUnavailable(http, "watch stream")
+                : Problems.TooMany(http, ProblemTypes.TooManyRequests, "Too many watch streams",
+                    $"A tenant may hold {slots.Limit} watch streams open at once; close one first.", retryAfterSeconds: 1);
+        }
+
+        // The slot is held until the stream ends: the result below runs inside this call.
+        using var held = slot;
         var after = cursor?.After ?? (from is { } revision ? [.. Enumerable.Repeat(Math.Max(0, revision - 1), shards)] : null);
-        // The stream is exempt from the request deadline, its open is not: a shard behind a fault
-        // makes it a 503 within the answer bound, never a hang (docs/reliability.md).
         WatchStream.Opening opening;
         using (var bounded = RequestDeadlines.BoundedWait(http, cancellationToken, TimeSpan.Zero))
         {
             opening = await WatchStream.OpenAsync(data, grains, feeds, limits.Value, tenant, info, prefix ?? "", layout, after, bounded.Token);
+        }
+
+        if (opening.NoChangeLog)
+        {
+            // The silos say so (TxnChangeFeedGrain): embedded mode's transactional storage (SQLite) keeps no change log.
+            return Problems.Invalid("table", $"Table '{table}' is transactional: watch on transactional tables needs the PostgreSQL store, and this service runs embedded (SQLite).");
         }
 
         if (opening.Stream is not { } stream)
@@ -120,7 +129,6 @@ public static class WatchEndpoints
             return Problems.Compacted(table, opening.Shard, opening.Cursor, opening.OldestRevision);
         }
 
-        // The slot is held until the stream ends: the result below runs inside this call.
         var result = TypedResults.ServerSentEvents(stream.EventsAsync(cancellationToken));
         http.Response.Headers.CacheControl = "no-cache";
         http.Response.Headers["X-Accel-Buffering"] = "no";

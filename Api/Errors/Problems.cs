@@ -72,6 +72,17 @@ public static class Problems
         return TypedResults.Problem(statusCode: StatusCodes.Status429TooManyRequests, type: type, title: title, detail: detail);
     }
 
+    /// <summary>503 with Retry-After when a per-tenant limit could not be checked (its grain did not answer in time): nothing was taken.</summary>
+    public static ProblemHttpResult SlotsUnavailable(HttpContext http, string what)
+    {
+        RetryAfter(http, ClusterFaults.RetryAfterSeconds);
+        return TypedResults.Problem(
+            statusCode: StatusCodes.Status503ServiceUnavailable,
+            type: ProblemTypes.ClusterUnavailable,
+            title: "Limit not checked",
+            detail: $"The cluster did not answer in time whether this tenant may open another {what}; nothing was opened. Retry after the time in the Retry-After header.");
+    }
+
     /// <summary>
     /// The answer for a transaction that did not commit, or null when it did: 409 on a conflict and
     /// 503 when its participants were unavailable (nothing applied either way), 503 outcome-unknown

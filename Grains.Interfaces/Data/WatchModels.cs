@@ -22,6 +22,12 @@ public enum ShardChangesStatus
 
     /// <summary>The shard handed its keys to a new layout (a reshard) and <see cref="ShardChanges.Head"/> is its last revision; the changes are as for <see cref="Ok"/>.</summary>
     Sealed,
+
+    /// <summary>
+    /// The shard's store keeps no change log, so it cannot be watched: a transactional table in
+    /// embedded mode (SQLite). Decided by the silo, which knows its store; nothing else is answered.
+    /// </summary>
+    NoChangeLog,
 }
 
 /// <summary>

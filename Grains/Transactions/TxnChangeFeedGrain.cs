@@ -23,6 +23,8 @@ namespace OrleansCompute.Grains.Transactions;
 /// drop is <see cref="ShardChangesStatus.Dropped"/>, from any activation. The table grain's
 /// <see cref="DroppedAsync"/> wakes the waiting polls at once; without it they see the mark at their
 /// next look, within <see cref="Recheck"/>.
+///
+/// In embedded mode there is no log to read: every read answers <see cref="ShardChangesStatus.NoChangeLog"/>.
 /// </summary>
 [Reentrant]
 public sealed class TxnChangeFeedGrain(IServiceProvider services) : Grain, ITxnChangeFeedGrain
@@ -31,8 +33,13 @@ public sealed class TxnChangeFeedGrain(IServiceProvider services) : Grain, ITxnC
 
     public async Task<ShardChanges> ReadChangesAsync(long after, int limit, TimeSpan wait, CancellationToken cancellationToken = default)
     {
-        var log = services.GetService<TxnChangeLog>()
-            ?? throw new InvalidOperationException("Watch on transactional tables needs the PostgreSQL transactional storage.");
+        if (services.GetService<TxnChangeLog>() is not { } log)
+        {
+            // Embedded mode: its transactional storage (SQLite) writes no change log. An answer, not
+            // a fault: the watch refuses the table with a 400 saying why.
+            return new ShardChanges(ShardChangesStatus.NoChangeLog, [], 0);
+        }
+
         var (_, tableId, shard) = Parse(this.GetPrimaryKeyString());
         limit = Math.Clamp(limit, 1, MaxChangesPerRead);
         // On the monotonic clock, as the shard grain's polls: a wall-clock step must not end or stretch the wait.

@@ -130,7 +130,7 @@ public sealed partial class ShardFeeds(IOptions<WatchLimits> limits, ILogger<Sha
                     }
                 }
 
-                var ended = answer is { Status: ShardChangesStatus.Dropped } or { Status: ShardChangesStatus.Sealed, Changes.Count: 0 };
+                var ended = answer is { Status: ShardChangesStatus.Dropped or ShardChangesStatus.NoChangeLog } or { Status: ShardChangesStatus.Sealed, Changes.Count: 0 };
                 lock (_lock)
                 {
                     if (_subscriptions.Count == 0 || ended)

@@ -4,8 +4,8 @@ namespace OrleansCompute.Api.Data.Watch;
 public sealed class WatchLimits
 {
     /// <summary>
-    /// Watch streams one tenant may hold open at once through one Api process; more are answered
-    /// 429. Per process: behind a load balancer over N Api processes a tenant may hold N times this.
+    /// Watch streams one tenant may hold open at once across all Api processes; more are answered
+    /// 429 (counted by <see cref="WatchSlots"/>).
     /// </summary>
     public int MaxStreamsPerTenant { get; set; } = 1_000;
 

@@ -56,8 +56,11 @@ public sealed class WatchStream
     /// <summary>The stream's cursor now: what a client hands back as Last-Event-ID to resume here.</summary>
     public WatchCursor Cursor => new(_layout, (long[])_after.Clone());
 
-    /// <summary>What opening a stream found: the stream, or the shard whose history the cursor is older than.</summary>
-    public readonly record struct Opening(WatchStream? Stream, int Shard, long Cursor, long OldestRevision);
+    /// <summary>
+    /// What opening a stream found: the stream, or the shard whose history the cursor is older than,
+    /// or (<see cref="NoChangeLog"/>) that the table's store keeps no change log to watch.
+    /// </summary>
+    public readonly record struct Opening(WatchStream? Stream, int Shard, long Cursor, long OldestRevision, bool NoChangeLog = false);
 
     /// <summary>
     /// Opens a stream at <paramref name="cursor"/> (null: from now) on the layout it names, reading
@@ -74,6 +77,11 @@ public sealed class WatchStream
         for (var s = 0; s < shards; s++)
         {
             var answer = answers[s];
+            if (answer.Status == ShardChangesStatus.NoChangeLog)
+            {
+                return new Opening(null, s, 0, 0, NoChangeLog: true);
+            }
+
             if (answer.Status == ShardChangesStatus.Compacted)
             {
                 return new Opening(null, s, stream._after[s], answer.Floor + 1);

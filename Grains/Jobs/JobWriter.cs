@@ -13,7 +13,8 @@ namespace OrleansCompute.Grains.Jobs;
 /// changed since, until it is stored: callers waiting on the failed attempt hear of the failure, and
 /// <see cref="HeaderDurable"/> still reports the version once a later attempt stores it. A write
 /// refused because another activation owns the job (<see cref="JobFencedException"/>) stops the
-/// writer for good.
+/// writer for good, and so does a store already disposed (<see cref="ObjectDisposedException"/>):
+/// the silo is shutting down, no attempt can succeed, and the job is recovered where it moves.
 /// </para>
 /// The group commit is a <see cref="WriteCoalescer{T}"/> that retries (<see cref="FlushFailure.Retry"/>);
 /// each write says only what changed, and the flush reads the header and rows as they are then.
@@ -47,7 +48,7 @@ public sealed class JobWriter
         _save = save;
         _delay = delay;
         _storedVersion = storedVersion;
-        _writes = new WriteCoalescer<Change>(WriteAsync, FlushFailure.Retry(() => _delay(RetryDelay), static e => e is JobFencedException));
+        _writes = new WriteCoalescer<Change>(WriteAsync, FlushFailure.Retry(() => _delay(RetryDelay), static e => e is JobFencedException or ObjectDisposedException));
     }
 
     public TimeSpan RetryDelay { get; init; } = TimeSpan.FromSeconds(1);

@@ -90,6 +90,23 @@ public class JobWriterTests
     });
 
     [Fact]
+    public Task A_store_disposed_at_shutdown_stops_the_writer_instead_of_retrying_forever() => SerialContext.RunAsync(async () =>
+    {
+        var store = new ScriptedStore();
+        store.FailNext(new ObjectDisposedException("NpgsqlDataSource"));
+        var retries = 0;
+        var writer = store.Writer(delay: _ => { retries++; return Task.CompletedTask; });
+
+        writer.ChangeHeader(1);
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => writer.WhenDurableAsync(1));
+        writer.ChangeHeader(2);
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => writer.WhenDurableAsync(2));
+        Assert.Equal(0, retries);
+        Assert.Single(store.Saves);
+    });
+
+    [Fact]
     public Task A_fenced_write_stops_the_writer_and_fails_every_waiter() => SerialContext.RunAsync(async () =>
     {
         var store = new ScriptedStore();

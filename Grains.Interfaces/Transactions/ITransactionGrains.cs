@@ -65,6 +65,14 @@ public interface ITransactionalKeyGrain : IGrainWithStringKey
     /// </summary>
     [Transaction(TransactionOption.Join), Alias("Add")]
     Task<TxnKeyValue?> AddAsync(decimal delta, KvFence? fence = null);
+
+    /// <summary>
+    /// Outside any transaction: the revision of each of the key's changes numbered
+    /// <paramref name="changes"/> (<see cref="TxnKeyValue.Change"/> of committed answers), waiting a
+    /// short while for those not yet logged. 0 for a change with no revision, or one not logged in time.
+    /// </summary>
+    [Alias("Revisions")]
+    Task<long[]> RevisionsAsync(long[] changes);
 }
 
 /// <summary>

@@ -55,9 +55,45 @@ public sealed partial class TransactionCoordinatorGrain(
             // Returning false aborts the transaction: a rejected op leaves nothing applied.
             return result.Outcome == TxnOutcome.Committed;
         }, writes);
-        return attempt.Outcome == TxnOutcome.Committed
-            ? result!
-            : new TxnResult(attempt.Outcome, false, [], Message: attempt.Message);
+        if (attempt.Outcome != TxnOutcome.Committed)
+        {
+            return new TxnResult(attempt.Outcome, false, [], Message: attempt.Message);
+        }
+
+        if (result!.Outcome != TxnOutcome.Committed)
+        {
+            // The body declined to commit (fenced, rejected, past its deadline): nothing changed.
+            return result;
+        }
+
+        var ops = result.Succeeded ? request.Success : request.Failure;
+        return result with { Results = await WithRevisionsAsync([.. ops.Select(o => o.Key.GrainKey)], result.Results) };
+    }
+
+    /// <summary>
+    /// The committed <paramref name="values"/> of the keys <paramref name="grainKeys"/> (one each),
+    /// each with the revision of the change it was left at. Those still unknown (the changes this
+    /// transaction made, or read before their key's Store logged them) are asked of their keys now
+    /// that the transaction committed: one call per key, all at once (a branch has a bounded number
+    /// of ops, a scan page a bounded number of keys).
+    /// </summary>
+    private async Task<TxnKeyValue[]> WithRevisionsAsync(string[] grainKeys, IReadOnlyList<TxnKeyValue> values)
+    {
+        var answered = values.ToArray();
+        var pending = Enumerable.Range(0, answered.Length)
+            .Where(i => answered[i].Revision is null)
+            .GroupBy(i => grainKeys[i], StringComparer.Ordinal)
+            .ToList();
+        var revisions = await Task.WhenAll(pending.Select(key => Key(key.Key).RevisionsAsync([.. key.Select(i => answered[i].Change)])));
+        for (var k = 0; k < pending.Count; k++)
+        {
+            foreach (var (index, revision) in pending[k].Zip(revisions[k]))
+            {
+                answered[index] = answered[index] with { Revision = revision };
+            }
+        }
+
+        return answered;
     }
 
     // A fence must name a token its lock issued. Checked before the transaction, for both branches
@@ -101,6 +137,8 @@ public sealed partial class TransactionCoordinatorGrain(
     private async Task<TxnScanPage> ScanShardsAsync(string tenant, Guid tableId, IEnumerable<int> shards, string prefix, string? after, int limit)
     {
         TxnScanPage? page = null;
+        List<(string Key, string Grain)> read = [];
+        TxnKeyValue[] readValues = [];
         var attempt = await RunWithRetriesAsync(async () =>
         {
             // Indexes and keys are read in one transaction: the page is one serializable snapshot of committed data.
@@ -116,14 +154,18 @@ public sealed partial class TransactionCoordinatorGrain(
                 .ToList();
             var chosen = keys.Take(limit).ToList();
             var values = await ReadInLockOrderAsync(chosen.Select(k => k.Grain));
-            var items = chosen
-                .Where(k => values[k.Grain].Exists)
-                .Select(k => new KvItem(k.Key, values[k.Grain].Value!, values[k.Grain].Version))
-                .ToList();
-            page = new TxnScanPage(TxnOutcome.Committed, items, keys.Count > limit || lists.Any(l => l.List.More));
+            read = [.. chosen.Where(k => values[k.Grain].Exists)];
+            readValues = [.. read.Select(k => values[k.Grain])];
+            page = new TxnScanPage(TxnOutcome.Committed, [], keys.Count > limit || lists.Any(l => l.List.More));
             return true;
         }, exclusive: false);
-        return attempt.Outcome == TxnOutcome.Committed ? page! : new TxnScanPage(attempt.Outcome, [], false, attempt.Message);
+        if (attempt.Outcome != TxnOutcome.Committed)
+        {
+            return new TxnScanPage(attempt.Outcome, [], false, attempt.Message);
+        }
+
+        var committed = await WithRevisionsAsync([.. read.Select(k => k.Grain)], readValues);
+        return page! with { Items = [.. read.Zip(committed, (k, v) => new KvItem(k.Key, v.Value!, v.Version, v.Revision ?? 0))] };
     }
 
     public async Task<long> CountAsync(string tenant, Guid tableId, int shards, CancellationToken cancellationToken = default)

@@ -68,11 +68,12 @@ public interface ITransactionalKeyGrain : IGrainWithStringKey
 
     /// <summary>
     /// Outside any transaction: the revision of each of the key's changes numbered
-    /// <paramref name="changes"/> (<see cref="TxnKeyValue.Change"/> of committed answers), waiting a
-    /// short while for those not yet logged. 0 for a change with no revision, or one not logged in time.
+    /// <paramref name="changes"/> (<see cref="TxnKeyValue.Change"/> of committed answers), waiting
+    /// up to <paramref name="wait"/> (at most 2 s) for those not yet logged, all at once. 0 for a
+    /// change with no revision, or one not logged in time.
     /// </summary>
     [Alias("Revisions")]
-    Task<long[]> RevisionsAsync(long[] changes);
+    Task<long[]> RevisionsAsync(long[] changes, TimeSpan wait);
 }
 
 /// <summary>

@@ -75,7 +75,9 @@ public sealed partial class TransactionCoordinatorGrain(
     /// each with the revision of the change it was left at. Those still unknown (the changes this
     /// transaction made, or read before their key's Store logged them) are asked of their keys now
     /// that the transaction committed: one call per key, all at once (a branch has a bounded number
-    /// of ops, a scan page a bounded number of keys).
+    /// of ops, a scan page a bounded number of keys), sharing one wait: at most
+    /// <see cref="TransactionalKeyGrain.RevisionWait"/>, and never past the request's deadline, so
+    /// a committed answer is not lost to the Api's answer bound while a revision comes.
     /// </summary>
     private async Task<TxnKeyValue[]> WithRevisionsAsync(string[] grainKeys, IReadOnlyList<TxnKeyValue> values)
     {
@@ -84,7 +86,13 @@ public sealed partial class TransactionCoordinatorGrain(
             .Where(i => answered[i].Revision is null)
             .GroupBy(i => grainKeys[i], StringComparer.Ordinal)
             .ToList();
-        var revisions = await Task.WhenAll(pending.Select(key => Key(key.Key).RevisionsAsync([.. key.Select(i => answered[i].Change)])));
+        if (pending.Count == 0)
+        {
+            return answered;
+        }
+
+        var wait = RequestDeadline.Cap(TransactionalKeyGrain.RevisionWait);
+        var revisions = await Task.WhenAll(pending.Select(key => Key(key.Key).RevisionsAsync([.. key.Select(i => answered[i].Change)], wait)));
         for (var k = 0; k < pending.Count; k++)
         {
             foreach (var (index, revision) in pending[k].Zip(revisions[k]))

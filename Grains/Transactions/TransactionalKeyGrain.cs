@@ -21,15 +21,16 @@ namespace OrleansCompute.Grains.Transactions;
 public sealed class TransactionalKeyGrain(
     [TransactionalState("key", StorageNames.Transactional)] ITransactionalState<TransactionalKeyGrain.State> state) : Grain, ITransactionalKeyGrain
 {
-    /// <summary>How long <see cref="RevisionsAsync"/> waits for a committed change to be logged.</summary>
+    /// <summary>The longest <see cref="RevisionsAsync"/> waits for a committed change to be logged.</summary>
     public static readonly TimeSpan RevisionWait = TimeSpan.FromSeconds(2);
 
     // A read holds the key's lock, so no later change can be logged meanwhile: the revision it
     // answers is that of the change it read, or null when that change is not logged yet.
     public Task<TxnKeyValue> ReadAsync() => state.PerformRead(s => Current(s) with { Revision = Watermark.RevisionOf(s.Changes) });
 
-    public async Task<long[]> RevisionsAsync(long[] changes) =>
-        await Task.WhenAll(changes.Select(change => Watermark.RevisionOfAsync(change, RevisionWait)));
+    // The caller's wait is clamped: a bad or huge value must not hold a call for long.
+    public async Task<long[]> RevisionsAsync(long[] changes, TimeSpan wait) =>
+        await Task.WhenAll(changes.Select(change => Watermark.RevisionOfAsync(change, wait < RevisionWait ? wait : RevisionWait)));
 
     public Task<TxnKeyValue> PutAsync(byte[] value, KvFence? fence = null) => state.PerformUpdate(s =>
     {

@@ -67,19 +67,33 @@ public sealed partial class TransactionCoordinatorGrain(
         }
 
         var ops = result.Succeeded ? request.Success : request.Failure;
-        return result with { Results = await WithRevisionsAsync([.. ops.Select(o => o.Key.GrainKey)], result.Results) };
+        return result with { Results = await WithRevisionsAsync([.. ops.Select(o => o.Key.GrainKey)], result.Results, RevisionWaitFor(request, ops)) };
     }
+
+    /// <summary>
+    /// How long the answer may wait for revisions not known at the commit. A transaction over one
+    /// key (every single-key GET, PUT, DELETE and increment) waits: its key is the transaction
+    /// manager, whose change is logged by the commit itself, so it hardly ever does. A transaction
+    /// over two or more keys does not: every written key but the manager's logs its change only in
+    /// the Store it runs on the manager's confirmation, after the commit, and waiting for that cost
+    /// transfers about a third of their throughput (docs/coordination.md). It answers the revisions
+    /// known at the commit, and none for the others; a later GET answers those.
+    /// </summary>
+    private static TimeSpan RevisionWaitFor(TxnRequest request, TxnOp[] ops) =>
+        request.Compare.Select(c => c.Key.GrainKey).Concat(ops.Select(o => o.Key.GrainKey)).Distinct(StringComparer.Ordinal).Skip(1).Any()
+            ? TimeSpan.Zero
+            : RequestDeadline.Cap(TransactionalKeyGrain.RevisionWait);
 
     /// <summary>
     /// The committed <paramref name="values"/> of the keys <paramref name="grainKeys"/> (one each),
     /// each with the revision of the change it was left at. Those still unknown (the changes this
     /// transaction made, or read before their key's Store logged them) are asked of their keys now
     /// that the transaction committed: one call per key, all at once (a branch has a bounded number
-    /// of ops, a scan page a bounded number of keys), sharing one wait: at most
+    /// of ops, a scan page a bounded number of keys), sharing one <paramref name="wait"/>: at most
     /// <see cref="TransactionalKeyGrain.RevisionWait"/>, and never past the request's deadline, so
     /// a committed answer is not lost to the Api's answer bound while a revision comes.
     /// </summary>
-    private async Task<TxnKeyValue[]> WithRevisionsAsync(string[] grainKeys, IReadOnlyList<TxnKeyValue> values)
+    private async Task<TxnKeyValue[]> WithRevisionsAsync(string[] grainKeys, IReadOnlyList<TxnKeyValue> values, TimeSpan wait)
     {
         var answered = values.ToArray();
         var pending = Enumerable.Range(0, answered.Length)
@@ -91,7 +105,6 @@ public sealed partial class TransactionCoordinatorGrain(
             return answered;
         }
 
-        var wait = RequestDeadline.Cap(TransactionalKeyGrain.RevisionWait);
         var revisions = await Task.WhenAll(pending.Select(key => Key(key.Key).RevisionsAsync([.. key.Select(i => answered[i].Change)], wait)));
         for (var k = 0; k < pending.Count; k++)
         {
@@ -172,7 +185,8 @@ public sealed partial class TransactionCoordinatorGrain(
             return new TxnScanPage(attempt.Outcome, [], false, attempt.Message);
         }
 
-        var committed = await WithRevisionsAsync([.. read.Select(k => k.Grain)], readValues);
+        // A read is late only when it read a change whose confirmation was still on its way: rare.
+        var committed = await WithRevisionsAsync([.. read.Select(k => k.Grain)], readValues, RequestDeadline.Cap(TransactionalKeyGrain.RevisionWait));
         return page! with { Items = [.. read.Zip(committed, (k, v) => new KvItem(k.Key, v.Value!, v.Version, v.Revision ?? 0))] };
     }
 

@@ -76,8 +76,8 @@ public sealed partial class TransactionCoordinatorGrain(
     /// manager, whose change is logged by the commit itself, so it hardly ever does. A transaction
     /// over two or more keys does not: every written key but the manager's logs its change only in
     /// the Store it runs on the manager's confirmation, after the commit, and waiting for that cost
-    /// transfers about a third of their throughput (docs/coordination.md). It answers the revisions
-    /// known at the commit, and none for the others; a later GET answers those.
+    /// transfers a quarter to a third of their throughput (docs/coordination.md). It answers the
+    /// revisions known at the commit, and none for the others; a later GET answers those.
     /// </summary>
     private static TimeSpan RevisionWaitFor(TxnRequest request, TxnOp[] ops) =>
         request.Compare.Select(c => c.Key.GrainKey).Concat(ops.Select(o => o.Key.GrainKey)).Distinct(StringComparer.Ordinal).Skip(1).Any()

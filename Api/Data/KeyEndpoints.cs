@@ -404,20 +404,20 @@ public static class KeyEndpoints
             http.Response.Headers.ETag = $"\"{result.Version}\"";
             if (result.Revision > 0)
             {
-                // The revision of the key's last change in its shard (watch); transactional tables have none.
+                // The revision of the key's last change in its shard (watch); absent for a key with none.
                 http.Response.Headers[RevisionHeader] = result.Revision.ToString(System.Globalization.CultureInfo.InvariantCulture);
             }
         }
     }
 }
 
-/// <summary>A key's version after a write, and the revision of that write in the key's shard (watch; absent on transactional tables).</summary>
+/// <summary>A key's version after a write, and the revision of that write in the key's shard (watch; absent when it has none).</summary>
 public sealed record KeyVersion(
     string Key,
     long Version,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] long Revision = 0);
 
-/// <summary>A key as a scan lists it, with the revision of its last change (absent on transactional tables).</summary>
+/// <summary>A key as a scan lists it, with the revision of its last change (absent when it has none).</summary>
 public sealed record KeyItem(
     string Key,
     JsonElement Value,

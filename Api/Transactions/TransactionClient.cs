@@ -81,10 +81,10 @@ public sealed class TransactionClient(IGrainFactory grains, ApiMetrics metrics)
         return new(op.Kind switch
         {
             KvOpKind.Get => result.Results[0] is { Exists: true } found
-                ? new KvResult(KvStatus.Ok, found.Version, found.Value)
+                ? new KvResult(KvStatus.Ok, found.Version, found.Value, Revision: found.Revision ?? 0)
                 : new KvResult(KvStatus.NotFound),
-            KvOpKind.Put => new KvResult(result.Results[0].Exists ? KvStatus.Ok : KvStatus.Created, result.Results[1].Version),
-            _ => new KvResult(KvStatus.Deleted),
+            KvOpKind.Put => new KvResult(result.Results[0].Exists ? KvStatus.Ok : KvStatus.Created, result.Results[1].Version, Revision: result.Results[1].Revision ?? 0),
+            _ => new KvResult(KvStatus.Deleted, Revision: result.Results[0].Revision ?? 0),
         });
     }
 

@@ -111,11 +111,19 @@ public sealed record TxnResponse(bool Succeeded, IReadOnlyList<TxnOpResult> Resu
 
 /// <summary>
 /// A key after an operation: its value (null when absent) and version (0 when absent). A delete
-/// answers the key as it was before.
+/// answers the key as it was before. <c>revision</c> is that of the key's last change as the
+/// operation left it (for a write, the write's own; for a delete, the delete's), as watch shows it;
+/// absent when there is none.
 /// </summary>
-public sealed record TxnOpResult(string Op, string Table, string Key, JsonElement? Value, long Version)
+public sealed record TxnOpResult(
+    string Op,
+    string Table,
+    string Key,
+    JsonElement? Value,
+    long Version,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] long Revision = 0)
 {
     public static TxnOpResult From(TxnOp op, TxnKeyValue key) => new(
         op.Kind.ToString().ToLowerInvariant(), op.Key.Table, op.Key.Key,
-        key.Value is null ? null : JsonValues.Parse(key.Value), key.Version);
+        key.Value is null ? null : JsonValues.Parse(key.Value), key.Version, key.Revision ?? 0);
 }

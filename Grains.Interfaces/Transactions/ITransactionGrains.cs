@@ -65,6 +65,15 @@ public interface ITransactionalKeyGrain : IGrainWithStringKey
     /// </summary>
     [Transaction(TransactionOption.Join), Alias("Add")]
     Task<TxnKeyValue?> AddAsync(decimal delta, KvFence? fence = null);
+
+    /// <summary>
+    /// Outside any transaction: the revision of each of the key's changes numbered
+    /// <paramref name="changes"/> (<see cref="TxnKeyValue.Change"/> of committed answers), waiting
+    /// up to <paramref name="wait"/> (at most 2 s) for those not yet logged, all at once. 0 for a
+    /// change with no revision, or one not logged in time.
+    /// </summary>
+    [Alias("Revisions")]
+    Task<long[]> RevisionsAsync(long[] changes, TimeSpan wait);
 }
 
 /// <summary>

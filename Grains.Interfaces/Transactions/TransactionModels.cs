@@ -82,9 +82,13 @@ public sealed record TxnRequest(TxnCompare[] Compare, TxnOp[] Success, TxnOp[] F
 /// <summary>
 /// A key as an operation left it: its JSON value (null when absent) and version (0 when absent).
 /// <see cref="FencedBy"/>, when set, is the higher token its lock already wrote with: the fenced write did nothing.
+/// <see cref="Change"/> is the number of the key's last change as the operation left it (0: it never
+/// changed), and <see cref="Revision"/> that change's revision in its shard, as watch shows it: 0
+/// when there is none, null while the change is not yet logged (its transaction has not committed,
+/// or its key's Store that logs it has not run yet), which the coordinator resolves after the commit.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("oc.TxnKeyValue")]
-public sealed record TxnKeyValue(byte[]? Value, long Version, long? FencedBy = null)
+public sealed record TxnKeyValue(byte[]? Value, long Version, long? FencedBy = null, long Change = 0, long? Revision = 0)
 {
     /// <summary>A key that does not exist.</summary>
     public static readonly TxnKeyValue Absent = new(null, 0);

@@ -55,9 +55,66 @@ public sealed partial class TransactionCoordinatorGrain(
             // Returning false aborts the transaction: a rejected op leaves nothing applied.
             return result.Outcome == TxnOutcome.Committed;
         }, writes);
-        return attempt.Outcome == TxnOutcome.Committed
-            ? result!
-            : new TxnResult(attempt.Outcome, false, [], Message: attempt.Message);
+        if (attempt.Outcome != TxnOutcome.Committed)
+        {
+            return new TxnResult(attempt.Outcome, false, [], Message: attempt.Message);
+        }
+
+        if (result!.Outcome != TxnOutcome.Committed)
+        {
+            // The body declined to commit (fenced, rejected, past its deadline): nothing changed.
+            return result;
+        }
+
+        var ops = result.Succeeded ? request.Success : request.Failure;
+        return result with { Results = await WithRevisionsAsync([.. ops.Select(o => o.Key.GrainKey)], result.Results, RevisionWaitFor(request, ops)) };
+    }
+
+    /// <summary>
+    /// How long the answer may wait for revisions not known at the commit. A transaction over one
+    /// key (every single-key GET, PUT, DELETE and increment) waits: its key is the transaction
+    /// manager, whose change is logged by the commit itself, so it hardly ever does. A transaction
+    /// over two or more keys does not: every written key but the manager's logs its change only in
+    /// the Store it runs on the manager's confirmation, after the commit, and waiting for that cost
+    /// transfers a quarter to a third of their throughput (docs/coordination.md). It answers the
+    /// revisions known at the commit, and none for the others; a later GET answers those.
+    /// </summary>
+    private static TimeSpan RevisionWaitFor(TxnRequest request, TxnOp[] ops) =>
+        request.Compare.Select(c => c.Key.GrainKey).Concat(ops.Select(o => o.Key.GrainKey)).Distinct(StringComparer.Ordinal).Skip(1).Any()
+            ? TimeSpan.Zero
+            : RequestDeadline.Cap(TransactionalKeyGrain.RevisionWait);
+
+    /// <summary>
+    /// The committed <paramref name="values"/> of the keys <paramref name="grainKeys"/> (one each),
+    /// each with the revision of the change it was left at. Those still unknown (the changes this
+    /// transaction made, or read before their key's Store logged them) are asked of their keys now
+    /// that the transaction committed: one call per key, all at once (a branch has a bounded number
+    /// of ops, a scan page a bounded number of keys), sharing one <paramref name="wait"/>: at most
+    /// <see cref="TransactionalKeyGrain.RevisionWait"/>, and never past the request's deadline, so
+    /// a committed answer is not lost to the Api's answer bound while a revision comes.
+    /// </summary>
+    private async Task<TxnKeyValue[]> WithRevisionsAsync(string[] grainKeys, IReadOnlyList<TxnKeyValue> values, TimeSpan wait)
+    {
+        var answered = values.ToArray();
+        var pending = Enumerable.Range(0, answered.Length)
+            .Where(i => answered[i].Revision is null)
+            .GroupBy(i => grainKeys[i], StringComparer.Ordinal)
+            .ToList();
+        if (pending.Count == 0)
+        {
+            return answered;
+        }
+
+        var revisions = await Task.WhenAll(pending.Select(key => Key(key.Key).RevisionsAsync([.. key.Select(i => answered[i].Change)], wait)));
+        for (var k = 0; k < pending.Count; k++)
+        {
+            foreach (var (index, revision) in pending[k].Zip(revisions[k]))
+            {
+                answered[index] = answered[index] with { Revision = revision };
+            }
+        }
+
+        return answered;
     }
 
     // A fence must name a token its lock issued. Checked before the transaction, for both branches
@@ -101,6 +158,8 @@ public sealed partial class TransactionCoordinatorGrain(
     private async Task<TxnScanPage> ScanShardsAsync(string tenant, Guid tableId, IEnumerable<int> shards, string prefix, string? after, int limit)
     {
         TxnScanPage? page = null;
+        List<(string Key, string Grain)> read = [];
+        TxnKeyValue[] readValues = [];
         var attempt = await RunWithRetriesAsync(async () =>
         {
             // Indexes and keys are read in one transaction: the page is one serializable snapshot of committed data.
@@ -116,14 +175,19 @@ public sealed partial class TransactionCoordinatorGrain(
                 .ToList();
             var chosen = keys.Take(limit).ToList();
             var values = await ReadInLockOrderAsync(chosen.Select(k => k.Grain));
-            var items = chosen
-                .Where(k => values[k.Grain].Exists)
-                .Select(k => new KvItem(k.Key, values[k.Grain].Value!, values[k.Grain].Version))
-                .ToList();
-            page = new TxnScanPage(TxnOutcome.Committed, items, keys.Count > limit || lists.Any(l => l.List.More));
+            read = [.. chosen.Where(k => values[k.Grain].Exists)];
+            readValues = [.. read.Select(k => values[k.Grain])];
+            page = new TxnScanPage(TxnOutcome.Committed, [], keys.Count > limit || lists.Any(l => l.List.More));
             return true;
         }, exclusive: false);
-        return attempt.Outcome == TxnOutcome.Committed ? page! : new TxnScanPage(attempt.Outcome, [], false, attempt.Message);
+        if (attempt.Outcome != TxnOutcome.Committed)
+        {
+            return new TxnScanPage(attempt.Outcome, [], false, attempt.Message);
+        }
+
+        // A read is late only when it read a change whose confirmation was still on its way: rare.
+        var committed = await WithRevisionsAsync([.. read.Select(k => k.Grain)], readValues, RequestDeadline.Cap(TransactionalKeyGrain.RevisionWait));
+        return page! with { Items = [.. read.Zip(committed, (k, v) => new KvItem(k.Key, v.Value!, v.Version, v.Revision ?? 0))] };
     }
 
     public async Task<long> CountAsync(string tenant, Guid tableId, int shards, CancellationToken cancellationToken = default)

@@ -21,7 +21,16 @@ namespace OrleansCompute.Grains.Transactions;
 public sealed class TransactionalKeyGrain(
     [TransactionalState("key", StorageNames.Transactional)] ITransactionalState<TransactionalKeyGrain.State> state) : Grain, ITransactionalKeyGrain
 {
-    public Task<TxnKeyValue> ReadAsync() => state.PerformRead(Current);
+    /// <summary>The longest <see cref="RevisionsAsync"/> waits for a committed change to be logged.</summary>
+    public static readonly TimeSpan RevisionWait = TimeSpan.FromSeconds(2);
+
+    // A read holds the key's lock, so no later change can be logged meanwhile: the revision it
+    // answers is that of the change it read, or null when that change is not logged yet.
+    public Task<TxnKeyValue> ReadAsync() => state.PerformRead(s => Current(s) with { Revision = Watermark.RevisionOf(s.Changes) });
+
+    // The caller's wait is clamped: a bad or huge value must not hold a call for long.
+    public async Task<long[]> RevisionsAsync(long[] changes, TimeSpan wait) =>
+        await Task.WhenAll(changes.Select(change => Watermark.RevisionOfAsync(change, wait < RevisionWait ? wait : RevisionWait)));
 
     public Task<TxnKeyValue> PutAsync(byte[] value, KvFence? fence = null) => state.PerformUpdate(s =>
     {
@@ -52,7 +61,8 @@ public sealed class TransactionalKeyGrain(
             Changed(s, was.Version);
         }
 
-        return was;
+        // The key as it was, and the change the delete left it at.
+        return was with { Change = s.Changes, Revision = Pending(s) };
     });
 
     public Task<TxnKeyValue?> AddAsync(decimal delta, KvFence? fence = null) => state.PerformUpdate(s =>
@@ -76,7 +86,7 @@ public sealed class TransactionalKeyGrain(
     // A fenced write with a token below the key's highest for its lock is refused; otherwise the
     // token becomes the highest (in this transaction's state: kept only if the write commits).
     // The caller (the coordinator) aborts the transaction when an op is refused.
-    private static TxnKeyValue? Stale(State s, KvFence? fence)
+    private TxnKeyValue? Stale(State s, KvFence? fence)
     {
         if (fence is null)
         {
@@ -97,12 +107,19 @@ public sealed class TransactionalKeyGrain(
     // already durable in the log are dropped here, so the list holds only those on their way.
     private void Changed(State s, long version)
     {
-        var logged = KeyLogWatermark.Of(GrainContext).LoggedThrough;
+        var logged = Watermark.LoggedThrough;
         s.Changes++;
         s.Unlogged = [.. (s.Unlogged ?? []).Where(c => c.Number > logged), new KeyChange(s.Changes, s.Value, version)];
     }
 
-    private static TxnKeyValue Current(State s) => s.Value is null ? TxnKeyValue.Absent : new(s.Value, s.Version);
+    private KeyLogWatermark Watermark => KeyLogWatermark.Of(GrainContext);
+
+    // A write's own change is logged only once its transaction commits: the coordinator asks for
+    // its revision then (RevisionsAsync). Without a storage that logs, there is none to ask for.
+    private long? Pending(State s) => Watermark.Tracks && s.Changes > 0 ? null : 0;
+
+    // Writes answer the change they left the key at, its revision still to come.
+    private TxnKeyValue Current(State s) => (s.Value is null ? TxnKeyValue.Absent : new(s.Value, s.Version)) with { Change = s.Changes, Revision = Pending(s) };
 
     /// <summary>The key's value (JSON text, null when absent) and version (0 when absent).</summary>
     [GenerateSerializer, Alias("oc.TransactionalKeyGrain.State")]

@@ -27,13 +27,15 @@ public sealed class PostgresTransactionalStateStorage<TState>(
         {
             _stored = new();
             _etag = null;
+            Logged([]);
             return new TransactionalStorageLoadResponse<TState>();
         }
 
         _stored = serializer.Deserialize<StoredTransactionalState<TState>>(found.Record)
             ?? throw new InvalidOperationException($"The transactional state row of {grainId} ({stateName}) is empty.");
         _etag = found.ETag;
-        Logged();
+        // The row's revision is that of its committed state's last change (015_txn_key_revision.sql).
+        Logged([(Committed(_stored), found.Revision ?? 0)]);
         return new TransactionalStorageLoadResponse<TState>(
             ETagText(found.ETag), _stored.CommittedState, _stored.CommittedSequenceId, _stored.Metadata, _stored.PendingStates);
     }
@@ -48,10 +50,12 @@ public sealed class PostgresTransactionalStateStorage<TState>(
 
         var next = _stored.Apply(metadata, statesToPrepare, commitUpTo, abortAfter);
         var changes = watched is null ? [] : ChangesOf(next);
-        var etag = await writer.WriteAsync(grainId, stateName, _etag, serializer.SerializeToArray(next), watched, changes);
+        var (etag, revision) = await writer.WriteAsync(grainId, stateName, _etag, serializer.SerializeToArray(next), watched, changes);
         _stored = next;
         _etag = etag;
-        Logged();
+        // One Store's changes take consecutive revisions of their shard, in order, the last one
+        // the row's (TransactionalStateWriter).
+        Logged(revision is { } last ? changes.Select((c, i) => (c.Number, last - (changes.Count - 1 - i))) : []);
         return ETagText(etag)!;
     }
 
@@ -79,14 +83,15 @@ public sealed class PostgresTransactionalStateStorage<TState>(
         return changes;
     }
 
-    // Every change of the durable committed state is in the log: the grain may stop carrying them.
-    private void Logged()
+    // Every change of the durable committed state is in the log: the grain may stop carrying them,
+    // and the revisions of those this call learned can be answered.
+    private void Logged(IEnumerable<(long Number, long Revision)> revisions)
     {
-        if (watermark is not null && _stored.CommittedState is IWatchedKeyState state)
-        {
-            watermark.LoggedThrough = state.Changes;
-        }
+        watermark?.Logged(Committed(_stored), revisions);
     }
+
+    private static long Committed(StoredTransactionalState<TState> stored) =>
+        stored.CommittedState is IWatchedKeyState state ? state.Changes : 0;
 
     private static string? ETagText(long? etag) => etag?.ToString(CultureInfo.InvariantCulture);
 }

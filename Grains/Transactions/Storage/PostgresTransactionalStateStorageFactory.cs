@@ -8,6 +8,11 @@ namespace OrleansCompute.Grains.Transactions.Storage;
 public sealed class PostgresTransactionalStateStorageFactory(TransactionalStateWriter writer, Serializer serializer) : ITransactionalStateStorageFactory
 {
     public ITransactionalStateStorage<TState> Create<TState>(string stateName, IGrainContext context)
-        where TState : class, new() =>
-        new PostgresTransactionalStateStorage<TState>(context.GrainId.ToString(), stateName, writer, serializer, WatchedKey.Of<TState>(context), KeyLogWatermark.Of(context));
+        where TState : class, new()
+    {
+        // Only a key's storage logs its changes, and so gives them revisions.
+        var watched = WatchedKey.Of<TState>(context);
+        var watermark = watched is null ? null : KeyLogWatermark.Of(context).Tracked();
+        return new PostgresTransactionalStateStorage<TState>(context.GrainId.ToString(), stateName, writer, serializer, watched, watermark);
+    }
 }

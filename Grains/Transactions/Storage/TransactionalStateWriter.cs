@@ -29,30 +29,20 @@ public sealed partial class TransactionalStateWriter : IAsyncDisposable
     /// <summary>Most rows per statement, so one batch never grows without bound.</summary>
     public const int MaxBatch = 512;
 
+    // The changes are numbered before the compare-and-sets, so each row stores the revision of its
+    // last change with its state (015_txn_key_revision.sql) in this same statement; a row cannot
+    // be updated twice in one statement. The feed rows are bumped by every change the batch
+    // carries: a row whose compare fails logs nothing, and its numbers are skipped, never reused,
+    // as a failed commit's are on a plain shard. Every writer takes the feed rows first, in key
+    // order, then the state rows.
     private const string WriteSql = """
         WITH input AS (
             SELECT * FROM unnest(@grain_ids, @state_names, @expected, @records) AS i(grain_id, state_name, expected, record)
-        ), updated AS (
-            UPDATE oc_txn_state s SET etag = s.etag + 1, record = i.record, modified_at = now()
-            FROM input i
-            WHERE i.expected IS NOT NULL AND s.service_id = @service_id
-              AND s.grain_id = i.grain_id AND s.state_name = i.state_name AND s.etag = i.expected
-            RETURNING s.grain_id, s.state_name, s.etag
-        ), inserted AS (
-            INSERT INTO oc_txn_state (service_id, grain_id, state_name, etag, record)
-            SELECT @service_id, grain_id, state_name, 1, record FROM input WHERE expected IS NULL
-            ON CONFLICT DO NOTHING
-            RETURNING grain_id, state_name, etag
-        ), stored AS (
-            SELECT grain_id, state_name, etag FROM updated
-            UNION ALL
-            SELECT grain_id, state_name, etag FROM inserted
         ), changes AS (
-            -- The changes of the rows that were written, numbered per feed in the batch's order.
+            -- The changes the batch carries, numbered per feed in the batch's order.
             SELECT c.*, row_number() OVER (PARTITION BY c.table_id, c.shard ORDER BY c.ord) AS nth
             FROM unnest(@c_grain_ids, @c_state_names, @c_tables, @c_shards, @c_keys, @c_values, @c_versions)
                  WITH ORDINALITY AS c(grain_id, state_name, table_id, shard, key, value, version, ord)
-            JOIN stored s ON s.grain_id = c.grain_id AND s.state_name = c.state_name
         ), bumped AS (
             -- In key order, so two batches that share feeds lock them in the same order.
             INSERT INTO oc_txn_feed AS f (table_id, shard, revision)
@@ -61,18 +51,44 @@ public sealed partial class TransactionalStateWriter : IAsyncDisposable
             RETURNING f.table_id, f.shard, f.revision
         ), counted AS (
             SELECT table_id, shard, count(*) AS n FROM changes GROUP BY table_id, shard
-        ), logged AS (
-            INSERT INTO oc_kv_change (table_id, shard, revision, key, value, version)
-            SELECT c.table_id, c.shard, b.revision - n.n + c.nth, c.key, c.value, c.version
+        ), numbered AS (
+            SELECT c.grain_id, c.state_name, c.table_id, c.shard, c.key, c.value, c.version, b.revision - n.n + c.nth AS revision
             FROM changes c
             JOIN bumped b ON b.table_id = c.table_id AND b.shard = c.shard
             JOIN counted n ON n.table_id = c.table_id AND n.shard = c.shard
+        ), last_change AS (
+            SELECT grain_id, state_name, max(revision) AS revision FROM numbered GROUP BY grain_id, state_name
+        ), updated AS (
+            UPDATE oc_txn_state s SET etag = s.etag + 1, record = i.record, modified_at = now(), revision = COALESCE(l.revision, s.revision)
+            FROM input i
+            LEFT JOIN last_change l ON l.grain_id = i.grain_id AND l.state_name = i.state_name
+            WHERE i.expected IS NOT NULL AND s.service_id = @service_id
+              AND s.grain_id = i.grain_id AND s.state_name = i.state_name AND s.etag = i.expected
+            RETURNING s.grain_id, s.state_name, s.etag, s.revision
+        ), inserted AS (
+            INSERT INTO oc_txn_state (service_id, grain_id, state_name, etag, record, revision)
+            SELECT @service_id, i.grain_id, i.state_name, 1, i.record, l.revision
+            FROM input i
+            LEFT JOIN last_change l ON l.grain_id = i.grain_id AND l.state_name = i.state_name
+            WHERE i.expected IS NULL
+            ON CONFLICT DO NOTHING
+            RETURNING grain_id, state_name, etag, revision
+        ), stored AS (
+            SELECT grain_id, state_name, etag, revision FROM updated
+            UNION ALL
+            SELECT grain_id, state_name, etag, revision FROM inserted
+        ), logged AS (
+            -- Only the changes of the rows that were written.
+            INSERT INTO oc_kv_change (table_id, shard, revision, key, value, version)
+            SELECT n.table_id, n.shard, n.revision, n.key, n.value, n.version
+            FROM numbered n
+            JOIN stored s ON s.grain_id = n.grain_id AND s.state_name = n.state_name
         )
-        SELECT grain_id, state_name, etag FROM stored
+        SELECT grain_id, state_name, etag, revision FROM stored
         """;
 
     private const string LoadSql = """
-        SELECT etag, record FROM oc_txn_state WHERE service_id = @service_id AND grain_id = @grain_id AND state_name = @state_name
+        SELECT etag, record, revision FROM oc_txn_state WHERE service_id = @service_id AND grain_id = @grain_id AND state_name = @state_name
         """;
 
     private readonly NpgsqlDataSource _dataSource;
@@ -91,29 +107,36 @@ public sealed partial class TransactionalStateWriter : IAsyncDisposable
         _writes = new WriteCoalescer<PendingWrite>(WriteBatchAsync, FlushFailure.FailGroup, MaxBatch, TaskScheduler.Default);
     }
 
-    /// <summary>The row of one participant's state, or null when it has none yet.</summary>
-    public async Task<(long ETag, byte[] Record)?> LoadAsync(string grainId, string stateName)
+    /// <summary>
+    /// The row of one participant's state, or null when it has none yet, with the revision of the
+    /// last change its committed state logged (null: none logged, or none since step 015).
+    /// </summary>
+    public async Task<(long ETag, byte[] Record, long? Revision)?> LoadAsync(string grainId, string stateName)
     {
         await using var command = _dataSource.CreateCommand(LoadSql);
         command.Parameters.AddWithValue("service_id", _serviceId);
         command.Parameters.AddWithValue("grain_id", grainId);
         command.Parameters.AddWithValue("state_name", stateName);
         await using var reader = await command.ExecuteReaderAsync();
-        return await reader.ReadAsync() ? (reader.GetInt64(0), reader.GetFieldValue<byte[]>(1)) : null;
+        return await reader.ReadAsync()
+            ? (reader.GetInt64(0), reader.GetFieldValue<byte[]>(1), reader.IsDBNull(2) ? null : reader.GetInt64(2))
+            : null;
     }
 
     /// <summary>
     /// Replaces the row if it is still at <paramref name="expectedETag"/> (null: creates it) and
-    /// answers the new ETag once durable. Throws <see cref="InconsistentStateException"/> when the
-    /// row moved on; any other exception leaves the outcome unknown, and the caller reloads.
+    /// answers the new ETag once durable, with the row's revision: that of the last of
+    /// <paramref name="changes"/> when it logged any (they take consecutive revisions of their
+    /// shard, in order), else the one the row had. Throws <see cref="InconsistentStateException"/>
+    /// when the row moved on; any other exception leaves the outcome unknown, and the caller reloads.
     /// </summary>
-    public async Task<long> WriteAsync(
+    public async Task<(long ETag, long? Revision)> WriteAsync(
         string grainId, string stateName, long? expectedETag, byte[] record, WatchedKey? watched = null, IReadOnlyList<KeyChange>? changes = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var write = new PendingWrite(grainId, stateName, expectedETag, record, watched, changes ?? []);
         await _writes.Add(write).Stored;
-        return write.StoredETag ?? throw new InconsistentStateException(
+        return write.StoredETag is { } etag ? (etag, write.StoredRevision) : throw new InconsistentStateException(
             $"Transactional state of {grainId} ({stateName}) is no longer at the ETag it was read at; another activation wrote it.",
             expectedETag?.ToString() ?? "", "unknown");
     }
@@ -152,19 +175,21 @@ public sealed partial class TransactionalStateWriter : IAsyncDisposable
         command.Parameters.Add(new NpgsqlParameter<byte[]?[]>("c_values", NpgsqlDbType.Array | NpgsqlDbType.Bytea) { TypedValue = [.. changes.Select(c => c.Change.Value)] });
         command.Parameters.Add(new NpgsqlParameter<long[]>("c_versions", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = [.. changes.Select(c => c.Change.Version)] });
 
-        var written = new Dictionary<(string, string), long>();
+        var written = new Dictionary<(string, string), (long ETag, long? Revision)>();
         await using (var reader = await command.ExecuteReaderAsync())
         {
             while (await reader.ReadAsync())
             {
-                written[(reader.GetString(0), reader.GetString(1))] = reader.GetInt64(2);
+                written[(reader.GetString(0), reader.GetString(1))] = (reader.GetInt64(2), reader.IsDBNull(3) ? null : reader.GetInt64(3));
             }
         }
 
         // A row missing from the answer was not at its expected ETag: that write alone fails (WriteAsync).
         foreach (var write in batch)
         {
-            write.StoredETag = written.TryGetValue((write.GrainId, write.StateName), out var etag) ? etag : null;
+            var found = written.TryGetValue((write.GrainId, write.StateName), out var row);
+            write.StoredETag = found ? row.ETag : null;
+            write.StoredRevision = found ? row.Revision : null;
         }
 
         // Wake the watchers of the feeds this commit logged to. Only latency depends on it: a feed
@@ -188,5 +213,7 @@ public sealed partial class TransactionalStateWriter : IAsyncDisposable
     {
         // Set by the flush before the group's task completes, read by the writer after.
         public long? StoredETag { get; set; }
+
+        public long? StoredRevision { get; set; }
     }
 }

@@ -39,14 +39,9 @@ public class RestartTests
     [Fact]
     public async Task Embedded_mode_state_transactional_tables_and_an_unfinished_job_survive_a_full_cluster_restart()
     {
-        var folder = Directory.CreateTempSubdirectory("oc-embedded-");
         var primaryPort = Ports.Free();
-        var settings = new Dictionary<string, string?>
+        var settings = new Dictionary<string, string?>(InProcessSilo.EmbeddedSettings("embedded", primaryPort))
         {
-            ["ConnectionStrings:Postgres"] = "",
-            ["Storage:Path"] = folder.FullName,
-            ["Orleans:ClusterId"] = $"embedded-{Guid.NewGuid():N}",
-            ["Orleans:PrimarySiloPort"] = primaryPort.ToString(),
             ["Jobs:RecoveryPeriod"] = "00:00:05",
         };
         var silos = await StartEmbeddedAsync(settings, primaryPort);

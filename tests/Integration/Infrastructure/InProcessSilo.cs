@@ -36,6 +36,18 @@ public sealed class InProcessSilo : IAsyncDisposable
     public IGrainFactory Grains => Services.GetRequiredService<IGrainFactory>();
 
     /// <summary>
+    /// The settings of an embedded-mode cluster (SQLite in a new temporary folder named from
+    /// <paramref name="name"/>, no PostgreSQL) whose primary silo listens on <paramref name="primaryPort"/>.
+    /// </summary>
+    public static Dictionary<string, string?> EmbeddedSettings(string name, int primaryPort) => new()
+    {
+        ["ConnectionStrings:Postgres"] = "",
+        ["Storage:Path"] = Directory.CreateTempSubdirectory($"oc-{name}-").FullName,
+        ["Orleans:ClusterId"] = $"{name}-{Guid.NewGuid():N}",
+        ["Orleans:PrimarySiloPort"] = primaryPort.ToString(),
+    };
+
+    /// <summary>
     /// Starts a silo; <paramref name="settings"/> override the environment (keys in "Section:Key" form)
     /// and <paramref name="services"/> may substitute test doubles (fault injection) for product services.
     /// </summary>

@@ -14,15 +14,8 @@ public class EmbeddedTxnWatchTests
     [Fact]
     public async Task A_watch_on_a_transactional_table_in_embedded_mode_is_400_naming_the_table_and_a_plain_one_opens()
     {
-        var folder = Directory.CreateTempSubdirectory("oc-watch-embedded-txn-");
         var primaryPort = Ports.Free();
-        var settings = new Dictionary<string, string?>
-        {
-            ["ConnectionStrings:Postgres"] = "",
-            ["Storage:Path"] = folder.FullName,
-            ["Orleans:ClusterId"] = $"embedded-{Guid.NewGuid():N}",
-            ["Orleans:PrimarySiloPort"] = primaryPort.ToString(),
-        };
+        var settings = InProcessSilo.EmbeddedSettings("watch-embedded-txn", primaryPort);
         await using var silo = await InProcessSilo.StartAsync(settings, primaryPort);
         await using var api = new ApiFactory(new Dictionary<string, string?>(settings) { ["Orleans:Gateways"] = $"127.0.0.1:{silo.GatewayPort}" });
         var http = await api.CreateReadyClientAsync();

@@ -25,14 +25,9 @@ public class WatchRestartTests
     [Fact]
     public async Task Embedded_mode_revisions_and_the_change_log_survive_a_full_restart()
     {
-        var folder = Directory.CreateTempSubdirectory("oc-watch-embedded-");
         var primaryPort = Ports.Free();
-        var settings = new Dictionary<string, string?>
+        var settings = new Dictionary<string, string?>(InProcessSilo.EmbeddedSettings("watch-embedded", primaryPort))
         {
-            ["ConnectionStrings:Postgres"] = "",
-            ["Storage:Path"] = folder.FullName,
-            ["Orleans:ClusterId"] = $"embedded-{Guid.NewGuid():N}",
-            ["Orleans:PrimarySiloPort"] = primaryPort.ToString(),
             // The sweep runs (SQLite's statement), but keeps everything this test writes.
             ["Watch:SweepPeriod"] = "00:00:00.500",
         };

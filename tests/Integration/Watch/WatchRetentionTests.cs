@@ -30,15 +30,12 @@ public class WatchRetentionTests
     [Fact]
     public async Task Embedded_mode_sqlite_sweep_makes_an_old_cursor_410_compacted_naming_the_oldest_revision_held()
     {
-        var folder = Directory.CreateTempSubdirectory("oc-watch-retention-embedded-");
         var primaryPort = Ports.Free();
-        var settings = new Dictionary<string, string?>(ShortRetention)
+        var settings = new Dictionary<string, string?>(ShortRetention);
+        foreach (var (key, value) in InProcessSilo.EmbeddedSettings("watch-retention-embedded", primaryPort))
         {
-            ["ConnectionStrings:Postgres"] = "",
-            ["Storage:Path"] = folder.FullName,
-            ["Orleans:ClusterId"] = $"embedded-{Guid.NewGuid():N}",
-            ["Orleans:PrimarySiloPort"] = primaryPort.ToString(),
-        };
+            settings[key] = value;
+        }
         await using var silo = await InProcessSilo.StartAsync(settings, primaryPort);
         await using var api = new ApiFactory(new Dictionary<string, string?>(settings) { ["Orleans:Gateways"] = $"127.0.0.1:{silo.GatewayPort}" });
         var http = await api.CreateReadyClientAsync();

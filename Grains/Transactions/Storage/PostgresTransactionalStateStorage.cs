@@ -16,26 +16,23 @@ public sealed class PostgresTransactionalStateStorage<TState>(
     string grainId, string stateName, TransactionalStateWriter writer, Serializer serializer, WatchedKey? watched = null, KeyLogWatermark? watermark = null) : ITransactionalStateStorage<TState>
     where TState : class, new()
 {
-    // The last durable version of the row, and its ETag (null: no row yet).
+    // The last durable version of the row, and its ETag (null: not loaded yet).
     private StoredTransactionalState<TState> _stored = new();
     private long? _etag;
 
     public async Task<TransactionalStorageLoadResponse<TState>> Load()
     {
-        var row = await writer.LoadAsync(grainId, stateName);
-        if (row is not { } found)
-        {
-            _stored = new();
-            _etag = null;
-            Logged([]);
-            return new TransactionalStorageLoadResponse<TState>();
-        }
-
-        _stored = serializer.Deserialize<StoredTransactionalState<TState>>(found.Record)
-            ?? throw new InvalidOperationException($"The transactional state row of {grainId} ({stateName}) is empty.");
+        // The load fences off every Store sent before it, also those whose answer was lost: what it
+        // reads stays the row's state until this storage writes (TransactionalStateWriter.LoadAsync).
+        var found = await writer.LoadAsync(grainId, stateName);
         _etag = found.ETag;
+        var fresh = found.Record.Length == 0;
+        _stored = fresh
+            ? new()
+            : serializer.Deserialize<StoredTransactionalState<TState>>(found.Record)
+              ?? throw new InvalidOperationException($"The transactional state row of {grainId} ({stateName}) does not deserialize.");
         // The row's revision is that of its committed state's last change (015_txn_key_revision.sql).
-        Logged([(Committed(_stored), found.Revision ?? 0)]);
+        Logged(fresh ? [] : [(Committed(_stored), found.Revision ?? 0)]);
         return new TransactionalStorageLoadResponse<TState>(
             ETagText(found.ETag), _stored.CommittedState, _stored.CommittedSequenceId, _stored.Metadata, _stored.PendingStates);
     }
@@ -48,9 +45,10 @@ public sealed class PostgresTransactionalStateStorage<TState>(
             throw new InconsistentStateException("The transactional state changed since it was loaded.", expectedETag ?? "", ETagText(_etag) ?? "");
         }
 
+        var loaded = _etag ?? throw new InvalidOperationException($"The transactional state of {grainId} ({stateName}) was stored before it was loaded.");
         var next = _stored.Apply(metadata, statesToPrepare, commitUpTo, abortAfter);
         var changes = watched is null ? [] : ChangesOf(next);
-        var (etag, revision) = await writer.WriteAsync(grainId, stateName, _etag, serializer.SerializeToArray(next), watched, changes);
+        var (etag, revision) = await writer.WriteAsync(grainId, stateName, loaded, serializer.SerializeToArray(next), watched, changes);
         _stored = next;
         _etag = etag;
         // One Store's changes take consecutive revisions of their shard, in order, the last one

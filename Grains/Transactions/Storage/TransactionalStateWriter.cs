@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -62,33 +63,30 @@ public sealed partial class TransactionalStateWriter : IAsyncDisposable
             UPDATE oc_txn_state s SET etag = s.etag + 1, record = i.record, modified_at = now(), revision = COALESCE(l.revision, s.revision)
             FROM input i
             LEFT JOIN last_change l ON l.grain_id = i.grain_id AND l.state_name = i.state_name
-            WHERE i.expected IS NOT NULL AND s.service_id = @service_id
+            WHERE s.service_id = @service_id
               AND s.grain_id = i.grain_id AND s.state_name = i.state_name AND s.etag = i.expected
             RETURNING s.grain_id, s.state_name, s.etag, s.revision
-        ), inserted AS (
-            INSERT INTO oc_txn_state (service_id, grain_id, state_name, etag, record, revision)
-            SELECT @service_id, i.grain_id, i.state_name, 1, i.record, l.revision
-            FROM input i
-            LEFT JOIN last_change l ON l.grain_id = i.grain_id AND l.state_name = i.state_name
-            WHERE i.expected IS NULL
-            ON CONFLICT DO NOTHING
-            RETURNING grain_id, state_name, etag, revision
-        ), stored AS (
-            SELECT grain_id, state_name, etag, revision FROM updated
-            UNION ALL
-            SELECT grain_id, state_name, etag, revision FROM inserted
         ), logged AS (
             -- Only the changes of the rows that were written.
             INSERT INTO oc_kv_change (table_id, shard, revision, key, value, version)
             SELECT n.table_id, n.shard, n.revision, n.key, n.value, n.version
             FROM numbered n
-            JOIN stored s ON s.grain_id = n.grain_id AND s.state_name = n.state_name
+            JOIN updated s ON s.grain_id = n.grain_id AND s.state_name = n.state_name
         )
-        SELECT grain_id, state_name, etag, revision FROM stored
+        SELECT grain_id, state_name, etag, revision FROM updated
         """;
 
+    // A load fences: it moves the row's ETag on (creating an empty row when there is none), so a
+    // Store sent before it can no longer land. Without it, a Store whose answer was lost (a cut
+    // between the silo and PostgreSQL) could still arrive, committed by TCP's retransmission after
+    // the cut healed, and change the row after a reload had read it: the transaction queue would
+    // have decided on the state it read (a commit record not there: abort the participants) while
+    // the row went on to hold the commit. An empty record is a row with no state yet.
     private const string LoadSql = """
-        SELECT etag, record, revision FROM oc_txn_state WHERE service_id = @service_id AND grain_id = @grain_id AND state_name = @state_name
+        INSERT INTO oc_txn_state AS s (service_id, grain_id, state_name, etag, record)
+        VALUES (@service_id, @grain_id, @state_name, 1, ''::bytea)
+        ON CONFLICT (service_id, grain_id, state_name) DO UPDATE SET etag = s.etag + 1
+        RETURNING s.etag, s.record, s.revision
         """;
 
     private readonly NpgsqlDataSource _dataSource;
@@ -108,10 +106,11 @@ public sealed partial class TransactionalStateWriter : IAsyncDisposable
     }
 
     /// <summary>
-    /// The row of one participant's state, or null when it has none yet, with the revision of the
-    /// last change its committed state logged (null: none logged, or none since step 015).
+    /// The row of one participant's state at a new ETag, fencing off every write sent before
+    /// (<see cref="LoadSql"/>), with the revision of the last change its committed state logged
+    /// (null: none logged, or none since step 015). An empty record: the participant has no state yet.
     /// </summary>
-    public async Task<(long ETag, byte[] Record, long? Revision)?> LoadAsync(string grainId, string stateName)
+    public async Task<(long ETag, byte[] Record, long? Revision)> LoadAsync(string grainId, string stateName)
     {
         await using var command = _dataSource.CreateCommand(LoadSql);
         command.Parameters.AddWithValue("service_id", _serviceId);
@@ -120,25 +119,25 @@ public sealed partial class TransactionalStateWriter : IAsyncDisposable
         await using var reader = await command.ExecuteReaderAsync();
         return await reader.ReadAsync()
             ? (reader.GetInt64(0), reader.GetFieldValue<byte[]>(1), reader.IsDBNull(2) ? null : reader.GetInt64(2))
-            : null;
+            : throw new InvalidOperationException($"Loading the transactional state of {grainId} ({stateName}) answered no row.");
     }
 
     /// <summary>
-    /// Replaces the row if it is still at <paramref name="expectedETag"/> (null: creates it) and
+    /// Replaces the row if it is still at <paramref name="expectedETag"/> (the one its load or last write answered) and
     /// answers the new ETag once durable, with the row's revision: that of the last of
     /// <paramref name="changes"/> when it logged any (they take consecutive revisions of their
     /// shard, in order), else the one the row had. Throws <see cref="InconsistentStateException"/>
     /// when the row moved on; any other exception leaves the outcome unknown, and the caller reloads.
     /// </summary>
     public async Task<(long ETag, long? Revision)> WriteAsync(
-        string grainId, string stateName, long? expectedETag, byte[] record, WatchedKey? watched = null, IReadOnlyList<KeyChange>? changes = null)
+        string grainId, string stateName, long expectedETag, byte[] record, WatchedKey? watched = null, IReadOnlyList<KeyChange>? changes = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var write = new PendingWrite(grainId, stateName, expectedETag, record, watched, changes ?? []);
         await _writes.Add(write).Stored;
         return write.StoredETag is { } etag ? (etag, write.StoredRevision) : throw new InconsistentStateException(
             $"Transactional state of {grainId} ({stateName}) is no longer at the ETag it was read at; another activation wrote it.",
-            expectedETag?.ToString() ?? "", "unknown");
+            expectedETag.ToString(CultureInfo.InvariantCulture), "unknown");
     }
 
     private async Task WriteBatchAsync(WriteGroup<PendingWrite> group)
@@ -163,7 +162,7 @@ public sealed partial class TransactionalStateWriter : IAsyncDisposable
         command.Parameters.AddWithValue("service_id", _serviceId);
         command.Parameters.Add(new NpgsqlParameter<string[]>("grain_ids", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = [.. batch.Select(w => w.GrainId)] });
         command.Parameters.Add(new NpgsqlParameter<string[]>("state_names", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = [.. batch.Select(w => w.StateName)] });
-        command.Parameters.Add(new NpgsqlParameter<long?[]>("expected", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = [.. batch.Select(w => w.ExpectedETag)] });
+        command.Parameters.Add(new NpgsqlParameter<long[]>("expected", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = [.. batch.Select(w => w.ExpectedETag)] });
         command.Parameters.Add(new NpgsqlParameter<byte[][]>("records", NpgsqlDbType.Array | NpgsqlDbType.Bytea) { TypedValue = [.. batch.Select(w => w.Record)] });
 
         var changes = batch.Where(w => w.Watched is not null).SelectMany(w => w.Changes.Select(c => (Write: w, Key: w.Watched!, Change: c))).ToList();
@@ -209,7 +208,7 @@ public sealed partial class TransactionalStateWriter : IAsyncDisposable
     [LoggerMessage(Level = LogLevel.Warning, Message = "A batch of {Count} transactional state writes failed; its participants will reload")]
     private partial void LogBatchFailed(Exception exception, int count);
 
-    private sealed record PendingWrite(string GrainId, string StateName, long? ExpectedETag, byte[] Record, WatchedKey? Watched, IReadOnlyList<KeyChange> Changes)
+    private sealed record PendingWrite(string GrainId, string StateName, long ExpectedETag, byte[] Record, WatchedKey? Watched, IReadOnlyList<KeyChange> Changes)
     {
         // Set by the flush before the group's task completes, read by the writer after.
         public long? StoredETag { get; set; }

@@ -84,12 +84,14 @@ public class ChangeLogSweepOrderTests : IAsyncLifetime
         // lock several feeds at once, racing two sweeps (two silos' worth) that raise those feeds' floors.
         for (var round = 0; round < rounds; round++)
         {
-            var writes = Enumerable.Range(0, writesPerRound).Select(i =>
+            var writes = Enumerable.Range(0, writesPerRound).Select(async i =>
             {
                 var shard = i % feeds;
                 var key = $"r{round}/k{i}";
                 var watched = new WatchedKey("sweep-order", table, shard, key);
-                return writer.WriteAsync($"sweep-order/{table:N}/{key}", "state", null, [1], watched, [new KeyChange(1, "1"u8.ToArray(), 1)]);
+                var grainId = $"sweep-order/{table:N}/{key}";
+                var loaded = await writer.LoadAsync(grainId, "state");
+                return await writer.WriteAsync(grainId, "state", loaded.ETag, [1], watched, [new KeyChange(1, "1"u8.ToArray(), 1)]);
             });
             var sweeps = Enumerable.Range(0, 2).Select(_ => store.SweepChangesAsync(Everything, 1000, CancellationToken.None));
             await Task.WhenAll(Task.WhenAll(writes), Task.WhenAll(sweeps)).WaitAsync(Deadline);

@@ -7,8 +7,8 @@ namespace OrleansCompute.Tests.Infrastructure;
 /// A TCP proxy on loopback that can hold what its clients send and deliver it later, as a network
 /// cut does to TCP: the sender's kernel keeps retransmitting the bytes it accepted, also after the
 /// sender gave up and closed the socket, and they arrive when the cut heals. While held, new
-/// connections are accepted but never reach the target (their packets are lost); on release they
-/// are dropped, and the held bytes of the open ones are delivered.
+/// connections are closed at once (a real cut would let them time out: this only makes the client
+/// give up sooner); on release, the held bytes of the open ones are delivered.
 /// </summary>
 public sealed class HoldingProxy : IAsyncDisposable
 {
@@ -16,7 +16,6 @@ public sealed class HoldingProxy : IAsyncDisposable
     private readonly IPEndPoint _target;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Pair> _pairs = [];
-    private readonly List<TcpClient> _lost = [];
     private readonly Lock _gate = new();
     private bool _holding;
 
@@ -52,12 +51,6 @@ public sealed class HoldingProxy : IAsyncDisposable
         {
             _holding = false;
             pairs = [.. _pairs];
-            foreach (var lost in _lost)
-            {
-                lost.Dispose();
-            }
-
-            _lost.Clear();
         }
 
         foreach (var pair in pairs)
@@ -84,7 +77,7 @@ public sealed class HoldingProxy : IAsyncDisposable
             {
                 if (_holding)
                 {
-                    _lost.Add(client);
+                    client.Dispose();
                     continue;
                 }
             }
@@ -121,11 +114,6 @@ public sealed class HoldingProxy : IAsyncDisposable
             foreach (var pair in _pairs)
             {
                 pair.Dispose();
-            }
-
-            foreach (var lost in _lost)
-            {
-                lost.Dispose();
             }
         }
     }

@@ -36,10 +36,10 @@ public sealed class TransactionalStorageFencingTests(SharedClusterFixture fixtur
     {
         var target = new NpgsqlConnectionStringBuilder(fixture.Cluster.ConnectionString);
         _proxy = new HoldingProxy(new IPEndPoint(IPAddress.Parse(target.Host!), target.Port));
-        // The silo behind the cut gives up on its statement after a second, and on its cancel soon.
+        // The silo behind the cut gives up on its statement as a silo does (SiloApp's 5 s command timeout).
         _cutSource = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(fixture.Cluster.ConnectionString)
         {
-            Host = "127.0.0.1", Port = _proxy.Port, CommandTimeout = 1, Timeout = 1, CancellationTimeout = 100,
+            Host = "127.0.0.1", Port = _proxy.Port, CommandTimeout = 5,
         }.ConnectionString);
         _directSource = NpgsqlDataSource.Create(fixture.Cluster.ConnectionString);
         _cut = Writer(_cutSource);

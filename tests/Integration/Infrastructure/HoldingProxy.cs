@@ -17,6 +17,7 @@ public sealed class HoldingProxy : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Pair> _pairs = [];
     private readonly Lock _gate = new();
+    private readonly TaskCompletionSource _deliveredLate = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _holding;
 
     public HoldingProxy(IPEndPoint target)
@@ -33,8 +34,6 @@ public sealed class HoldingProxy : IAsyncDisposable
     /// for it were delivered: the target then read everything that client ever sent.
     /// </summary>
     public Task DeliveredLate => _deliveredLate.Task;
-
-    private readonly TaskCompletionSource _deliveredLate = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public void Hold()
     {
@@ -175,7 +174,7 @@ public sealed class HoldingProxy : IAsyncDisposable
             {
                 // Its kernel would send the end of the stream after the bytes it holds.
                 _clientGone = true;
-                EndUpstreamUnlessHolding();
+                EndUpstreamOnceDelivered();
             }
             finally
             {
@@ -183,7 +182,7 @@ public sealed class HoldingProxy : IAsyncDisposable
             }
         }
 
-        private void EndUpstreamUnlessHolding()
+        private void EndUpstreamOnceDelivered()
         {
             if (_clientGone && _held.Length == 0)
             {
@@ -201,7 +200,7 @@ public sealed class HoldingProxy : IAsyncDisposable
                     _released = true;
                     await _toTarget.WriteAsync(_held.ToArray(), proxy._stop.Token);
                     _held.SetLength(0);
-                    EndUpstreamUnlessHolding();
+                    EndUpstreamOnceDelivered();
                 }
             }
             finally

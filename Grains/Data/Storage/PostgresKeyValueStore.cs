@@ -394,28 +394,36 @@ public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyVal
         var purged = 0;
         foreach (var table in tables)
         {
-            await using var delete = new NpgsqlCommand("""
-                DELETE FROM oc_kv WHERE ctid IN (SELECT ctid FROM oc_kv WHERE table_id = @table LIMIT @limit)
-                """, connection);
             var limit = batchSize - purged;
-            delete.Parameters.AddWithValue("table", table);
-            delete.Parameters.AddWithValue("limit", limit);
-            var deleted = await delete.ExecuteNonQueryAsync(cancellationToken);
+            var deleted = await DeleteSomeAsync("""
+                DELETE FROM oc_kv WHERE ctid IN (SELECT ctid FROM oc_kv WHERE table_id = @table LIMIT @limit)
+                """, table, limit);
+            if (deleted < limit)
+            {
+                // A transactional table's rows are its participants' states (by the table id in
+                // their grain ids, 016_txn_state_by_table.sql); a plain table has none.
+                deleted += await DeleteSomeAsync("""
+                    DELETE FROM oc_txn_state WHERE ctid IN
+                        (SELECT ctid FROM oc_txn_state WHERE split_part(grain_id, '/', 3) = @hex LIMIT @limit - @deleted)
+                    """, table, limit, deleted);
+            }
+
             purged += deleted;
             if (deleted < limit)
             {
-                // The fences go with the last rows: they are smaller and fewer than the rows.
-                await using var fences = new NpgsqlCommand("DELETE FROM oc_kv_fence WHERE table_id = @table", connection);
-                fences.Parameters.AddWithValue("table", table);
-                await fences.ExecuteNonQueryAsync(cancellationToken);
+                // The fences and feeds go with the last rows: they are smaller and fewer than the rows.
+                await DeleteSomeAsync("DELETE FROM oc_kv_fence WHERE table_id = @table", table);
+                await DeleteSomeAsync("DELETE FROM oc_txn_feed WHERE table_id = @table", table);
 
-                // Done with this table: its shard rows stay (dropped = true) so a late activation still refuses it.
-                await using var forget = new NpgsqlCommand("""
-                    DELETE FROM oc_kv_dropped WHERE table_id = @table
+                // Done with this table: its shard rows stay (dropped = true) so a late shard
+                // activation still refuses it. A transactional key has no such check, and a late
+                // one (a request or a transaction in flight at the drop) loads, which writes its
+                // row (a load fences): the table stays queued for a while so that row goes too.
+                await DeleteSomeAsync("""
+                    DELETE FROM oc_kv_dropped WHERE table_id = @table AND dropped_at < now() - @grace
                       AND NOT EXISTS (SELECT 1 FROM oc_kv WHERE table_id = @table)
-                    """, connection);
-                forget.Parameters.AddWithValue("table", table);
-                await forget.ExecuteNonQueryAsync(cancellationToken);
+                      AND NOT EXISTS (SELECT 1 FROM oc_txn_state WHERE split_part(grain_id, '/', 3) = @hex)
+                    """, table);
             }
 
             if (purged >= batchSize)
@@ -425,7 +433,21 @@ public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyVal
         }
 
         return purged;
+
+        async Task<int> DeleteSomeAsync(string sql, Guid table, int limit = 0, int deleted = 0)
+        {
+            await using var delete = new NpgsqlCommand(sql, connection);
+            delete.Parameters.AddWithValue("table", table);
+            delete.Parameters.AddWithValue("hex", table.ToString("N"));
+            delete.Parameters.AddWithValue("limit", limit);
+            delete.Parameters.AddWithValue("deleted", deleted);
+            delete.Parameters.AddWithValue("grace", DroppedTxnGrace);
+            return await delete.ExecuteNonQueryAsync(cancellationToken);
+        }
     }
+
+    // Far beyond the answer bound (5 s) of any request or transaction in flight at a drop.
+    private static readonly TimeSpan DroppedTxnGrace = TimeSpan.FromMinutes(1);
 
     // Every row of one shard in one of the shard tables, read in the transaction that opens the shard.
     private static async Task<List<T>> ReadShardAsync<T>(

@@ -82,17 +82,23 @@ public sealed partial class TransactionalStateWriter : IAsyncDisposable
     // the cut healed, and change the row after a reload had read it: the transaction queue would
     // have decided on the state it read (a commit record not there: abort the participants) while
     // the row went on to hold the commit. An empty record is a row with no state yet.
+    // Loads are group-committed as Stores are (a cold scan page activates hundreds of keys at
+    // once), each row once per statement and in key order, so that batches of different silos
+    // that share rows lock them in the same order.
     private const string LoadSql = """
         INSERT INTO oc_txn_state AS s (service_id, grain_id, state_name, etag, record)
-        VALUES (@service_id, @grain_id, @state_name, 1, ''::bytea)
+        SELECT @service_id, i.grain_id, i.state_name, 1, ''::bytea
+        FROM unnest(@grain_ids, @state_names) AS i(grain_id, state_name)
+        ORDER BY i.grain_id, i.state_name
         ON CONFLICT (service_id, grain_id, state_name) DO UPDATE SET etag = s.etag + 1
-        RETURNING s.etag, s.record, s.revision
+        RETURNING s.grain_id, s.state_name, s.etag, s.record, s.revision
         """;
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly string _serviceId;
     private readonly ILogger<TransactionalStateWriter> _logger;
     private readonly WriteCoalescer<PendingWrite> _writes;
+    private readonly WriteCoalescer<PendingLoad> _loads;
     private readonly IGrainFactory _grains;
     private volatile bool _disposed;
 
@@ -103,6 +109,7 @@ public sealed partial class TransactionalStateWriter : IAsyncDisposable
         _serviceId = cluster.Value.ServiceId;
         _logger = logger;
         _writes = new WriteCoalescer<PendingWrite>(WriteBatchAsync, FlushFailure.FailGroup, MaxBatch, TaskScheduler.Default);
+        _loads = new WriteCoalescer<PendingLoad>(LoadBatchAsync, FlushFailure.FailGroup, MaxBatch, TaskScheduler.Default);
     }
 
     /// <summary>
@@ -112,14 +119,36 @@ public sealed partial class TransactionalStateWriter : IAsyncDisposable
     /// </summary>
     public async Task<(long ETag, byte[] Record, long? Revision)> LoadAsync(string grainId, string stateName)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var load = new PendingLoad(grainId, stateName);
+        await _loads.Add(load).Stored;
+        return load.Row ?? throw new InvalidOperationException($"Loading the transactional state of {grainId} ({stateName}) answered no row.");
+    }
+
+    private async Task LoadBatchAsync(WriteGroup<PendingLoad> group)
+    {
+        // Two loads of one row in a batch (ON CONFLICT cannot touch a row twice in a statement)
+        // share its new ETag: both fence off every Store sent before the batch, and between the
+        // two, the first Store wins the compare-and-set as it would after one load.
+        var rows = group.Writes.Select(l => (l.GrainId, l.StateName)).Distinct().ToList();
         await using var command = _dataSource.CreateCommand(LoadSql);
         command.Parameters.AddWithValue("service_id", _serviceId);
-        command.Parameters.AddWithValue("grain_id", grainId);
-        command.Parameters.AddWithValue("state_name", stateName);
-        await using var reader = await command.ExecuteReaderAsync();
-        return await reader.ReadAsync()
-            ? (reader.GetInt64(0), reader.GetFieldValue<byte[]>(1), reader.IsDBNull(2) ? null : reader.GetInt64(2))
-            : throw new InvalidOperationException($"Loading the transactional state of {grainId} ({stateName}) answered no row.");
+        command.Parameters.Add(new NpgsqlParameter<string[]>("grain_ids", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = [.. rows.Select(r => r.GrainId)] });
+        command.Parameters.Add(new NpgsqlParameter<string[]>("state_names", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = [.. rows.Select(r => r.StateName)] });
+        var loaded = new Dictionary<(string, string), (long, byte[], long?)>();
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                loaded[(reader.GetString(0), reader.GetString(1))] =
+                    (reader.GetInt64(2), reader.GetFieldValue<byte[]>(3), reader.IsDBNull(4) ? null : reader.GetInt64(4));
+            }
+        }
+
+        foreach (var load in group.Writes)
+        {
+            load.Row = loaded.TryGetValue((load.GrainId, load.StateName), out var row) ? row : null;
+        }
     }
 
     /// <summary>
@@ -202,6 +231,7 @@ public sealed partial class TransactionalStateWriter : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _disposed = true;
+        await _loads.WhenIdleAsync();
         await _writes.WhenIdleAsync();
     }
 
@@ -214,5 +244,11 @@ public sealed partial class TransactionalStateWriter : IAsyncDisposable
         public long? StoredETag { get; set; }
 
         public long? StoredRevision { get; set; }
+    }
+
+    private sealed record PendingLoad(string GrainId, string StateName)
+    {
+        // Set by the flush before the group's task completes, read by the loader after.
+        public (long ETag, byte[] Record, long? Revision)? Row { get; set; }
     }
 }

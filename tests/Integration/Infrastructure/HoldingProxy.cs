@@ -18,6 +18,7 @@ public sealed class HoldingProxy : IAsyncDisposable
     private readonly List<Pair> _pairs = [];
     private readonly Lock _gate = new();
     private readonly TaskCompletionSource _deliveredLate = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _holdsBytes = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _holding;
 
     public HoldingProxy(IPEndPoint target)
@@ -34,6 +35,9 @@ public sealed class HoldingProxy : IAsyncDisposable
     /// for it were delivered: the target then read everything that client ever sent.
     /// </summary>
     public Task DeliveredLate => _deliveredLate.Task;
+
+    /// <summary>Completes when a client's bytes were first held: what it sent is then in flight, unanswered.</summary>
+    public Task HoldsBytes => _holdsBytes.Task;
 
     public void Hold()
     {
@@ -148,6 +152,7 @@ public sealed class HoldingProxy : IAsyncDisposable
                         if (proxy.Holding)
                         {
                             _held.Write(buffer, 0, read);
+                            proxy._holdsBytes.TrySetResult();
                         }
                         else
                         {

@@ -101,6 +101,38 @@ public sealed class TransactionalStorageFencingTests(SharedClusterFixture fixtur
         Assert.Equal("after", Value((await Storage(_direct, grainId).Load()).CommittedState));
     }
 
+    [Fact]
+    public async Task Loads_that_gather_behind_one_in_flight_share_a_statement_and_fence_every_store_before_them()
+    {
+        var grainId = $"fencing/{Guid.NewGuid():N}";
+        var participant = Storage(_cut, grainId);
+        var first = await participant.Load();
+        var etag = await participant.Store(first.ETag, new TransactionalStateMetaData(), [Prepare(1, "stored")], 1, null);
+
+        // One load in flight (its statement held), and the loads that arrive meanwhile gather
+        // into the next batch: five of them of the same row, which one statement can upsert only once.
+        _proxy.Hold();
+        var inFlight = _cut.LoadAsync($"fencing/{Guid.NewGuid():N}", "key");
+        await _proxy.HoldsBytes.WaitAsync(Deadline);
+        var gathered = Enumerable.Range(0, 5).Select(_ => Storage(_cut, grainId)).ToList();
+        var loads = gathered.Select(s => s.Load()).ToList();
+        var other = _cut.LoadAsync($"fencing/{Guid.NewGuid():N}", "key");
+        await _proxy.ReleaseAsync();
+        await inFlight.WaitAsync(Deadline);
+        await other.WaitAsync(Deadline);
+        var loaded = await Task.WhenAll(loads).WaitAsync(Deadline);
+
+        Assert.Single(loaded.Select(l => l.ETag).Distinct());
+        Assert.All(loaded, l => Assert.Equal("stored", Value(l.CommittedState)));
+        // The batch fenced the Store the participant could still send; of the loaders, the first to store wins.
+        await Assert.ThrowsAsync<Orleans.Storage.InconsistentStateException>(() =>
+            participant.Store(etag, new TransactionalStateMetaData(), [Prepare(2, "stale")], 2, null));
+        await gathered[0].Store(loaded[0].ETag, new TransactionalStateMetaData(), [Prepare(2, "first")], 2, null);
+        await Assert.ThrowsAsync<Orleans.Storage.InconsistentStateException>(() =>
+            gathered[1].Store(loaded[1].ETag, new TransactionalStateMetaData(), [Prepare(2, "second")], 2, null));
+        Assert.Equal("first", Value((await Storage(_direct, grainId).Load()).CommittedState));
+    }
+
     private TransactionalStateWriter Writer(NpgsqlDataSource dataSource)
     {
         var services = fixture.Cluster.Silos[0].Services;

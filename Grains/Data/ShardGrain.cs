@@ -508,7 +508,7 @@ public sealed partial class ShardGrain(
         var started = KvMetrics.StartCommit();
         try
         {
-            await store.CommitAsync(_tableId, _shard, _epoch, Sealed(rows), SealedChanges(changes), CancellationToken.None);
+            await store.CommitAsync(_tableId, _shard, _epoch, Sealed(rows), SealedChanges(changes), group.Deadline, CancellationToken.None);
             metrics.Committed(started, _tenant, ok: true);
         }
         catch (ShardFencedException fenced) when (fenced.TableDropped)
@@ -558,11 +558,12 @@ public sealed partial class ShardGrain(
 
     // A failed commit leaves the in-memory state ahead of the store: fail everything staged and
     // let a fresh activation reload from the store.
-    private ShardUnavailableException Break(Exception ex)
+    private Exception Break(Exception ex)
     {
         var fenced = ex is ShardFencedException;
         _broken = ex;
-        var failure = new ShardUnavailableException(
+        // A commit that reached the store past its deadline was refused there: nothing was written.
+        Exception failure = ex is DeadlineExceededException ? ex : new ShardUnavailableException(
             fenced
                 ? "The shard moved to another activation; nothing was written. Retry."
                 : "The store failed while committing; the write may or may not have been applied.",

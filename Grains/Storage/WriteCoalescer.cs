@@ -225,7 +225,7 @@ public sealed class WriteCoalescer<T>
             {
                 try
                 {
-                    await _flush(new WriteGroup<T>(group.Writes, group.First, group.Last));
+                    await _flush(new WriteGroup<T>(group.Writes, group.First, group.Last, group.Deadline));
                 }
                 catch (Exception e)
                 {
@@ -346,5 +346,9 @@ public sealed class WriteCoalescer<T>
 /// <summary>A write added to a <see cref="WriteCoalescer{T}"/>: its number, and the task of the group that carries it.</summary>
 public readonly record struct WriteTicket(long Sequence, Task Stored);
 
-/// <summary>One group for a flush to store: its writes in the order they were added, numbered <paramref name="FirstSequence"/> to <paramref name="LastSequence"/>.</summary>
-public readonly record struct WriteGroup<T>(IReadOnlyList<T> Writes, long FirstSequence, long LastSequence);
+/// <summary>
+/// One group for a flush to store: its writes in the order they were added, numbered <paramref name="FirstSequence"/>
+/// to <paramref name="LastSequence"/>, and the earliest of their deadlines (a <see cref="Stopwatch"/> timestamp; 0 for
+/// none), which the flush may hand on to the store, since a store write can arrive later than it was sent.
+/// </summary>
+public readonly record struct WriteGroup<T>(IReadOnlyList<T> Writes, long FirstSequence, long LastSequence, long Deadline = 0);

@@ -24,14 +24,16 @@ public interface IKeyValueStore
     /// <see cref="ShardFencedException"/> when it does not, or the table was dropped.
     /// </summary>
     Task CommitAsync(Guid tableId, int shard, long epoch, IReadOnlyList<RowWrite> writes, CancellationToken cancellationToken)
-        => CommitAsync(tableId, shard, epoch, writes, [], cancellationToken);
+        => CommitAsync(tableId, shard, epoch, writes, [], deadline: 0, cancellationToken);
 
     /// <summary>
     /// As <see cref="CommitAsync(Guid, int, long, IReadOnlyList{RowWrite}, CancellationToken)"/>, and appends
     /// <paramref name="changes"/> to the shard's change log in the same transaction (watch): the log
-    /// holds a change exactly when the commit that made it stands.
+    /// holds a change exactly when the commit that made it stands. A <paramref name="deadline"/> (a
+    /// <see cref="System.Diagnostics.Stopwatch"/> timestamp; 0 for none) is checked where the commit
+    /// lands: one that arrives past it applies nothing and throws <see cref="OrleansCompute.Deadlines.DeadlineExceededException"/>.
     /// </summary>
-    Task CommitAsync(Guid tableId, int shard, long epoch, IReadOnlyList<RowWrite> writes, IReadOnlyList<LoggedChange> changes, CancellationToken cancellationToken);
+    Task CommitAsync(Guid tableId, int shard, long epoch, IReadOnlyList<RowWrite> writes, IReadOnlyList<LoggedChange> changes, long deadline, CancellationToken cancellationToken);
 
     /// <summary>
     /// Up to <paramref name="limit"/> logged changes of the shard with revisions in

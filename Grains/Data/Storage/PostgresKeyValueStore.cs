@@ -8,13 +8,17 @@ namespace OrleansCompute.Grains.Data.Storage;
 /// Rows in PostgreSQL (deploy/sql/postgres/005_key_value.sql, 006_key_value_lease.sql, 011_key_fence.sql). A commit is
 /// one batch in one round trip and one transaction: the epoch fence, then all upserts as one statement over arrays, then
 /// all deletes as one statement, then the keys' fencing tokens as one statement, then the change log (013_watch_change_log.sql)
-/// as one statement, whatever the number of rows.
+/// as one statement, whatever the number of rows. A commit with a deadline checks first that it arrived in time
+/// (017_commit_not_after.sql), on the store's clock as this silo's lease renewals read it (<see cref="StoreClock"/>).
 /// </summary>
 public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyValueStore
 {
     private const string FencedState = "OCKV1";
     private const string DroppedState = "OCKV2";
     private const string SealedState = "OCKV3";
+    private const string TooLateState = "OCKV4";
+
+    private readonly StoreClock _clock = new();
 
     public async Task<ShardSnapshot> OpenShardAsync(Guid tableId, int shard, string holder, TimeSpan patience, CancellationToken cancellationToken)
     {
@@ -95,11 +99,21 @@ public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyVal
         }
     }
 
-    public async Task CommitAsync(Guid tableId, int shard, long epoch, IReadOnlyList<RowWrite> writes, IReadOnlyList<LoggedChange> changes, CancellationToken cancellationToken)
+    public async Task CommitAsync(Guid tableId, int shard, long epoch, IReadOnlyList<RowWrite> writes, IReadOnlyList<LoggedChange> changes, long deadline, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         // No explicit transaction: a batch runs in one implicit transaction and one round trip.
         await using var batch = new NpgsqlBatch(connection);
+
+        // First, so a commit that arrives late (its bytes held in a cut, retransmitted after the
+        // silo gave up on them) takes no lock and applies nothing. Unchecked until this silo's
+        // first lease renewal has read the store's clock.
+        if (deadline != 0 && _clock.StoreTimeAt(deadline) is { } notAfter)
+        {
+            var inTime = new NpgsqlBatchCommand("SELECT oc_kv_commit_not_after(@not_after)");
+            inTime.Parameters.AddWithValue("not_after", NpgsqlDbType.TimestampTz, notAfter);
+            batch.BatchCommands.Add(inTime);
+        }
 
         var fence = new NpgsqlBatchCommand("SELECT oc_kv_commit_fence(@table, @shard, @epoch)");
         fence.Parameters.AddWithValue("table", tableId);
@@ -179,6 +193,10 @@ public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyVal
         catch (PostgresException ex) when (ex.SqlState is FencedState or DroppedState or SealedState)
         {
             throw new ShardFencedException(ex.MessageText, tableDropped: ex.SqlState == DroppedState, moved: ex.SqlState == SealedState);
+        }
+        catch (PostgresException ex) when (ex.SqlState == TooLateState)
+        {
+            throw new OrleansCompute.Deadlines.DeadlineExceededException($"The commit reached the store after its deadline and was not applied: {ex.MessageText}.");
         }
     }
 
@@ -321,6 +339,7 @@ public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyVal
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         // In the statement itself, so no renewal can land after the vote that declared the silo dead.
+        // It answers the store's clock, read inside the statement: the reading commits take their deadlines by.
         await using var renew = new NpgsqlCommand("""
             INSERT INTO oc_kv_silo_lease (silo, lease_until)
             SELECT @silo, now() + @lease
@@ -328,6 +347,7 @@ public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyVal
                               WHERE m.deployment_id = @cluster AND m.address = @address AND m.port = @port
                                 AND m.generation = @generation AND m.status = 6)
             ON CONFLICT (silo) DO UPDATE SET lease_until = EXCLUDED.lease_until
+            RETURNING clock_timestamp()
             """, connection);
         renew.Parameters.AddWithValue("silo", holder.Id);
         renew.Parameters.AddWithValue("lease", lease);
@@ -335,7 +355,14 @@ public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyVal
         renew.Parameters.AddWithValue("address", holder.Address);
         renew.Parameters.AddWithValue("port", holder.Port);
         renew.Parameters.AddWithValue("generation", holder.Generation);
-        return await renew.ExecuteNonQueryAsync(cancellationToken) == 1;
+        var sent = Stopwatch.GetTimestamp();
+        if (await renew.ExecuteScalarAsync(cancellationToken) is not DateTime storeNow)
+        {
+            return false;
+        }
+
+        _clock.Observe(sent, Stopwatch.GetTimestamp(), storeNow);
+        return true;
     }
 
     public async Task EndSiloLeaseAsync(SiloLeaseHolder holder, CancellationToken cancellationToken)

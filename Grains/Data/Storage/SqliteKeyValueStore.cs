@@ -100,7 +100,8 @@ public sealed class SqliteKeyValueStore(string connectionString) : IKeyValueStor
         }
     }
 
-    public async Task CommitAsync(Guid tableId, int shard, long epoch, IReadOnlyList<RowWrite> writes, IReadOnlyList<LoggedChange> changes, CancellationToken cancellationToken)
+    // The deadline was checked before the commit was sent; the file is local, so no commit can arrive late.
+    public async Task CommitAsync(Guid tableId, int shard, long epoch, IReadOnlyList<RowWrite> writes, IReadOnlyList<LoggedChange> changes, long deadline, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);

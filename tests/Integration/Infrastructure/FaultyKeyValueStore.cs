@@ -61,10 +61,10 @@ public sealed class FaultyKeyValueStore(IKeyValueStore inner, StoreFaults faults
         await inner.CommitAsync(tableId, shard, epoch, writes, cancellationToken);
     }
 
-    public async Task CommitAsync(Guid tableId, int shard, long epoch, IReadOnlyList<RowWrite> writes, IReadOnlyList<LoggedChange> changes, CancellationToken cancellationToken)
+    public async Task CommitAsync(Guid tableId, int shard, long epoch, IReadOnlyList<RowWrite> writes, IReadOnlyList<LoggedChange> changes, long deadline, CancellationToken cancellationToken)
     {
         await faults.BeforeCommitAsync(writes);
-        await inner.CommitAsync(tableId, shard, epoch, writes, changes, cancellationToken);
+        await inner.CommitAsync(tableId, shard, epoch, writes, changes, deadline, cancellationToken);
     }
 
     public Task<ChangeLogPage> ReadChangesAsync(Guid tableId, int shard, long after, long through, int limit, CancellationToken cancellationToken) =>

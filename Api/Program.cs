@@ -26,6 +26,7 @@ builder.WebHost.ConfigureKestrel((context, kestrel) =>
     kestrel.Limits.MaxRequestBodySize = RequestBodyLimit.Bytes(context.Configuration));
 
 builder.Services.AddSingleton<ClusterConnection>();
+builder.Services.AddSingleton<OrleansCompute.Deadlines.StoreClock>();
 builder.Services.AddSingleton<ClusterClientHost>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<ClusterClientHost>());
 builder.Services.AddSingleton<IClusterClient>(sp => sp.GetRequiredService<ClusterClientHost>().Client);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Orleans.Runtime;
 using OrleansCompute.Deadlines;
 
@@ -7,6 +8,10 @@ namespace OrleansCompute.Grains;
 /// Turns the remaining budget a caller sent (<see cref="RequestDeadline.BudgetKey"/>) into a
 /// deadline on this silo's monotonic clock for the call, and drops a call whose budget was spent
 /// before it got here: it had no effect, and the caller has given up on it or is about to.
+/// The budget restarts on arrival, so a call held on its way (in a cut, or in this silo's socket
+/// while it was paused) would get all of it again; the deadline on the store's clock
+/// (<see cref="RequestDeadline.StoreDeadlineKey"/>), where the caller sent one and this silo has
+/// mapped that clock, cuts the budget to what is really left.
 /// </summary>
 /// <remarks>
 /// The budget is taken out of the RequestContext, so it does not flow on by itself into the calls
@@ -15,7 +20,7 @@ namespace OrleansCompute.Grains;
 /// product is decided there (a shard's staging and commit, the coordinator's commit decision, a
 /// job's insert).
 /// </remarks>
-public sealed class RequestDeadlineFilter : IIncomingGrainCallFilter
+public sealed class RequestDeadlineFilter(StoreClock storeClock) : IIncomingGrainCallFilter
 {
     public async Task Invoke(IIncomingGrainCallContext context)
     {
@@ -26,7 +31,19 @@ public sealed class RequestDeadlineFilter : IIncomingGrainCallFilter
         }
 
         RequestContext.Remove(RequestDeadline.BudgetKey);
-        using var deadline = RequestDeadline.Begin(TimeSpan.FromMilliseconds(budget));
+        var left = TimeSpan.FromMilliseconds(budget);
+        if (RequestContext.Get(RequestDeadline.StoreDeadlineKey) is long storeDeadline)
+        {
+            RequestContext.Remove(RequestDeadline.StoreDeadlineKey);
+            // This silo's mapping is never early, so what it leaves is never more than is really left.
+            if (storeClock.StoreTimeAt(Stopwatch.GetTimestamp()) is { } storeNow)
+            {
+                var byStore = new DateTime(storeDeadline, DateTimeKind.Utc) - storeNow;
+                left = byStore < left ? byStore : left;
+            }
+        }
+
+        using var deadline = RequestDeadline.Begin(left);
         RequestDeadline.ThrowIfPassed("nothing was done");
         await context.Invoke();
     }

@@ -48,6 +48,8 @@ public static class SiloApp
         builder.Services.AddSingleton<SiloReadiness>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SiloReadiness>());
         builder.Services.AddSingleton(TimeProvider.System);
+        // The store's clock as this silo maps it (its lease renewals read it): deadlines that cross processes.
+        builder.Services.AddSingleton<OrleansCompute.Deadlines.StoreClock>();
         // Tests substitute their own data and coordination clocks before this runs.
         builder.Services.TryAddKeyedSingleton(KeyValueOptions.ClockKey, TimeProvider.System);
         builder.Services.TryAddKeyedSingleton(CoordinationClock.Key, TimeProvider.System);

@@ -19,12 +19,14 @@ public sealed partial class ClusterClientHost : IHostedService, IAsyncDisposable
     private int _failedAttempts;
     private int _stopped;
 
-    public ClusterClientHost(IConfiguration configuration, ILoggerFactory loggerFactory, ClusterConnection connection)
+    public ClusterClientHost(IConfiguration configuration, ILoggerFactory loggerFactory, ClusterConnection connection, OrleansCompute.Deadlines.StoreClock storeClock)
     {
         _logger = loggerFactory.CreateLogger<ClusterClientHost>();
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Services.AddSingleton(loggerFactory);
         builder.Services.AddSingleton<IClusterConnectionStatusObserver>(connection);
+        // The Api's mapping of the store's clock (ClusterProbe keeps it), for RequestDeadlineBudgetFilter.
+        builder.Services.AddSingleton(storeClock);
         builder.UseOrleansClient(client => Configure(client, configuration));
         _host = builder.Build();
         Client = _host.Services.GetRequiredService<IClusterClient>();

@@ -1,4 +1,5 @@
 using OrleansCompute.Cluster;
+using OrleansCompute.Deadlines;
 
 namespace OrleansCompute.Api.Cluster;
 
@@ -12,9 +13,14 @@ namespace OrleansCompute.Api.Cluster;
 /// gateways: one paused or cut-off silo must not make the Api answer every request 503 (it did
 /// when the probe asked the management grain, a single activation that may live on that silo).
 /// </para>
+/// <para>
+/// Each answer also carries the silo's mapping of the store's clock, from which this Api maps its
+/// own (<see cref="StoreClock"/>): requests then carry their deadline on that clock too, so a silo
+/// can tell work held on its way (in a cut, or in a paused silo's socket) from fresh work.
+/// </para>
 /// </summary>
 public sealed partial class ClusterProbe(
-    IGrainFactory grains, ClusterConnection connection, ILogger<ClusterProbe> logger) : BackgroundService
+    IGrainFactory grains, ClusterConnection connection, StoreClock storeClock, ILogger<ClusterProbe> logger) : BackgroundService
 {
     private static readonly TimeSpan Period = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(3);
@@ -56,7 +62,7 @@ public sealed partial class ClusterProbe(
         while (await timer.WaitForNextTickAsync(stoppingToken));
     }
 
-    /// <summary>The first answer of up to <see cref="Attempts"/> pings through different gateways; throws the last failure.</summary>
+    /// <summary>The active silos by the first answer of up to <see cref="Attempts"/> pings through different gateways; throws the last failure.</summary>
     private async Task<int> ActiveSilosAsync(CancellationToken stoppingToken)
     {
         for (var attempt = 1; ; attempt++)
@@ -66,7 +72,14 @@ public sealed partial class ClusterProbe(
                 // Keys cycle through a few values, so the pings spread over gateways and the stateless
                 // workers stay few.
                 var key = Interlocked.Increment(ref _next) % 8;
-                return await grains.GetGrain<IClusterPingGrain>(key).ActiveSilosAsync().WaitAsync(CallTimeout, stoppingToken);
+                var sent = System.Diagnostics.Stopwatch.GetTimestamp();
+                var ping = await grains.GetGrain<IClusterPingGrain>(key).PingAsync().WaitAsync(CallTimeout, stoppingToken);
+                if (ping.StoreNow is { } storeNow)
+                {
+                    storeClock.Observe(sent, System.Diagnostics.Stopwatch.GetTimestamp(), storeNow);
+                }
+
+                return ping.ActiveSilos;
             }
             catch (Exception) when (attempt < Attempts && !stoppingToken.IsCancellationRequested)
             {

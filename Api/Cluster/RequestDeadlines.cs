@@ -117,15 +117,21 @@ public static class RequestDeadlines
 /// <summary>
 /// Sends what is left of the request's deadline with every grain call the Api makes, as a budget
 /// in milliseconds: the silo re-derives a deadline from it on its own monotonic clock, immune to
-/// skew between the clocks of the Api and the silos.
+/// skew between the clocks of the Api and the silos. The budget restarts where the call arrives,
+/// so the call also carries the deadline on the store's clock once this Api has mapped it
+/// (<see cref="StoreClock"/>): a call held on its way past that instant is dropped on arrival.
 /// </summary>
-public sealed class RequestDeadlineBudgetFilter : IOutgoingGrainCallFilter
+public sealed class RequestDeadlineBudgetFilter(StoreClock storeClock) : IOutgoingGrainCallFilter
 {
     public Task Invoke(IOutgoingGrainCallContext context)
     {
         if (RequestDeadline.Remaining is { } left)
         {
             RequestContext.Set(RequestDeadline.BudgetKey, (long)left.TotalMilliseconds);
+            if (storeClock.StoreTimeAt(RequestDeadline.Timestamp) is { } storeDeadline)
+            {
+                RequestContext.Set(RequestDeadline.StoreDeadlineKey, storeDeadline.Ticks);
+            }
         }
 
         return context.Invoke();

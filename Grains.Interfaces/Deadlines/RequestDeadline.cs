@@ -19,6 +19,13 @@ public static class RequestDeadline
     /// <summary>The RequestContext key of the remaining budget, in whole milliseconds.</summary>
     public const string BudgetKey = "oc-deadline-budget-ms";
 
+    /// <summary>
+    /// The RequestContext key of the same deadline on the store's clock (<see cref="StoreClock"/>;
+    /// <see cref="DateTime.Ticks"/>, UTC), sent beside the budget once the caller has mapped that
+    /// clock: the budget cannot count time a call spent held between processes, this can.
+    /// </summary>
+    public const string StoreDeadlineKey = "oc-deadline-store-ticks";
+
     private static readonly AsyncLocal<long> Current = new();
 
     /// <summary>The deadline as a <see cref="Stopwatch"/> timestamp; 0 when this flow has none.</summary>

@@ -1,11 +1,14 @@
+using System.Diagnostics;
 using OrleansCompute.Cluster;
+using OrleansCompute.Deadlines;
 
 namespace OrleansCompute.Grains.Cluster;
 
-/// <summary>Answers the Api's probe from the local silo's membership view; see <see cref="IClusterPingGrain"/>.</summary>
+/// <summary>Answers the Api's probe from the local silo's membership view and store clock; see <see cref="IClusterPingGrain"/>.</summary>
 [StatelessWorker]
-public sealed class ClusterPingGrain(IClusterMembershipService membership) : Grain, IClusterPingGrain
+public sealed class ClusterPingGrain(IClusterMembershipService membership, StoreClock storeClock) : Grain, IClusterPingGrain
 {
-    public Task<int> ActiveSilosAsync() =>
-        Task.FromResult(membership.CurrentSnapshot.Members.Values.Count(m => m.Status == SiloStatus.Active));
+    public Task<ClusterPing> PingAsync() => Task.FromResult(new ClusterPing(
+        membership.CurrentSnapshot.Members.Values.Count(m => m.Status == SiloStatus.Active),
+        storeClock.StoreTimeAt(Stopwatch.GetTimestamp())));
 }

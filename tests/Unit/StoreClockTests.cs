@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using OrleansCompute.Grains.Data.Storage;
+using OrleansCompute.Deadlines;
 
 namespace OrleansCompute.Tests.Unit;
 
@@ -27,7 +27,7 @@ public class StoreClockTests
     }
 
     [Fact]
-    public void A_reading_with_a_round_trip_over_a_second_is_not_taken_and_the_previous_one_stands()
+    public void A_reading_with_a_round_trip_over_half_a_second_is_not_taken_and_the_previous_one_stands()
     {
         var clock = new StoreClock();
         var sent = Stopwatch.GetTimestamp();

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Npgsql;
 using NpgsqlTypes;
+using OrleansCompute.Deadlines;
 
 namespace OrleansCompute.Grains.Data.Storage;
 
@@ -11,14 +12,15 @@ namespace OrleansCompute.Grains.Data.Storage;
 /// as one statement, whatever the number of rows. A commit with a deadline checks first that it arrived in time
 /// (017_commit_not_after.sql), on the store's clock as this silo's lease renewals read it (<see cref="StoreClock"/>).
 /// </summary>
-public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyValueStore
+public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource, StoreClock? clock = null) : IKeyValueStore
 {
     private const string FencedState = "OCKV1";
     private const string DroppedState = "OCKV2";
     private const string SealedState = "OCKV3";
     private const string TooLateState = "OCKV4";
 
-    private readonly StoreClock _clock = new();
+    // The silo's, shared with its deadline filter (its lease renewals are the readings).
+    private readonly StoreClock _clock = clock ?? new();
 
     public async Task<ShardSnapshot> OpenShardAsync(Guid tableId, int shard, string holder, TimeSpan patience, CancellationToken cancellationToken)
     {
@@ -196,7 +198,7 @@ public sealed class PostgresKeyValueStore(NpgsqlDataSource dataSource) : IKeyVal
         }
         catch (PostgresException ex) when (ex.SqlState == TooLateState)
         {
-            throw new OrleansCompute.Deadlines.DeadlineExceededException($"The commit reached the store after its deadline and was not applied: {ex.MessageText}.");
+            throw new DeadlineExceededException($"The commit reached the store after its deadline and was not applied: {ex.MessageText}.");
         }
     }
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using Npgsql;
+using OrleansCompute.Data;
 using OrleansCompute.Deadlines;
 using OrleansCompute.Grains.Data.Storage;
 using OrleansCompute.Tests.Infrastructure;
@@ -13,6 +14,8 @@ namespace OrleansCompute.Tests.Cluster;
 /// bytes wait in the silo's kernel, which retransmits them once the cut heals. The commit carries
 /// its deadline, on the store's clock, and the store refuses it when it arrives past it. Real
 /// PostgreSQL; the cut is a proxy that holds the bytes and delivers them after the client gave up.
+/// The same holds for a call held on its way to the silo: its budget restarts on arrival, but the
+/// deadline it carries on the store's clock does not.
 /// </summary>
 [Collection(SharedClusterCollection.Name)]
 public sealed class LateCommitTests(SharedClusterFixture fixture) : IAsyncLifetime
@@ -67,6 +70,42 @@ public sealed class LateCommitTests(SharedClusterFixture fixture) : IAsyncLifeti
             "SELECT count(*) FROM oc_kv WHERE table_id = @table", ("table", tableId));
         // Without a deadline the late commit lands: the hazard the deadline closes is real.
         Assert.Equal(withDeadline ? 0 : 1, rows);
+    }
+
+    [Theory]
+    [InlineData(-1, false)]
+    [InlineData(10, true)]
+    public async Task A_call_whose_deadline_on_the_store_clock_passed_is_dropped_on_arrival_though_its_budget_is_fresh(int storeDeadlineSeconds, bool applied)
+    {
+        var table = Names.Table("late");
+        Assert.Equal(HttpStatusCode.Created, (await fixture.Http.PutAsync($"/v1/tables/{table}",
+            new StringContent("""{"shards": 2}""", System.Text.Encoding.UTF8, "application/json"))).StatusCode);
+        var info = (await fixture.Cluster.Silos[0].Grains.GetGrain<ITableGrain>($"default/{table}").DescribeAsync())!;
+        var shard = fixture.Cluster.Silos[0].Grains.GetGrain<IShardGrain>(ShardMap.ShardKey("default", info, ShardMap.ShardOf("k", info.Shards)));
+        var storeNow = (await TestDatabase.ScalarAsync<DateTime>(fixture.Cluster.ConnectionString, "SELECT clock_timestamp()")).ToUniversalTime();
+
+        // What the Api sends: a fresh budget, as a held call gets again on arrival, and the deadline on the store's clock.
+        Orleans.Runtime.RequestContext.Set(RequestDeadline.BudgetKey, 10_000L);
+        Orleans.Runtime.RequestContext.Set(RequestDeadline.StoreDeadlineKey, storeNow.AddSeconds(storeDeadlineSeconds).Ticks);
+        try
+        {
+            var put = shard.ExecuteAsync(new KvOp(KvOpKind.Put, "k", "1"u8.ToArray()));
+            if (applied)
+            {
+                Assert.Equal(KvStatus.Created, (await put).Status);
+            }
+            else
+            {
+                await Assert.ThrowsAsync<DeadlineExceededException>(() => put);
+            }
+        }
+        finally
+        {
+            Orleans.Runtime.RequestContext.Clear();
+        }
+
+        Assert.Equal(applied ? HttpStatusCode.OK : HttpStatusCode.NotFound,
+            (await fixture.Http.GetAsync($"/v1/tables/{table}/keys/k")).StatusCode);
     }
 
     [Fact]

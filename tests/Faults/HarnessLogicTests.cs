@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using VerdictKind = OrleansCompute.Faults.Checkers.VerdictKind;
 using OrleansCompute.Tests.Faults.Harness;
 
 namespace OrleansCompute.Tests.Faults;
@@ -47,6 +48,33 @@ public class HarnessLogicTests
         Assert.Equal(2, measured.RecoverySeconds!.Value, 3);  // 20 → 22
         Assert.Equal(1, measured.Unknown);
         Assert.True(Stopwatch.Frequency > 0);
+    }
+
+    [Theory]
+    [InlineData(3.0, true)]
+    [InlineData(6.5, false)]
+    public void The_kv_verdict_closes_a_write_of_unknown_outcome_at_the_effect_bound(double firstSeenAfter, bool linearizable)
+    {
+        // A put sent at 1 s and answered outcome-unknown; the old value is still read at
+        // firstSeenAfter, the put's value 1.2 s later. Within the bound that is a late but legal
+        // effect; past it, a write that took effect after its deadline.
+        Op Get(double call, double answer, string value) => new()
+        {
+            Kind = "kv.get", Workload = "kv", Resource = "k", Table = "t", Key = "k", Invoke = History.Ticks(call), Complete = History.Ticks(answer),
+            Outcome = Outcomes.Ok, Status = 200, Value = value, Version = value == "\"new\"" ? 2 : 1, Result = "ok",
+        };
+        var ops = new List<Op>
+        {
+            new() { Kind = "kv.put", Workload = "kv", Resource = "k", Table = "t", Key = "k", Invoke = History.Ticks(0), Complete = History.Ticks(0.1), Outcome = Outcomes.Ok, Status = 201, Value = "\"old\"", Result = "created" },
+            new() { Kind = "kv.put", Workload = "kv", Resource = "k", Table = "t", Key = "k", Invoke = History.Ticks(1), Outcome = Outcomes.Unknown, Status = 503, Value = "\"new\"" },
+            Get(firstSeenAfter, firstSeenAfter + 0.1, "\"old\""),
+            Get(firstSeenAfter + 1.2, firstSeenAfter + 1.3, "\"new\""),
+        };
+
+        var verdict = Checking.Check("kv", ops, seed: 1, fault: "test");
+
+        Assert.Equal(TimeSpan.FromSeconds(5), Checking.EffectBound);
+        Assert.Equal(linearizable ? VerdictKind.Ok : VerdictKind.Violation, verdict.Kind);
     }
 
     [Fact]

@@ -38,14 +38,20 @@ public class StoreClockTests
     }
 
     [Fact]
-    public void A_newer_reading_replaces_the_older_one()
+    public void A_tighter_reading_replaces_the_current_one_and_a_looser_one_only_once_it_is_old()
     {
         var clock = new StoreClock();
         var sent = Stopwatch.GetTimestamp();
-        clock.Observe(sent, sent + 1, StoreNow);
-        // The store's clock stepped a minute forward since the first reading.
-        clock.Observe(sent + Stopwatch.Frequency, sent + Stopwatch.Frequency + 1, StoreNow + TimeSpan.FromSeconds(61));
-
-        Assert.Equal(StoreNow + TimeSpan.FromSeconds(62), clock.StoreTimeAt(sent + 2 * Stopwatch.Frequency));
+        var f = Stopwatch.Frequency;
+        clock.Observe(sent, sent + f / 10, StoreNow);
+        // Looser (a longer round trip), and the current reading is young: it stands.
+        clock.Observe(sent + f, sent + f + f / 5, StoreNow + TimeSpan.FromSeconds(1.15));
+        Assert.Equal(StoreNow + TimeSpan.FromSeconds(2), clock.StoreTimeAt(sent + 2 * f));
+        // Tighter: taken (here the store's clock stepped a minute forward meanwhile).
+        clock.Observe(sent + 2 * f, sent + 2 * f + f / 100, StoreNow + TimeSpan.FromSeconds(62));
+        Assert.Equal(StoreNow + TimeSpan.FromSeconds(63), clock.StoreTimeAt(sent + 3 * f));
+        // Looser, but the current reading is over half a minute old: taken.
+        clock.Observe(sent + 40 * f, sent + 40 * f + f / 5, StoreNow + TimeSpan.FromSeconds(100));
+        Assert.Equal(StoreNow + TimeSpan.FromSeconds(101), clock.StoreTimeAt(sent + 41 * f));
     }
 }

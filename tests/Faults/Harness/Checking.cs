@@ -10,9 +10,21 @@ namespace OrleansCompute.Tests.Faults.Harness;
 /// </summary>
 public static class Checking
 {
+    /// <summary>
+    /// How long after its invoke an indeterminate write may still take effect: the Api's request
+    /// deadline (4 s from its receipt of the request) and 1 s for that receipt and the slack of the
+    /// two store-clock mappings the deadline crosses processes by (docs/reliability.md, "Bounded
+    /// effects"). Before the deadline held across processes, every CI history had writes past it.
+    /// </summary>
+    public static readonly TimeSpan EffectBound = TimeSpan.FromSeconds(5);
+
     public static Verdict Check(string workload, IReadOnlyList<Op> ops, int seed, string fault)
     {
-        var meta = new HistoryMeta { Workload = workload, Seed = seed, Fault = fault, TicksPerSecond = System.Diagnostics.Stopwatch.Frequency };
+        var meta = new HistoryMeta
+        {
+            Workload = workload, Seed = seed, Fault = fault, TicksPerSecond = System.Diagnostics.Stopwatch.Frequency,
+            EffectDeadline = (long)(EffectBound.TotalSeconds * System.Diagnostics.Stopwatch.Frequency),
+        };
         var history = HistoryReader.Read(new[] { JsonSerializer.Serialize(meta, HistoryJson.Options) }
             .Concat(ops.Select(o => JsonSerializer.Serialize(o, History.Json))));
         // Every checker whose op kinds occur: the locks workload is judged by the locks checker

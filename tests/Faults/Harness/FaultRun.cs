@@ -233,6 +233,7 @@ public static class Report
         text.AppendLine($"- replay: `{FaultRun.Replay(run.Options)}`");
         text.AppendLine($"- history: `{run.HistoryPath}` (JSONL, the checkers' model)");
         text.AppendLine($"- clock skew honoured by .NET (Date header of the skewed silo off by the skew): {(run.SkewVerified ? "yes" : "not verified in this run")}");
+        text.AppendLine($"- effect bound: an indeterminate write takes effect within {Checking.EffectBound.TotalSeconds:0.##} s of its invoke or never (the kv checker closes it there)");
         text.AppendLine($"- ops per workload: {string.Join(", ", run.Results.GroupBy(r => r.Workload).Select(g => $"{g.Key} {g.Sum(r => r.Ops)}"))}");
         if (run.Aborted is not null)
         {

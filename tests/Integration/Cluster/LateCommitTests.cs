@@ -27,13 +27,9 @@ public sealed class LateCommitTests(SharedClusterFixture fixture) : IAsyncLifeti
 
     public Task InitializeAsync()
     {
-        var target = new NpgsqlConnectionStringBuilder(fixture.Cluster.ConnectionString);
-        _proxy = new HoldingProxy(new IPEndPoint(IPAddress.Parse(target.Host!), target.Port));
+        _proxy = HoldingProxy.ForPostgres(fixture.Cluster.ConnectionString);
         // The silo behind the cut gives up on its statement, here sooner than a silo's 5 s so the test is short.
-        _cutSource = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(fixture.Cluster.ConnectionString)
-        {
-            Host = "127.0.0.1", Port = _proxy.Port, CommandTimeout = 2,
-        }.ConnectionString);
+        _cutSource = _proxy.DataSource(fixture.Cluster.ConnectionString, commandTimeoutSeconds: 2);
         return Task.CompletedTask;
     }
 
@@ -49,11 +45,7 @@ public sealed class LateCommitTests(SharedClusterFixture fixture) : IAsyncLifeti
     public async Task A_commit_delivered_after_its_deadline_applies_nothing(bool withDeadline)
     {
         var store = new PostgresKeyValueStore(_cutSource);
-        var holder = new SiloLeaseHolder($"late-{Guid.NewGuid():N}", "late", "127.0.0.1", 1, Random.Shared.Next(1, int.MaxValue));
-        // The renewal reads the store's clock, which commits take their deadlines by.
-        Assert.True(await store.RenewSiloLeaseAsync(holder, TimeSpan.FromMinutes(1), CancellationToken.None));
-        var tableId = Guid.NewGuid();
-        var shard = await store.OpenShardAsync(tableId, 0, holder.Id, TimeSpan.FromSeconds(5), CancellationToken.None);
+        var (tableId, shard) = await OpenShardAsync(store);
 
         _proxy.Hold();
         var deadline = withDeadline ? Stopwatch.GetTimestamp() + Stopwatch.Frequency / 2 : 0;
@@ -111,11 +103,9 @@ public sealed class LateCommitTests(SharedClusterFixture fixture) : IAsyncLifeti
     [Fact]
     public async Task A_commit_that_arrives_in_time_applies_and_one_past_its_deadline_is_refused_as_unapplied()
     {
-        var store = new PostgresKeyValueStore(NpgsqlDataSource.Create(fixture.Cluster.ConnectionString));
-        var holder = new SiloLeaseHolder($"late-{Guid.NewGuid():N}", "late", "127.0.0.1", 1, Random.Shared.Next(1, int.MaxValue));
-        Assert.True(await store.RenewSiloLeaseAsync(holder, TimeSpan.FromMinutes(1), CancellationToken.None));
-        var tableId = Guid.NewGuid();
-        var shard = await store.OpenShardAsync(tableId, 0, holder.Id, TimeSpan.FromSeconds(5), CancellationToken.None);
+        await using var direct = NpgsqlDataSource.Create(fixture.Cluster.ConnectionString);
+        var store = new PostgresKeyValueStore(direct);
+        var (tableId, shard) = await OpenShardAsync(store);
 
         await store.CommitAsync(tableId, 0, shard.Epoch, [new RowWrite("k", "1"u8.ToArray(), 1, null)], [],
             Stopwatch.GetTimestamp() + 5 * Stopwatch.Frequency, CancellationToken.None);
@@ -125,5 +115,14 @@ public sealed class LateCommitTests(SharedClusterFixture fixture) : IAsyncLifeti
 
         Assert.Equal(1, await TestDatabase.ScalarAsync<long>(fixture.Cluster.ConnectionString,
             "SELECT version FROM oc_kv WHERE table_id = @table AND key = 'k'", ("table", tableId)));
+    }
+
+    // A shard of a new table, held under a silo lease whose renewal read the store's clock (which commits take their deadlines by).
+    private static async Task<(Guid TableId, ShardSnapshot Shard)> OpenShardAsync(PostgresKeyValueStore store)
+    {
+        var holder = new SiloLeaseHolder($"late-{Guid.NewGuid():N}", "late", "127.0.0.1", 1, Random.Shared.Next(1, int.MaxValue));
+        Assert.True(await store.RenewSiloLeaseAsync(holder, TimeSpan.FromMinutes(1), CancellationToken.None));
+        var tableId = Guid.NewGuid();
+        return (tableId, await store.OpenShardAsync(tableId, 0, holder.Id, TimeSpan.FromSeconds(5), CancellationToken.None));
     }
 }

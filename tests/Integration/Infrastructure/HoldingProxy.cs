@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Npgsql;
 
 namespace OrleansCompute.Tests.Infrastructure;
 
@@ -29,6 +30,23 @@ public sealed class HoldingProxy : IAsyncDisposable
     }
 
     public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+
+    /// <summary>A proxy in front of the PostgreSQL server <paramref name="connectionString"/> names.</summary>
+    public static HoldingProxy ForPostgres(string connectionString)
+    {
+        var target = new NpgsqlConnectionStringBuilder(connectionString);
+        return new HoldingProxy(new IPEndPoint(IPAddress.Parse(target.Host!), target.Port));
+    }
+
+    /// <summary>
+    /// Connections to that server through this proxy, for a client behind the cut, giving up on a
+    /// statement after <paramref name="commandTimeoutSeconds"/> (a silo's is 5 s).
+    /// </summary>
+    public NpgsqlDataSource DataSource(string connectionString, int commandTimeoutSeconds) =>
+        NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(connectionString)
+        {
+            Host = "127.0.0.1", Port = Port, CommandTimeout = commandTimeoutSeconds,
+        }.ConnectionString);
 
     /// <summary>
     /// Completes when the target closed a connection whose client had gone, after the bytes held

@@ -1,4 +1,3 @@
-using System.Net;
 using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -34,13 +33,9 @@ public sealed class TransactionalStorageFencingTests(SharedClusterFixture fixtur
 
     public Task InitializeAsync()
     {
-        var target = new NpgsqlConnectionStringBuilder(fixture.Cluster.ConnectionString);
-        _proxy = new HoldingProxy(new IPEndPoint(IPAddress.Parse(target.Host!), target.Port));
+        _proxy = HoldingProxy.ForPostgres(fixture.Cluster.ConnectionString);
         // The silo behind the cut gives up on its statement as a silo does (SiloApp's 5 s command timeout).
-        _cutSource = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(fixture.Cluster.ConnectionString)
-        {
-            Host = "127.0.0.1", Port = _proxy.Port, CommandTimeout = 5,
-        }.ConnectionString);
+        _cutSource = _proxy.DataSource(fixture.Cluster.ConnectionString, commandTimeoutSeconds: 5);
         _directSource = NpgsqlDataSource.Create(fixture.Cluster.ConnectionString);
         _cut = Writer(_cutSource);
         _direct = Writer(_directSource);

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -7,8 +8,8 @@ using OrleansCompute.Grains.Data.Storage;
 namespace OrleansCompute.Grains.Data;
 
 /// <summary>
-/// Declares a silo dead in Orleans' membership once there is proof that its process is gone,
-/// instead of waiting for Orleans' own failure detection.
+/// Declares a silo dead in Orleans' membership once there is proof that it is gone (its process, or
+/// every way to it), instead of waiting for Orleans' own failure detection.
 /// <para>
 /// Why: on a CPU-starved machine Orleans treats a probe that timed out while the prober's own
 /// thread pool stalled as inconclusive, so a SIGKILLed silo stayed Active in the membership for
@@ -22,11 +23,23 @@ namespace OrleansCompute.Grains.Data;
 /// <item><b>Superseded</b>: a newer generation at the same endpoint holds a live silo lease. One
 /// endpoint has one listening process, so the older one is gone; Orleans concludes the same when
 /// the newer one joins, but it writes its membership row only late in its start.</item>
-/// <item><b>Lapsed and refused</b>: the silo's own lease has run out by the store's clock, and its
-/// silo endpoint refuses a TCP connection: nothing listens there. A busy, paused or cut-off silo
-/// still has its listening socket (the kernel accepts, or the connection times out), so it is
-/// never evicted by this rule; SPEC §4.1 says peers must not wrongly declare a busy silo dead.</item>
+/// <item><b>Lapsed and unreachable</b>: the silo's own lease has run out by the store's clock, and its
+/// silo endpoint does not accept a TCP connection within a second: nothing listens there (refused),
+/// or the network to it is cut (no answer at all). A busy or paused silo's kernel still accepts
+/// connections on its listening socket, so it is never evicted by this rule; SPEC §4.1 says peers
+/// must not wrongly declare a busy silo dead.</item>
 /// </list>
+/// </para>
+/// <para>
+/// The cut-off case is why this rule does not wait for Orleans' votes: Orleans suppresses a vote
+/// against a silo whose connection carried a message within its monitoring window (the longest
+/// probe timeout times the missed probes, 8 s here), so a silo cut off from everyone was declared
+/// dead no sooner than 8 s into the cut, and its keys were dark all that time. A silo whose lease
+/// lapsed while this silo reads the store cannot reach the store, and one that accepts no
+/// connection cannot be reached: it serves nothing, and its shards are already free.
+/// Neither half alone is proof: after a store outage every lease has lapsed (but every silo
+/// accepts), and a silo cut off from its peers only still renews its lease.</para>
+/// <para>
 /// Safe for the data: nobody takes a shard from a silo whose lease is live, so an evicted silo's
 /// shards were already free in the store; eviction only brings Orleans' view in line with it.
 /// </para>
@@ -99,7 +112,7 @@ public sealed partial class DeadSiloEviction(
         var leases = await store.ReadSiloLeasesAsync(stopping);
         foreach (var (suspect, reason) in Suspects(active, leases))
         {
-            if (reason == EvictionReason.Lapsed && !await RefusesConnectionsAsync(suspect, stopping))
+            if (reason == EvictionReason.Lapsed && await AcceptsConnectionAsync(suspect.Endpoint, ConnectTimeout, stopping))
             {
                 continue;
             }
@@ -111,7 +124,7 @@ public sealed partial class DeadSiloEviction(
 
     /// <summary>
     /// The active silos the leases show dead (superseded) or possibly dead (lapsed: to be confirmed by
-    /// a refused connection). A silo without a lease row (not started yet, or stopped gracefully) is none.
+    /// a connection it does not accept). A silo without a lease row (not started yet, or stopped gracefully) is none.
     /// </summary>
     public static List<(SiloAddress Silo, EvictionReason Reason)> Suspects(IEnumerable<SiloAddress> active, IReadOnlyList<SiloLeaseState> leases)
     {
@@ -147,20 +160,20 @@ public sealed partial class DeadSiloEviction(
         }
     }
 
-    // Only a refusal (RST: the address is up, nothing listens on the port) is proof. A timeout or an
-    // unreachable network may be a partition or a stalled machine, which Orleans' probes judge.
-    private static async Task<bool> RefusesConnectionsAsync(SiloAddress suspect, CancellationToken stopping)
+    /// <summary>
+    /// Whether <paramref name="endpoint"/> accepts a TCP connection within <paramref name="timeout"/>.
+    /// The kernel completes the handshake for a listening socket even while its process is stalled
+    /// or stopped, so only a refusal (nothing listens), an unreachable network or silence (a cut)
+    /// answers false.
+    /// </summary>
+    public static async Task<bool> AcceptsConnectionAsync(IPEndPoint endpoint, TimeSpan timeout, CancellationToken stopping)
     {
-        using var socket = new Socket(suspect.Endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-        timeout.CancelAfter(ConnectTimeout);
+        using var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        deadline.CancelAfter(timeout);
         try
         {
-            await socket.ConnectAsync(suspect.Endpoint, timeout.Token);
-            return false;
-        }
-        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionRefused)
-        {
+            await socket.ConnectAsync(endpoint, deadline.Token);
             return true;
         }
         catch (Exception ex) when (ex is SocketException or OperationCanceledException && !stopping.IsCancellationRequested)
@@ -182,6 +195,6 @@ public enum EvictionReason
     /// <summary>A newer generation at the same endpoint holds a live lease.</summary>
     Superseded,
 
-    /// <summary>Its lease lapsed, and its endpoint refuses connections.</summary>
+    /// <summary>Its lease lapsed, and its endpoint accepts no connection (nothing listens, or the network to it is cut).</summary>
     Lapsed,
 }

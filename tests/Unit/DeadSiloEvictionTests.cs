@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using Orleans.Runtime;
 using OrleansCompute.Grains.Data;
 using OrleansCompute.Grains.Data.Storage;
@@ -45,5 +46,83 @@ public class DeadSiloEvictionTests
     public void The_lease_of_an_older_generation_says_nothing_about_the_newer()
     {
         Assert.Empty(DeadSiloEviction.Suspects([New], [Lease(Old, lapsed: true), Lease(New, lapsed: false)]));
+    }
+}
+
+/// <summary>
+/// The second half of the lapsed rule (<see cref="DeadSiloEviction.AcceptsConnectionAsync"/>): a listening
+/// socket accepts even when nobody calls accept, and a closed port or silence does not.
+/// </summary>
+public class SiloEndpointReachabilityTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(1);
+
+    [Fact]
+    public async Task A_listening_socket_accepts_even_while_its_process_never_calls_accept()
+    {
+        using var listener = Listen(backlog: 16);
+        Assert.True(await DeadSiloEviction.AcceptsConnectionAsync((IPEndPoint)listener.LocalEndPoint!, Timeout, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task A_port_nothing_listens_on_is_no_connection()
+    {
+        IPEndPoint closed;
+        using (var listener = Listen(backlog: 1))
+        {
+            closed = (IPEndPoint)listener.LocalEndPoint!;
+        }
+
+        Assert.False(await DeadSiloEviction.AcceptsConnectionAsync(closed, Timeout, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Silence_is_no_connection_once_the_timeout_passes()
+    {
+        // A full accept queue makes the kernel drop new handshakes unanswered, as a cut network does.
+        using var listener = Listen(backlog: 0);
+        var endpoint = (IPEndPoint)listener.LocalEndPoint!;
+        var fillers = new List<Socket>();
+        try
+        {
+            while (fillers.Count < 16 && await TryConnectAsync(endpoint) is { } filler)
+            {
+                fillers.Add(filler);
+            }
+
+            Assert.True(fillers.Count < 16, "the accept queue never filled");
+            var started = System.Diagnostics.Stopwatch.StartNew();
+            Assert.False(await DeadSiloEviction.AcceptsConnectionAsync(endpoint, Timeout, CancellationToken.None));
+            Assert.True(started.Elapsed >= Timeout * 0.9, $"answered after {started.Elapsed}, before the timeout: not silence");
+        }
+        finally
+        {
+            fillers.ForEach(s => s.Dispose());
+        }
+    }
+
+    private static Socket Listen(int backlog)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        socket.Listen(backlog);
+        return socket;
+    }
+
+    // A connection kept open, so it holds its place in the accept queue; null once one is not answered.
+    private static async Task<Socket?> TryConnectAsync(IPEndPoint endpoint)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        try
+        {
+            await socket.ConnectAsync(endpoint, timeout.Token);
+            return socket;
+        }
+        catch (OperationCanceledException)
+        {
+            socket.Dispose();
+            return null;
+        }
     }
 }

@@ -21,6 +21,18 @@ public static class Program
                 case "--quick": quick = true; break;
                 case "--out": output = args[++i]; break;
                 case "--only": only = args[++i].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries); break;
+                case "--timed-waits":
+                    // For ClockSkewEnvironmentTests: how many 100 ms sleeps fit in one second, and this process's wall clock.
+                    var watch = System.Diagnostics.Stopwatch.StartNew();
+                    var sleeps = 0;
+                    while (watch.Elapsed < TimeSpan.FromSeconds(1) && sleeps < 1000)
+                    {
+                        Thread.Sleep(100);
+                        sleeps++;
+                    }
+
+                    Console.WriteLine($"{sleeps} {DateTime.UtcNow.Ticks}");
+                    return 0;
                 case "--judge":
                     var judged = await FaultRun.JudgeAgainAsync(args[++i], Console.WriteLine);
                     Console.WriteLine(await File.ReadAllTextAsync(judged.ReportPath));

@@ -155,7 +155,7 @@ public sealed class FaultCluster : IAsyncDisposable
     private string ConnectionString =>
         $"Host={Network.Address("pg")};Port={PgPort};Username=postgres;Database=orleans;Pooling=true;Maximum Pool Size=50";
 
-    private static string FindLibFaketime()
+    public static string FindLibFaketime()
     {
         foreach (var candidate in new[] { "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1", "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1", "/usr/lib/faketime/libfaketimeMT.so.1" })
         {
@@ -286,12 +286,30 @@ public sealed class FaultCluster : IAsyncDisposable
             ["Silo__Name"] = silo,
             ["Logging__LogLevel__Default"] = "Warning",
             ["Logging__Console__TimestampFormat"] = "HH:mm:ss.fff ",
-            ["LD_PRELOAD"] = LibFaketime,
-            ["FAKETIME_TIMESTAMP_FILE"] = ClockFile(silo),
-            ["FAKETIME_CACHE_DURATION"] = "1",
-            ["FAKETIME_DONT_FAKE_MONOTONIC"] = "1",
-            ["FAKETIME_DONT_RESET"] = "1",
-        }, null, "dotnet", Paths.Binary("Silo", "OrleansCompute.Silo.dll"));
+        }.Concat(SkewableClock(LibFaketime, ClockFile(silo))).ToDictionary(), null, "dotnet", Paths.Binary("Silo", "OrleansCompute.Silo.dll"));
+
+    /// <summary>
+    /// The environment that lets <see cref="SetClockSkew"/> step a process's wall clock, and nothing else:
+    /// libfaketime reads the offset from the file (at most once a second), and monotonic clocks are left
+    /// alone, as a real NTP step leaves them.
+    /// <para>
+    /// <c>FAKETIME_FORCE_MONOTONIC_FIX=0</c> matters: with monotonic clocks not faked, libfaketime 0.9.10's
+    /// wrapper of <c>pthread_cond_timedwait</c> otherwise makes every timed wait on a monotonic condition
+    /// variable return at once, and .NET waits on those (<c>Thread.Sleep</c>, <c>Monitor.Wait</c> and
+    /// <c>ManualResetEventSlim.Wait</c> with a timeout). Every silo of the harness spun in them: Orleans'
+    /// watchdog threads among others, 1.2 million "sleeps" of 500 ms in 3 s
+    /// (<c>ClockSkewEnvironmentTests</c>).
+    /// </para>
+    /// </summary>
+    public static Dictionary<string, string> SkewableClock(string libFaketime, string clockFile) => new()
+    {
+        ["LD_PRELOAD"] = libFaketime,
+        ["FAKETIME_TIMESTAMP_FILE"] = clockFile,
+        ["FAKETIME_CACHE_DURATION"] = "1",
+        ["FAKETIME_DONT_FAKE_MONOTONIC"] = "1",
+        ["FAKETIME_DONT_RESET"] = "1",
+        ["FAKETIME_FORCE_MONOTONIC_FIX"] = "0",
+    };
 
     public async Task<bool> SiloReadyAsync(string silo)
     {

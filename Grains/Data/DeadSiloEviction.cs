@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Runtime;
+using OrleansCompute.Data;
 using OrleansCompute.Grains.Data.Storage;
 
 namespace OrleansCompute.Grains.Data;
@@ -28,6 +29,14 @@ namespace OrleansCompute.Grains.Data;
 /// or the network to it is cut (no answer at all). A busy or paused silo's kernel still accepts
 /// connections on its listening socket, so it is never evicted by this rule; SPEC §4.1 says peers
 /// must not wrongly declare a busy silo dead.</item>
+/// <item><b>Lapsed and stranded</b>: the silo's lease has run out by the store's clock, it accepts
+/// connections, and asked (<see cref="IShardHostGrain.ReportLeaseAsync"/>) it says its own lease is
+/// not valid even after waiting for a renewal, while this silo's lease has held without a break for
+/// longer than the suspect's renewals have failed. So the store answered this silo throughout but
+/// never the suspect: it is cut off from the store only. Its peers reach it, so Orleans never votes it
+/// dead, and without this rule its keys were dark for as long as the cut lasted. A silo that just
+/// woke from a pause renews while it is asked; one too busy or too paused to answer within a second
+/// and a half is left to Orleans' detection.</item>
 /// </list>
 /// </para>
 /// <para>
@@ -38,7 +47,8 @@ namespace OrleansCompute.Grains.Data;
 /// lapsed while this silo reads the store cannot reach the store, and one that accepts no
 /// connection cannot be reached: it serves nothing, and its shards are already free.
 /// Neither half alone is proof: after a store outage every lease has lapsed (but every silo
-/// accepts), and a silo cut off from its peers only still renews its lease.</para>
+/// accepts, and no silo's own lease has held through the outage), and a silo cut off from its
+/// peers only still renews its lease.</para>
 /// <para>
 /// Safe for the data: nobody takes a shard from a silo whose lease is live, so an evicted silo's
 /// shards were already free in the store; eviction only brings Orleans' view in line with it.
@@ -47,11 +57,17 @@ namespace OrleansCompute.Grains.Data;
 public sealed partial class DeadSiloEviction(
     IKeyValueStore store,
     IClusterMembershipService membership,
+    IGrainFactory grains,
+    SiloLease lease,
     ILocalSiloDetails silo,
     IOptions<KeyValueOptions> options,
     ILogger<DeadSiloEviction> logger) : ILifecycleParticipant<ISiloLifecycle>
 {
     private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(1);
+
+    // Long enough for a silo that just woke to land a renewal (one tick of 400 ms and a round trip).
+    private static readonly TimeSpan RenewalPatience = TimeSpan.FromSeconds(0.5);
+    private static readonly TimeSpan ReportTimeout = TimeSpan.FromSeconds(1.5);
 
     private readonly CancellationTokenSource _stopping = new();
     private Task? _loop;
@@ -110,11 +126,17 @@ public sealed partial class DeadSiloEviction(
         }
 
         var leases = await store.ReadSiloLeasesAsync(stopping);
-        foreach (var (suspect, reason) in Suspects(active, leases))
+        foreach (var (suspect, suspected) in Suspects(active, leases))
         {
+            var reason = suspected;
             if (reason == EvictionReason.Lapsed && await AcceptsConnectionAsync(suspect.Endpoint, ConnectTimeout, stopping))
             {
-                continue;
+                if (!await IsStrandedAsync(suspect, stopping))
+                {
+                    continue;
+                }
+
+                reason = EvictionReason.Stranded;
             }
 
             var evicted = await membership.TryKill(suspect);
@@ -122,9 +144,36 @@ public sealed partial class DeadSiloEviction(
         }
     }
 
+    private async Task<bool> IsStrandedAsync(SiloAddress suspect, CancellationToken stopping)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        deadline.CancelAfter(ReportTimeout);
+        try
+        {
+            var report = await grains.GetGrain<IShardHostGrain>(suspect.ToParsableString())
+                .ReportLeaseAsync(RenewalPatience, deadline.Token)
+                .WaitAsync(deadline.Token);
+            return IsStranded(suspect, report, lease.HeldFor);
+        }
+        catch (Exception ex) when (!stopping.IsCancellationRequested)
+        {
+            // No answer in time (paused, starved, or cut off from this silo): not proof of anything.
+            LogNoLeaseReport(suspect, ex.GetType().Name);
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="report"/> proves <paramref name="suspect"/> cut off from the store:
+    /// it answered for itself, its lease is not valid, and this silo's lease, held for
+    /// <paramref name="heldFor"/>, has held through every renewal the suspect failed to land.
+    /// </summary>
+    public static bool IsStranded(SiloAddress suspect, SiloLeaseReport report, TimeSpan heldFor) =>
+        report.Silo == suspect.ToParsableString() && !report.Valid && heldFor > report.SinceRenewal;
+
     /// <summary>
     /// The active silos the leases show dead (superseded) or possibly dead (lapsed: to be confirmed by
-    /// a connection it does not accept). A silo without a lease row (not started yet, or stopped gracefully) is none.
+    /// a connection it does not accept, or by its own report that it cannot renew). A silo without a lease row (not started yet, or stopped gracefully) is none.
     /// </summary>
     public static List<(SiloAddress Silo, EvictionReason Reason)> Suspects(IEnumerable<SiloAddress> active, IReadOnlyList<SiloLeaseState> leases)
     {
@@ -185,6 +234,9 @@ public sealed partial class DeadSiloEviction(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Declared silo {Silo} dead ({Reason}; evicted now: {Evicted})")]
     private partial void LogEvicted(SiloAddress silo, EvictionReason reason, bool evicted);
 
+    [LoggerMessage(Level = LogLevel.Information, Message = "Silo {Silo}, whose lease lapsed, did not report its lease in time ({Error}); left to Orleans' failure detection")]
+    private partial void LogNoLeaseReport(SiloAddress silo, string error);
+
     [LoggerMessage(Level = LogLevel.Debug, Message = "Could not check the silo leases for dead silos; Orleans' failure detection still runs")]
     private partial void LogCheckFailed(Exception exception);
 }
@@ -197,4 +249,7 @@ public enum EvictionReason
 
     /// <summary>Its lease lapsed, and its endpoint accepts no connection (nothing listens, or the network to it is cut).</summary>
     Lapsed,
+
+    /// <summary>Its lease lapsed, and it says it cannot renew it while this silo's lease held all along: it is cut off from the store only.</summary>
+    Stranded,
 }

@@ -30,6 +30,8 @@ public sealed partial class SiloLease(
 {
     private readonly CancellationTokenSource _stopping = new();
     private long _validUntil;
+    private long _heldSince;
+    private long _renewedAt;
     private int _lapses;
     private TaskCompletionSource _renewed = NewSignal();
     private readonly TaskCompletionSource _declaredDead = NewSignal();
@@ -53,6 +55,16 @@ public sealed partial class SiloLease(
     /// as a new silo (Silo/Health/DeclaredDeadExit.cs).
     /// </summary>
     public Task DeclaredDead => _declaredDead.Task;
+
+    /// <summary>
+    /// How long the lease has been valid without a break; zero while it is not valid. A peer that
+    /// has held its lease for longer than another silo has failed to renew knows the store
+    /// answered all that time (<see cref="DeadSiloEviction"/>).
+    /// </summary>
+    public TimeSpan HeldFor => IsValid ? Stopwatch.GetElapsedTime(Volatile.Read(ref _heldSince)) : TimeSpan.Zero;
+
+    /// <summary>Since the last renewal that landed was sent (since the start if none has).</summary>
+    public TimeSpan SinceRenewal => Stopwatch.GetElapsedTime(Volatile.Read(ref _renewedAt));
 
     /// <summary>How many times validity lapsed before a renewal landed; a shard that checked its epoch at an older count checks again.</summary>
     public int Lapses => Volatile.Read(ref _lapses);
@@ -90,6 +102,7 @@ public sealed partial class SiloLease(
 
     private Task StartAsync(CancellationToken cancellationToken)
     {
+        Volatile.Write(ref _renewedAt, Stopwatch.GetTimestamp());
         // On the thread pool: the lifecycle may start us from a scheduling context that does not outlive the start.
         _loop = Task.Run(() => RenewLoopAsync(_stopping.Token));
         return Task.CompletedTask;
@@ -148,7 +161,10 @@ public sealed partial class SiloLease(
             if (started >= Volatile.Read(ref _validUntil))
             {
                 Interlocked.Increment(ref _lapses);
+                Volatile.Write(ref _heldSince, started);
             }
+
+            Volatile.Write(ref _renewedAt, started);
 
             Volatile.Write(ref _validUntil, started + (long)(Duration.TotalSeconds * 0.8 * Stopwatch.Frequency));
             Interlocked.Exchange(ref _renewed, NewSignal()).TrySetResult();

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Orleans.Runtime;
+using OrleansCompute.Data;
 using OrleansCompute.Grains.Data;
 using OrleansCompute.Grains.Data.Storage;
 
@@ -46,6 +47,47 @@ public class DeadSiloEvictionTests
     public void The_lease_of_an_older_generation_says_nothing_about_the_newer()
     {
         Assert.Empty(DeadSiloEviction.Suspects([New], [Lease(Old, lapsed: true), Lease(New, lapsed: false)]));
+    }
+}
+
+/// <summary>
+/// The stranded rule (<see cref="DeadSiloEviction.IsStranded"/>): a suspect that answers is cut off
+/// from the store only if it says so for itself and the store answered the evicting silo all along.
+/// </summary>
+public class StrandedSiloTests
+{
+    private static readonly SiloAddress Suspect = SiloAddress.New(new IPEndPoint(IPAddress.Parse("10.0.0.1"), 11111), 100);
+    private static readonly TimeSpan FailingFor = TimeSpan.FromSeconds(3);
+
+    private static SiloLeaseReport Report(SiloAddress silo, bool valid) => new(silo.ToParsableString(), valid, FailingFor);
+
+    [Fact]
+    public void A_suspect_whose_lease_is_not_valid_while_ours_held_longer_is_stranded()
+    {
+        Assert.True(DeadSiloEviction.IsStranded(Suspect, Report(Suspect, valid: false), heldFor: FailingFor + TimeSpan.FromSeconds(1)));
+    }
+
+    [Fact]
+    public void A_suspect_that_renewed_while_asked_is_not_stranded()
+    {
+        // It woke from a pause: its lease is valid again by the time it answers.
+        Assert.False(DeadSiloEviction.IsStranded(Suspect, Report(Suspect, valid: true), heldFor: TimeSpan.FromMinutes(1)));
+    }
+
+    [Fact]
+    public void Our_own_lease_broken_during_the_suspects_failures_proves_nothing()
+    {
+        // After a store outage every silo failed to renew: the evicting silo's lease is younger than the suspect's failures.
+        Assert.False(DeadSiloEviction.IsStranded(Suspect, Report(Suspect, valid: false), heldFor: FailingFor - TimeSpan.FromSeconds(1)));
+        Assert.False(DeadSiloEviction.IsStranded(Suspect, Report(Suspect, valid: false), heldFor: TimeSpan.Zero));
+    }
+
+    [Fact]
+    public void An_answer_from_another_silo_says_nothing_about_the_suspect()
+    {
+        // The grain landed elsewhere because the suspect was not known where it was placed.
+        var other = SiloAddress.New(new IPEndPoint(IPAddress.Parse("10.0.0.2"), 11111), 100);
+        Assert.False(DeadSiloEviction.IsStranded(Suspect, Report(other, valid: false), heldFor: TimeSpan.FromMinutes(1)));
     }
 }
 

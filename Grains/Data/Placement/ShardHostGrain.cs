@@ -4,11 +4,23 @@ using OrleansCompute.Grains.Placement;
 
 namespace OrleansCompute.Grains.Data.Placement;
 
-/// <summary>Reports this silo's <see cref="LocalShards"/>; placed on the silo its key names.</summary>
+/// <summary>Reports this silo's <see cref="LocalShards"/> and <see cref="SiloLease"/>; placed on the silo its key names.</summary>
 [SiloBoundPlacement]
-public sealed class ShardHostGrain(LocalShards local, ILocalSiloDetails silo) : Grain, IShardHostGrain
+public sealed class ShardHostGrain(LocalShards local, SiloLease lease, ILocalSiloDetails silo) : Grain, IShardHostGrain
 {
     public Task<ShardHostInfo> DescribeAsync(CancellationToken cancellationToken = default)
+    {
+        return Task.FromResult(new ShardHostInfo(Here(), local.Keys.Count, local.MovesInFlight, local.MovesCompleted, local.Draining));
+    }
+
+    public async Task<SiloLeaseReport> ReportLeaseAsync(TimeSpan patience, CancellationToken cancellationToken = default)
+    {
+        var here = Here();
+        var valid = await lease.WaitValidAsync(patience);
+        return new SiloLeaseReport(here, valid, lease.SinceRenewal);
+    }
+
+    private string Here()
     {
         var here = silo.SiloAddress.ToParsableString();
         if (here != this.GetPrimaryKeyString())
@@ -17,6 +29,6 @@ public sealed class ShardHostGrain(LocalShards local, ILocalSiloDetails silo) : 
             DeactivateOnIdle();
         }
 
-        return Task.FromResult(new ShardHostInfo(here, local.Keys.Count, local.MovesInFlight, local.MovesCompleted, local.Draining));
+        return here;
     }
 }

@@ -22,6 +22,8 @@ public class HarnessLogicTests
     {
         var plans = FaultSchedule.Make(7, TimeSpan.FromMinutes(30), quick: false);
         Assert.True(plans.Count >= 2 * Enum.GetValues<FaultKind>().Length);
+        // Enough faults for 30 minutes even if every phase takes only its fault and its calm.
+        Assert.True(plans.Sum(p => (p.Duration + FaultSchedule.ShortestPhaseOverhead).TotalMinutes) >= 30);
         Assert.All(plans.Where(p => p.Kind == FaultKind.Pause), p => Assert.True(p.Duration >= TimeSpan.FromSeconds(8)));
         Assert.All(plans.Where(p => p.Kind == FaultKind.PostgresStop), p => Assert.Equal(TimeSpan.FromSeconds(20), p.Duration));
     }

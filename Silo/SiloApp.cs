@@ -63,6 +63,9 @@ public static class SiloApp
         // A silo proven dead by the store and its endpoint is declared dead at once (docs/architecture.md, Failover).
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, DeadSiloEviction>();
         builder.Services.AddSingleton<LocalShards>();
+        // Holds a shard's activation here failed to release are released once the store answers (defect 16).
+        builder.Services.AddSingleton<UnreleasedShards>();
+        builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<UnreleasedShards>());
         builder.Services.AddSingleton<ShardRebalancer>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ShardRebalancer>());
         builder.Services.Configure<TransactionRetryOptions>(builder.Configuration.GetSection("Transactions"));

@@ -58,6 +58,7 @@ public sealed partial class ShardGrain(
     ILocalSiloDetails silo,
     SiloLease siloLease,
     LocalShards local,
+    UnreleasedShards unreleased,
     ValueProtector protector,
     KvMetrics metrics,
     IOptions<KeyValueOptions> options,
@@ -258,19 +259,45 @@ public sealed partial class ShardGrain(
     {
         local.Remove(this.GetPrimaryKeyString());
         metrics.Forget(this.GetPrimaryKeyString(), _figures);
-        // Hand the shard back so the next activation, wherever it lands, need not wait for this
-        // silo's lease to run out. What was staged commits first: nothing acknowledged is left behind.
-        if (_opening is { IsCompletedSuccessfully: true } && _broken is null && !_dropped)
+        // Hand the shard back: it is held under this silo's lease, so no activation on another silo
+        // could open it while this silo lives. An open still under way takes the shard when it lands,
+        // so it is let land first (or, if the deactivation gives up waiting, released once it has).
+        if (_opening is { IsCompleted: false } opening)
+        {
+            await Task.WhenAny(opening, Task.Delay(Timeout.Infinite, cancellationToken));
+            if (!opening.IsCompleted)
+            {
+                _ = opening.ContinueWith(_ => ReleaseLater(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+                return;
+            }
+        }
+
+        if (_opening is { IsCompletedSuccessfully: true } && !_dropped)
         {
             try
             {
-                await _commits.WhenIdleAsync();
+                // What was staged commits first: nothing acknowledged is left behind. A broken shard
+                // has nothing left to commit, and its release is as safe: it names this epoch only.
+                if (_broken is null)
+                {
+                    await _commits.WhenIdleAsync();
+                }
+
                 await store.ReleaseShardAsync(_tableId, _shard, _epoch, cancellationToken);
             }
             catch (Exception ex)
             {
                 LogReleaseFailed(ex, _tableId, _shard);
+                ReleaseLater();
             }
+        }
+    }
+
+    private void ReleaseLater()
+    {
+        if (!_dropped)
+        {
+            unreleased.Add(_tableId, _shard, _epoch);
         }
     }
 
@@ -742,7 +769,7 @@ public sealed partial class ShardGrain(
     [LoggerMessage(Level = LogLevel.Debug, Message = "Swept {Count} expired keys from {TableId}/{Shard}")]
     private partial void LogSwept(int count, Guid tableId, int shard);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Could not release the lease of {TableId}/{Shard}; the next activation waits for it to run out")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not release {TableId}/{Shard} as its activation ended; the silo retries until the release lands")]
     private partial void LogReleaseFailed(Exception exception, Guid tableId, int shard);
 
     // The cause stays here, in the silo's log: store exceptions (Npgsql's) cannot cross to the Api,

@@ -12,6 +12,9 @@ public sealed class StoreFaults
     /// <summary>The silo's lease renewals fail, as when the silo cannot reach the database.</summary>
     public volatile bool FailSiloLeaseRenewals;
 
+    /// <summary>Shard releases fail, as when the database is down while a shard's activation ends.</summary>
+    public volatile bool FailShardReleases;
+
     private readonly System.Collections.Concurrent.ConcurrentQueue<string> _committedKeys = new();
     private volatile TaskCompletionSource? _commitGate;
     private volatile TaskCompletionSource _commitHeld = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -80,7 +83,7 @@ public sealed class FaultyKeyValueStore(IKeyValueStore inner, StoreFaults faults
         inner.OwnsAsync(tableId, shard, epoch, cancellationToken);
 
     public Task ReleaseShardAsync(Guid tableId, int shard, long epoch, CancellationToken cancellationToken) =>
-        inner.ReleaseShardAsync(tableId, shard, epoch, cancellationToken);
+        faults.FailShardReleases ? throw TooManyClients() : inner.ReleaseShardAsync(tableId, shard, epoch, cancellationToken);
 
     public Task<bool> RenewSiloLeaseAsync(SiloLeaseHolder holder, TimeSpan lease, CancellationToken cancellationToken) =>
         faults.FailSiloLeaseRenewals ? throw TooManyClients() : inner.RenewSiloLeaseAsync(holder, lease, cancellationToken);

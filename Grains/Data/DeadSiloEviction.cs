@@ -61,7 +61,7 @@ public sealed partial class DeadSiloEviction(
     SiloLease lease,
     ILocalSiloDetails silo,
     IOptions<KeyValueOptions> options,
-    ILogger<DeadSiloEviction> logger) : ILifecycleParticipant<ISiloLifecycle>
+    ILogger<DeadSiloEviction> logger) : PeriodicSiloWork(nameof(DeadSiloEviction), ServiceLifecycleStage.Active)
 {
     private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(1);
 
@@ -69,48 +69,18 @@ public sealed partial class DeadSiloEviction(
     private static readonly TimeSpan RenewalPatience = TimeSpan.FromSeconds(0.5);
     private static readonly TimeSpan ReportTimeout = TimeSpan.FromSeconds(1.5);
 
-    private readonly CancellationTokenSource _stopping = new();
-    private Task? _loop;
+    protected override TimeSpan Period => options.Value.LeaseDuration / 5;
 
-    public void Participate(ISiloLifecycle lifecycle) =>
-        lifecycle.Subscribe(nameof(DeadSiloEviction), ServiceLifecycleStage.Active, StartAsync, StopAsync);
-
-    private Task StartAsync(CancellationToken cancellationToken)
+    protected override async Task RunOnceAsync(CancellationToken stopping)
     {
-        // On the thread pool: the lifecycle may start us from a scheduling context that does not outlive the start.
-        _loop = Task.Run(() => RunAsync(_stopping.Token));
-        return Task.CompletedTask;
-    }
-
-    private async Task StopAsync(CancellationToken cancellationToken)
-    {
-        await _stopping.CancelAsync();
-        if (_loop is { } loop)
-        {
-            await loop;
-        }
-    }
-
-    private async Task RunAsync(CancellationToken stopping)
-    {
-        using var timer = new PeriodicTimer(options.Value.LeaseDuration / 5);
         try
         {
-            while (await timer.WaitForNextTickAsync(stopping))
-            {
-                try
-                {
-                    await EvictProvenDeadAsync(stopping);
-                }
-                catch (Exception ex) when (!stopping.IsCancellationRequested)
-                {
-                    // The store unreachable, say: Orleans' own detection still runs; try again next tick.
-                    LogCheckFailed(ex);
-                }
-            }
+            await EvictProvenDeadAsync(stopping);
         }
-        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        catch (Exception ex) when (!stopping.IsCancellationRequested)
         {
+            // The store unreachable, say: Orleans' own detection still runs; try again next tick.
+            LogCheckFailed(ex);
         }
     }
 

@@ -16,16 +16,15 @@ namespace OrleansCompute.Grains.Data;
 /// <para>
 /// Safe: a release names the epoch its activation took, and the store applies it only while that
 /// epoch is current, so it never frees a shard that a newer activation (here or elsewhere) opened.
+/// What is still pending when the silo stops is freed by the end of its lease.
 /// </para>
 /// </summary>
 public sealed partial class UnreleasedShards(
     IKeyValueStore store,
     IOptions<KeyValueOptions> options,
-    ILogger<UnreleasedShards> logger) : ILifecycleParticipant<ISiloLifecycle>
+    ILogger<UnreleasedShards> logger) : PeriodicSiloWork(nameof(UnreleasedShards), ServiceLifecycleStage.RuntimeServices)
 {
     private readonly ConcurrentDictionary<(Guid TableId, int Shard), long> _pending = new();
-    private readonly CancellationTokenSource _stopping = new();
-    private Task? _loop;
 
     /// <summary>Releases still to land.</summary>
     public int Count => _pending.Count;
@@ -34,40 +33,9 @@ public sealed partial class UnreleasedShards(
     public void Add(Guid tableId, int shard, long epoch) =>
         _pending.AddOrUpdate((tableId, shard), epoch, (_, pending) => Math.Max(pending, epoch));
 
-    public void Participate(ISiloLifecycle lifecycle) =>
-        lifecycle.Subscribe(nameof(UnreleasedShards), ServiceLifecycleStage.RuntimeServices, StartAsync, StopAsync);
+    protected override TimeSpan Period => options.Value.LeaseDuration / 5;
 
-    private Task StartAsync(CancellationToken cancellationToken)
-    {
-        // On the thread pool: the lifecycle may start us from a scheduling context that does not outlive the start.
-        _loop = Task.Run(() => RunAsync(_stopping.Token));
-        return Task.CompletedTask;
-    }
-
-    // Ending the silo's lease at the stop frees whatever is still pending.
-    private async Task StopAsync(CancellationToken cancellationToken)
-    {
-        await _stopping.CancelAsync();
-        if (_loop is { } loop)
-        {
-            await loop;
-        }
-    }
-
-    private async Task RunAsync(CancellationToken stopping)
-    {
-        using var timer = new PeriodicTimer(options.Value.LeaseDuration / 5);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(stopping))
-            {
-                await ReleasePendingAsync(stopping);
-            }
-        }
-        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-        {
-        }
-    }
+    protected override Task RunOnceAsync(CancellationToken stopping) => ReleasePendingAsync(stopping);
 
     /// <summary>Tries every pending release once; those that land are forgotten.</summary>
     public async Task ReleasePendingAsync(CancellationToken cancellationToken)

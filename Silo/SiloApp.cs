@@ -65,7 +65,7 @@ public static class SiloApp
         builder.Services.AddSingleton<LocalShards>();
         // Holds a shard's activation here failed to release are released once the store answers (defect 16).
         builder.Services.AddSingleton<UnreleasedShards>();
-        builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<UnreleasedShards>());
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<UnreleasedShards>());
         builder.Services.AddSingleton<ShardRebalancer>();
         builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ShardRebalancer>());
         builder.Services.Configure<TransactionRetryOptions>(builder.Configuration.GetSection("Transactions"));

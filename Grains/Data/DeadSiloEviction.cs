@@ -61,7 +61,7 @@ public sealed partial class DeadSiloEviction(
     SiloLease lease,
     ILocalSiloDetails silo,
     IOptions<KeyValueOptions> options,
-    ILogger<DeadSiloEviction> logger) : PeriodicSiloWork(nameof(DeadSiloEviction), ServiceLifecycleStage.Active)
+    ILogger<DeadSiloEviction> logger) : ILifecycleParticipant<ISiloLifecycle>
 {
     private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(1);
 
@@ -69,18 +69,48 @@ public sealed partial class DeadSiloEviction(
     private static readonly TimeSpan RenewalPatience = TimeSpan.FromSeconds(0.5);
     private static readonly TimeSpan ReportTimeout = TimeSpan.FromSeconds(1.5);
 
-    protected override TimeSpan Period => options.Value.LeaseDuration / 5;
+    private readonly CancellationTokenSource _stopping = new();
+    private Task? _loop;
 
-    protected override async Task RunOnceAsync(CancellationToken stopping)
+    public void Participate(ISiloLifecycle lifecycle) =>
+        lifecycle.Subscribe(nameof(DeadSiloEviction), ServiceLifecycleStage.Active, StartAsync, StopAsync);
+
+    private Task StartAsync(CancellationToken cancellationToken)
     {
+        // On the thread pool: the lifecycle may start us from a scheduling context that does not outlive the start.
+        _loop = Task.Run(() => RunAsync(_stopping.Token));
+        return Task.CompletedTask;
+    }
+
+    private async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _stopping.CancelAsync();
+        if (_loop is { } loop)
+        {
+            await loop;
+        }
+    }
+
+    private async Task RunAsync(CancellationToken stopping)
+    {
+        using var timer = new PeriodicTimer(options.Value.LeaseDuration / 5);
         try
         {
-            await EvictProvenDeadAsync(stopping);
+            while (await timer.WaitForNextTickAsync(stopping))
+            {
+                try
+                {
+                    await EvictProvenDeadAsync(stopping);
+                }
+                catch (Exception ex) when (!stopping.IsCancellationRequested)
+                {
+                    // The store unreachable, say: Orleans' own detection still runs; try again next tick.
+                    LogCheckFailed(ex);
+                }
+            }
         }
-        catch (Exception ex) when (!stopping.IsCancellationRequested)
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
-            // The store unreachable, say: Orleans' own detection still runs; try again next tick.
-            LogCheckFailed(ex);
         }
     }
 
@@ -98,20 +128,23 @@ public sealed partial class DeadSiloEviction(
         var leases = await store.ReadSiloLeasesAsync(stopping);
         foreach (var (suspect, suspected) in Suspects(active, leases))
         {
-            var reason = suspected;
-            if (reason == EvictionReason.Lapsed && await AcceptsConnectionAsync(suspect.Endpoint, ConnectTimeout, stopping))
+            if ((suspected == EvictionReason.Lapsed ? await ConfirmLapsedAsync(suspect, stopping) : suspected) is { } reason)
             {
-                if (!await IsStrandedAsync(suspect, stopping))
-                {
-                    continue;
-                }
-
-                reason = EvictionReason.Stranded;
+                var evicted = await membership.TryKill(suspect);
+                LogEvicted(suspect, reason, evicted);
             }
-
-            var evicted = await membership.TryKill(suspect);
-            LogEvicted(suspect, reason, evicted);
         }
+    }
+
+    /// <summary>Why a silo whose lease lapsed is dead (it accepts no connection, or it is stranded), or null if that is not proven.</summary>
+    private async Task<EvictionReason?> ConfirmLapsedAsync(SiloAddress suspect, CancellationToken stopping)
+    {
+        if (!await AcceptsConnectionAsync(suspect.Endpoint, ConnectTimeout, stopping))
+        {
+            return EvictionReason.Lapsed;
+        }
+
+        return await IsStrandedAsync(suspect, stopping) ? EvictionReason.Stranded : null;
     }
 
     private async Task<bool> IsStrandedAsync(SiloAddress suspect, CancellationToken stopping)

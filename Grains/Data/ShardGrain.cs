@@ -264,11 +264,18 @@ public sealed partial class ShardGrain(
         // so it is let land first (or, if the deactivation gives up waiting, released once it has).
         if (_opening is { IsCompleted: false } opening)
         {
-            await Task.WhenAny(opening, Task.Delay(Timeout.Infinite, cancellationToken));
-            if (!opening.IsCompleted)
+            try
+            {
+                await opening.WaitAsync(cancellationToken);
+            }
+            catch (OperationCanceledException) when (!opening.IsCompleted)
             {
                 _ = opening.ContinueWith(_ => ReleaseLater(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
                 return;
+            }
+            catch (ShardUnavailableException)
+            {
+                // A failed open holds nothing; OpenAsync logged why.
             }
         }
 

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Orleans.Runtime;
 using OrleansCompute.Grains.Data.Storage;
 
 namespace OrleansCompute.Grains.Data;
@@ -22,7 +22,7 @@ namespace OrleansCompute.Grains.Data;
 public sealed partial class UnreleasedShards(
     IKeyValueStore store,
     IOptions<KeyValueOptions> options,
-    ILogger<UnreleasedShards> logger) : PeriodicSiloWork(nameof(UnreleasedShards), ServiceLifecycleStage.RuntimeServices)
+    ILogger<UnreleasedShards> logger) : BackgroundService
 {
     private readonly ConcurrentDictionary<(Guid TableId, int Shard), long> _pending = new();
 
@@ -33,9 +33,14 @@ public sealed partial class UnreleasedShards(
     public void Add(Guid tableId, int shard, long epoch) =>
         _pending.AddOrUpdate((tableId, shard), epoch, (_, pending) => Math.Max(pending, epoch));
 
-    protected override TimeSpan Period => options.Value.LeaseDuration / 5;
-
-    protected override Task RunOnceAsync(CancellationToken stopping) => ReleasePendingAsync(stopping);
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(options.Value.LeaseDuration / 5);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            await ReleasePendingAsync(stoppingToken);
+        }
+    }
 
     /// <summary>Tries every pending release once; those that land are forgotten.</summary>
     public async Task ReleasePendingAsync(CancellationToken cancellationToken)

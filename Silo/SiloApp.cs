@@ -159,6 +159,8 @@ public static class SiloApp
         silo.Services.Configure<Orleans.Serialization.ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add("Npgsql"));
         // The Api's request deadline, as a budget re-derived on this silo's monotonic clock.
         silo.AddIncomingGrainCallFilter<RequestDeadlineFilter>();
+        // A transaction manager never commits a transaction it has presumed aborted (defect 17).
+        silo.AddIncomingGrainCallFilter<PresumedAbortFilter>();
         silo.AddDashboard();
         silo.AddPlacementDirector<ShardPlacement, ShardPlacementDirector>();
         silo.AddPlacementDirector<SiloBoundPlacement, SiloBoundPlacementDirector>();

@@ -1,4 +1,6 @@
 using System.Text;
+using Microsoft.Extensions.Logging.Abstractions;
+using Orleans.Runtime;
 using Orleans.Transactions.Abstractions;
 using OrleansCompute.Grains.Transactions;
 using OrleansCompute.Grains.Transactions.Storage;
@@ -64,5 +66,49 @@ public class TransactionLogicTests
     public sealed class Box
     {
         public string Text { get; set; } = "";
+    }
+}
+
+/// <summary>When a transaction manager's ping and commit request may go on (<see cref="PresumedAbortFilter"/>, defect 17).</summary>
+public class PresumedAbortFilterTests
+{
+    private static readonly GrainId Manager = GrainId.Create("transactionalkey", "default/t/0/a");
+    private readonly PresumedAbortFilter _filter = new(NullLogger<PresumedAbortFilter>.Instance);
+
+    [Fact]
+    public void A_commit_request_after_a_ping_for_its_transaction_is_refused()
+    {
+        var transaction = (Manager, Guid.NewGuid());
+        Assert.True(_filter.OnPing(transaction));
+        Assert.False(_filter.OnCommitRequest(transaction));
+    }
+
+    [Fact]
+    public void A_ping_while_the_commit_request_is_worked_on_is_dropped_and_presumes_nothing()
+    {
+        var transaction = (Manager, Guid.NewGuid());
+        Assert.True(_filter.OnCommitRequest(transaction));
+        Assert.False(_filter.OnPing(transaction));
+        _filter.OnCommitRequestDone(transaction);
+        Assert.Equal(0, _filter.Count);
+    }
+
+    [Fact]
+    public void Once_the_manager_answered_the_commit_request_pings_go_on_to_it()
+    {
+        var transaction = (Manager, Guid.NewGuid());
+        Assert.True(_filter.OnCommitRequest(transaction));
+        _filter.OnCommitRequestDone(transaction);
+        Assert.True(_filter.OnPing(transaction));
+        Assert.True(_filter.OnPing(transaction));
+    }
+
+    [Fact]
+    public void A_presumed_abort_concerns_its_own_transaction_and_manager_only()
+    {
+        var transaction = Guid.NewGuid();
+        Assert.True(_filter.OnPing((Manager, transaction)));
+        Assert.True(_filter.OnCommitRequest((Manager, Guid.NewGuid())));
+        Assert.True(_filter.OnCommitRequest((GrainId.Create("transactionalkey", "default/t/0/b"), transaction)));
     }
 }

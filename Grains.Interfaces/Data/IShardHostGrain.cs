@@ -1,3 +1,5 @@
+using Orleans.Runtime;
+
 namespace OrleansCompute.Data;
 
 /// <summary>
@@ -17,6 +19,14 @@ public interface IShardHostGrain : IGrainWithStringKey
     /// </summary>
     [Alias("ReportLease"), AlwaysInterleave]
     Task<SiloLeaseReport> ReportLeaseAsync(TimeSpan patience, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Whether this silo can open a TCP connection to the silo endpoint of <paramref name="silo"/>
+    /// within <paramref name="timeout"/>: the second opinion a silo asks for before it declares a
+    /// peer cut off from the cluster.
+    /// </summary>
+    [Alias("Reaches"), AlwaysInterleave]
+    Task<bool> ReachesAsync(SiloAddress silo, TimeSpan timeout, CancellationToken cancellationToken = default);
 }
 
 /// <summary>

@@ -37,6 +37,15 @@ namespace OrleansCompute.Grains.Data;
 /// dead, and without this rule its keys were dark for as long as the cut lasted. A silo that just
 /// woke from a pause renews while it is asked; one too busy or too paused to answer within a second
 /// and a half is left to Orleans' detection.</item>
+/// <item><b>Cut off from its peers</b>: the silo answers no call from this silo within a second, its
+/// endpoint accepts no connection from here, and enough of the other active silos cannot connect to
+/// it either that, with this one, they are a majority of the cluster (two of three). Its lease may
+/// be live (it still reaches the store), so this only settles Orleans' routing: once declared dead,
+/// its next renewal is refused and it exits, and its shards move only after its lease lapsed, as
+/// always. Without this rule a silo partitioned from its peers, either way or one way, was
+/// declared dead only by Orleans' votes, no sooner than 8 s into the cut (below), and its keys were
+/// dark until then. A paused or busy silo's kernel still accepts connections, so this rule leaves it
+/// alone too; a silo cannot be declared dead by one peer alone (one of two is no majority).</item>
 /// </list>
 /// </para>
 /// <para>
@@ -126,13 +135,84 @@ public sealed partial class DeadSiloEviction(
         }
 
         var leases = await store.ReadSiloLeasesAsync(stopping);
-        foreach (var (suspect, suspected) in Suspects(active, leases))
+        var suspects = Suspects(active, leases);
+        foreach (var (suspect, suspected) in suspects)
         {
             if ((suspected == EvictionReason.Lapsed ? await ConfirmLapsedAsync(suspect, stopping) : suspected) is { } reason)
             {
-                var evicted = await membership.TryKill(suspect);
-                LogEvicted(suspect, reason, evicted);
+                await EvictAsync(suspect, reason);
             }
+        }
+
+        // The silos the leases show alive, all at once: one of them cut off costs a few seconds.
+        var others = active.Where(a => !suspects.Any(s => s.Silo.Equals(a))).ToList();
+        var cut = await Task.WhenAll(others.Select(other => IsCutOffAsync(other, active, stopping)));
+        foreach (var suspect in others.Where((_, i) => cut[i]))
+        {
+            await EvictAsync(suspect, EvictionReason.CutOff);
+        }
+    }
+
+    private async Task EvictAsync(SiloAddress suspect, EvictionReason reason)
+    {
+        var evicted = await membership.TryKill(suspect);
+        LogEvicted(suspect, reason, evicted);
+    }
+
+    /// <summary>
+    /// Whether <paramref name="suspect"/> answers no call and accepts no connection from here, and
+    /// enough of the other <paramref name="active"/> silos cannot connect to it either to make,
+    /// with this one, a majority of the cluster.
+    /// </summary>
+    private async Task<bool> IsCutOffAsync(SiloAddress suspect, IReadOnlyList<SiloAddress> active, CancellationToken stopping)
+    {
+        var witnesses = active.Where(a => !a.Equals(suspect)).ToList();
+        // No majority is possible without enough witnesses, and a silo that answers is reachable: the
+        // usual case costs one call, and no connection that Orleans would have to turn away.
+        if (!IsMajority(1 + witnesses.Count, active.Count + 1) || await AnswersAsync(suspect, stopping))
+        {
+            return false;
+        }
+
+        var accepts = AcceptsConnectionAsync(suspect.Endpoint, ConnectTimeout, stopping);
+        var unreachable = Task.WhenAll(witnesses.Select(witness => CannotReachAsync(witness, suspect, stopping)));
+        await Task.WhenAll(accepts, unreachable);
+        return !await accepts && IsMajority(1 + (await unreachable).Count(u => u), active.Count + 1);
+    }
+
+    /// <summary>Whether <paramref name="votes"/> silos are a majority of a cluster of <paramref name="clusterSize"/> (the suspect counted).</summary>
+    public static bool IsMajority(int votes, int clusterSize) => votes > clusterSize / 2;
+
+    private async Task<bool> AnswersAsync(SiloAddress suspect, CancellationToken stopping)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        deadline.CancelAfter(ConnectTimeout);
+        try
+        {
+            var info = await grains.GetGrain<IShardHostGrain>(suspect.ToParsableString()).DescribeAsync(deadline.Token).WaitAsync(deadline.Token);
+            return info.Silo == suspect.ToParsableString();
+        }
+        catch (Exception) when (!stopping.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+
+    // A witness that does not answer in time gives no vote.
+    private async Task<bool> CannotReachAsync(SiloAddress witness, SiloAddress suspect, CancellationToken stopping)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        deadline.CancelAfter(ReportTimeout);
+        try
+        {
+            return !await grains.GetGrain<IShardHostGrain>(witness.ToParsableString())
+                .ReachesAsync(suspect, ConnectTimeout, deadline.Token)
+                .WaitAsync(deadline.Token);
+        }
+        catch (Exception ex) when (!stopping.IsCancellationRequested)
+        {
+            LogNoWitness(witness, suspect, ex.GetType().Name);
+            return false;
         }
     }
 
@@ -240,6 +320,9 @@ public sealed partial class DeadSiloEviction(
     [LoggerMessage(Level = LogLevel.Information, Message = "Silo {Silo}, whose lease lapsed, did not report its lease in time ({Error}); left to Orleans' failure detection")]
     private partial void LogNoLeaseReport(SiloAddress silo, string error);
 
+    [LoggerMessage(Level = LogLevel.Information, Message = "Silo {Witness} did not say in time whether it reaches silo {Silo}, which this silo cannot reach ({Error})")]
+    private partial void LogNoWitness(SiloAddress witness, SiloAddress silo, string error);
+
     [LoggerMessage(Level = LogLevel.Debug, Message = "Could not check the silo leases for dead silos; Orleans' failure detection still runs")]
     private partial void LogCheckFailed(Exception exception);
 }
@@ -255,4 +338,7 @@ public enum EvictionReason
 
     /// <summary>Its lease lapsed, and it says it cannot renew it while this silo's lease held all along: it is cut off from the store only.</summary>
     Stranded,
+
+    /// <summary>It answers no call, and neither this silo nor enough others to make a majority can connect to it: it is cut off from its peers.</summary>
+    CutOff,
 }

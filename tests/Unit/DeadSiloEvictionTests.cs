@@ -168,3 +168,19 @@ public class SiloEndpointReachabilityTests
         }
     }
 }
+
+/// <summary>How many silos must find a peer unreachable before it is declared cut off (<see cref="DeadSiloEviction.IsMajority"/>).</summary>
+public class CutOffMajorityTests
+{
+    [Theory]
+    [InlineData(1, 2, false)] // one silo of two never declares the other dead
+    [InlineData(2, 3, true)]
+    [InlineData(1, 3, false)]
+    [InlineData(2, 4, false)]
+    [InlineData(3, 4, true)]
+    [InlineData(3, 5, true)]
+    public void A_peer_is_cut_off_only_when_a_majority_of_the_cluster_cannot_reach_it(int votes, int clusterSize, bool majority)
+    {
+        Assert.Equal(majority, DeadSiloEviction.IsMajority(votes, clusterSize));
+    }
+}

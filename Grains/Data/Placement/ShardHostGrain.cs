@@ -20,6 +20,9 @@ public sealed class ShardHostGrain(LocalShards local, SiloLease lease, ILocalSil
         return new SiloLeaseReport(here, valid, lease.SinceRenewal);
     }
 
+    public Task<bool> ReachesAsync(SiloAddress silo, TimeSpan timeout, CancellationToken cancellationToken = default) =>
+        DeadSiloEviction.AcceptsConnectionAsync(silo.Endpoint, timeout, cancellationToken);
+
     private string Here()
     {
         var here = silo.SiloAddress.ToParsableString();

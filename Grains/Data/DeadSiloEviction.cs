@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
@@ -35,8 +36,15 @@ namespace OrleansCompute.Grains.Data;
 /// longer than the suspect's renewals have failed. So the store answered this silo throughout but
 /// never the suspect: it is cut off from the store only. Its peers reach it, so Orleans never votes it
 /// dead, and without this rule its keys were dark for as long as the cut lasted. A silo that just
-/// woke from a pause renews while it is asked; one too busy or too paused to answer within a second
-/// and a half is left to Orleans' detection.</item>
+/// woke from a pause renews while it is asked.</item>
+/// <item><b>Lapsed and unresponsive</b>: the silo's lease has run out by the store's clock, it
+/// accepts connections, it does not answer that question within a second and a half, and this silo
+/// has seen its lease lapsed on every check for at least one more lease (so it has not renewed for
+/// over two leases, 4 s) while its own lease held all along. A stopped process (SIGSTOP) is that;
+/// a busy one is not: it renews its lease on a timer of its own, and a silo that has renewed
+/// nothing for 4 s and answers nothing for 1.5 s serves nothing either (SPEC §4.1: peers must not
+/// wrongly declare a busy silo dead). Without this rule a paused silo was declared dead only by
+/// Orleans' votes, and its keys were dark for 8–15 s of pauses of 8–25 s.</item>
 /// <item><b>Cut off from its peers</b>: the silo answers no call from this silo within a second, its
 /// endpoint accepts no connection from here, and enough of the other active silos cannot connect to
 /// it either that, with this one, they are a majority of the cluster (two of three). Its lease may
@@ -79,6 +87,7 @@ public sealed partial class DeadSiloEviction(
     private static readonly TimeSpan ReportTimeout = TimeSpan.FromSeconds(1.5);
 
     private readonly CancellationTokenSource _stopping = new();
+    private readonly Dictionary<SiloAddress, long> _lapsedSince = [];
     private Task? _loop;
 
     public void Participate(ISiloLifecycle lifecycle) =>
@@ -136,6 +145,7 @@ public sealed partial class DeadSiloEviction(
 
         var leases = await store.ReadSiloLeasesAsync(stopping);
         var suspects = Suspects(active, leases);
+        TrackLapsed(suspects.Where(s => s.Reason == EvictionReason.Lapsed).Select(s => s.Silo));
         foreach (var (suspect, suspected) in suspects)
         {
             if ((suspected == EvictionReason.Lapsed ? await ConfirmLapsedAsync(suspect, stopping) : suspected) is { } reason)
@@ -150,6 +160,23 @@ public sealed partial class DeadSiloEviction(
         foreach (var suspect in others.Where((_, i) => cut[i]))
         {
             await EvictAsync(suspect, EvictionReason.CutOff);
+        }
+    }
+
+    // Since when, on this silo's monotonic clock, each silo has been seen with a lapsed lease on
+    // every check in a row; a silo seen renewing again starts over.
+    private void TrackLapsed(IEnumerable<SiloAddress> lapsed)
+    {
+        var now = Stopwatch.GetTimestamp();
+        var seen = lapsed.ToHashSet();
+        foreach (var silo in _lapsedSince.Keys.Where(s => !seen.Contains(s)).ToList())
+        {
+            _lapsedSince.Remove(silo);
+        }
+
+        foreach (var silo in seen)
+        {
+            _lapsedSince.TryAdd(silo, now);
         }
     }
 
@@ -216,7 +243,7 @@ public sealed partial class DeadSiloEviction(
         }
     }
 
-    /// <summary>Why a silo whose lease lapsed is dead (it accepts no connection, or it is stranded), or null if that is not proven.</summary>
+    /// <summary>Why a silo whose lease lapsed is dead (it accepts no connection, it is stranded, or it is unresponsive), or null if that is not proven.</summary>
     private async Task<EvictionReason?> ConfirmLapsedAsync(SiloAddress suspect, CancellationToken stopping)
     {
         if (!await AcceptsConnectionAsync(suspect.Endpoint, ConnectTimeout, stopping))
@@ -224,27 +251,42 @@ public sealed partial class DeadSiloEviction(
             return EvictionReason.Lapsed;
         }
 
-        return await IsStrandedAsync(suspect, stopping) ? EvictionReason.Stranded : null;
+        if (await AskLeaseAsync(suspect, stopping) is { } report)
+        {
+            return IsStranded(suspect, report, lease.HeldFor) ? EvictionReason.Stranded : null;
+        }
+
+        // Measured after the unanswered question, so its second and a half of silence counts.
+        var lapsedFor = _lapsedSince.TryGetValue(suspect, out var since) ? Stopwatch.GetElapsedTime(since) : TimeSpan.Zero;
+        return IsUnresponsive(lapsedFor, lease.HeldFor, options.Value.LeaseDuration) ? EvictionReason.Unresponsive : null;
     }
 
-    private async Task<bool> IsStrandedAsync(SiloAddress suspect, CancellationToken stopping)
+    /// <summary>The suspect's report of its own lease, or null when no answer came in time (paused, starved, or cut off from this silo).</summary>
+    private async Task<SiloLeaseReport?> AskLeaseAsync(SiloAddress suspect, CancellationToken stopping)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         deadline.CancelAfter(ReportTimeout);
         try
         {
-            var report = await grains.GetGrain<IShardHostGrain>(suspect.ToParsableString())
+            return await grains.GetGrain<IShardHostGrain>(suspect.ToParsableString())
                 .ReportLeaseAsync(RenewalPatience, deadline.Token)
                 .WaitAsync(deadline.Token);
-            return IsStranded(suspect, report, lease.HeldFor);
         }
         catch (Exception ex) when (!stopping.IsCancellationRequested)
         {
-            // No answer in time (paused, starved, or cut off from this silo): not proof of anything.
             LogNoLeaseReport(suspect, ex.GetType().Name);
-            return false;
+            return null;
         }
     }
+
+    /// <summary>
+    /// Whether a silo that answers nothing is proven stopped rather than busy: this silo has seen its
+    /// lease lapsed for <paramref name="lapsedFor"/>, at least one more <paramref name="leaseDuration"/>
+    /// (so it has not renewed for two leases and more), while this silo's own lease held all along
+    /// (<paramref name="heldFor"/>): the store answered here and never heard from it.
+    /// </summary>
+    public static bool IsUnresponsive(TimeSpan lapsedFor, TimeSpan heldFor, TimeSpan leaseDuration) =>
+        lapsedFor >= leaseDuration && heldFor > lapsedFor + leaseDuration;
 
     /// <summary>
     /// Whether <paramref name="report"/> proves <paramref name="suspect"/> cut off from the store:
@@ -317,7 +359,7 @@ public sealed partial class DeadSiloEviction(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Declared silo {Silo} dead ({Reason}; evicted now: {Evicted})")]
     private partial void LogEvicted(SiloAddress silo, EvictionReason reason, bool evicted);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Silo {Silo}, whose lease lapsed, did not report its lease in time ({Error}); left to Orleans' failure detection")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "Silo {Silo}, whose lease lapsed, did not report its lease in time ({Error})")]
     private partial void LogNoLeaseReport(SiloAddress silo, string error);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Silo {Witness} did not say in time whether it reaches silo {Silo}, which this silo cannot reach ({Error})")]
@@ -341,4 +383,7 @@ public enum EvictionReason
 
     /// <summary>It answers no call, and neither this silo nor enough others to make a majority can connect to it: it is cut off from its peers.</summary>
     CutOff,
+
+    /// <summary>Its lease has been lapsed for two leases and more while this silo's held, it accepts connections, and it answers nothing: it is stopped (paused).</summary>
+    Unresponsive,
 }

@@ -184,3 +184,22 @@ public class CutOffMajorityTests
         Assert.Equal(majority, DeadSiloEviction.IsMajority(votes, clusterSize));
     }
 }
+
+/// <summary>When a silo that answers nothing is proven stopped, not busy (<see cref="DeadSiloEviction.IsUnresponsive"/>).</summary>
+public class UnresponsiveSiloTests
+{
+    private static readonly TimeSpan Lease = TimeSpan.FromSeconds(2);
+
+    [Fact]
+    public void A_silo_seen_lapsed_for_a_lease_while_this_one_held_its_own_is_unresponsive() =>
+        Assert.True(DeadSiloEviction.IsUnresponsive(TimeSpan.FromSeconds(2.5), TimeSpan.FromSeconds(30), Lease));
+
+    [Fact]
+    public void A_silo_seen_lapsed_for_less_than_a_lease_is_given_more_time() =>
+        Assert.False(DeadSiloEviction.IsUnresponsive(TimeSpan.FromSeconds(1.5), TimeSpan.FromSeconds(30), Lease));
+
+    [Fact]
+    public void Nothing_is_proven_when_this_silo_lost_its_own_lease_meanwhile() =>
+        // After a store outage every lease lapsed, and this silo's own has held only since it came back.
+        Assert.False(DeadSiloEviction.IsUnresponsive(TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(3), Lease));
+}

@@ -23,11 +23,14 @@ public sealed class FaultCluster : IAsyncDisposable
     private NodeProcess? _postgres;
     private NodeProcess? _api;
 
-    private FaultCluster(Network network, string directory, Action<string> log)
+    private readonly IReadOnlyDictionary<string, string> _siloSettings;
+
+    private FaultCluster(Network network, string directory, Action<string> log, IReadOnlyDictionary<string, string>? siloSettings)
     {
         Network = network;
         Directory = directory;
         _log = log;
+        _siloSettings = siloSettings ?? new Dictionary<string, string>();
     }
 
     public Network Network { get; }
@@ -98,11 +101,12 @@ public sealed class FaultCluster : IAsyncDisposable
         }
     }
 
-    public static async Task<FaultCluster> StartAsync(string directory, Action<string> log)
+    /// <param name="siloSettings">Settings every silo gets on top of the harness's (a test may slow Orleans' own failure detection).</param>
+    public static async Task<FaultCluster> StartAsync(string directory, Action<string> log, IReadOnlyDictionary<string, string>? siloSettings = null)
     {
         System.IO.Directory.CreateDirectory(directory);
         var network = Network.Create();
-        var cluster = new FaultCluster(network, directory, log);
+        var cluster = new FaultCluster(network, directory, log, siloSettings);
         try
         {
             log($"network slot {network.Slot}: pg {network.Address("pg")}, silos {string.Join(", ", Network.Silos.Select(network.Address))}, api {network.Address("api")}");
@@ -286,7 +290,7 @@ public sealed class FaultCluster : IAsyncDisposable
             ["Silo__Name"] = silo,
             ["Logging__LogLevel__Default"] = "Warning",
             ["Logging__Console__TimestampFormat"] = "HH:mm:ss.fff ",
-        }.Concat(SkewableClock(LibFaketime, ClockFile(silo))).ToDictionary(), null, "dotnet", Paths.Binary("Silo", "OrleansCompute.Silo.dll"));
+        }.Concat(_siloSettings).Concat(SkewableClock(LibFaketime, ClockFile(silo))).ToDictionary(), null, "dotnet", Paths.Binary("Silo", "OrleansCompute.Silo.dll"));
 
     /// <summary>
     /// The environment that lets <see cref="SetClockSkew"/> step a process's wall clock, and nothing else:

@@ -212,34 +212,38 @@ public sealed partial class DeadSiloEviction(
 
     private async Task<bool> AnswersAsync(SiloAddress suspect, CancellationToken stopping)
     {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-        deadline.CancelAfter(ConnectTimeout);
-        try
-        {
-            var info = await grains.GetGrain<IShardHostGrain>(suspect.ToParsableString()).DescribeAsync(deadline.Token).WaitAsync(deadline.Token);
-            return info.Silo == suspect.ToParsableString();
-        }
-        catch (Exception) when (!stopping.IsCancellationRequested)
-        {
-            return false;
-        }
+        var (info, error) = await AskAsync(token => grains.GetGrain<IShardHostGrain>(suspect.ToParsableString()).DescribeAsync(token), ConnectTimeout, stopping);
+        return error is null && info!.Silo == suspect.ToParsableString();
     }
 
     // A witness that does not answer in time gives no vote.
     private async Task<bool> CannotReachAsync(SiloAddress witness, SiloAddress suspect, CancellationToken stopping)
     {
+        var (reaches, error) = await AskAsync(
+            token => grains.GetGrain<IShardHostGrain>(witness.ToParsableString()).ReachesAsync(suspect, ConnectTimeout, token), ReportTimeout, stopping);
+        if (error is not null)
+        {
+            LogNoWitness(witness, suspect, error.GetType().Name);
+        }
+
+        return error is null && !reaches;
+    }
+
+    /// <summary>
+    /// The answer of a call to another silo made within <paramref name="timeout"/>, or the error when
+    /// none came in time (paused, starved, or cut off from this silo): by itself, proof of nothing.
+    /// </summary>
+    private static async Task<(T? Answer, Exception? Error)> AskAsync<T>(Func<CancellationToken, Task<T>> call, TimeSpan timeout, CancellationToken stopping)
+    {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-        deadline.CancelAfter(ReportTimeout);
+        deadline.CancelAfter(timeout);
         try
         {
-            return !await grains.GetGrain<IShardHostGrain>(witness.ToParsableString())
-                .ReachesAsync(suspect, ConnectTimeout, deadline.Token)
-                .WaitAsync(deadline.Token);
+            return (await call(deadline.Token).WaitAsync(deadline.Token), null);
         }
         catch (Exception ex) when (!stopping.IsCancellationRequested)
         {
-            LogNoWitness(witness, suspect, ex.GetType().Name);
-            return false;
+            return (default, ex);
         }
     }
 
@@ -264,19 +268,14 @@ public sealed partial class DeadSiloEviction(
     /// <summary>The suspect's report of its own lease, or null when no answer came in time (paused, starved, or cut off from this silo).</summary>
     private async Task<SiloLeaseReport?> AskLeaseAsync(SiloAddress suspect, CancellationToken stopping)
     {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-        deadline.CancelAfter(ReportTimeout);
-        try
+        var (report, error) = await AskAsync(
+            token => grains.GetGrain<IShardHostGrain>(suspect.ToParsableString()).ReportLeaseAsync(RenewalPatience, token), ReportTimeout, stopping);
+        if (error is not null)
         {
-            return await grains.GetGrain<IShardHostGrain>(suspect.ToParsableString())
-                .ReportLeaseAsync(RenewalPatience, deadline.Token)
-                .WaitAsync(deadline.Token);
+            LogNoLeaseReport(suspect, error.GetType().Name);
         }
-        catch (Exception ex) when (!stopping.IsCancellationRequested)
-        {
-            LogNoLeaseReport(suspect, ex.GetType().Name);
-            return null;
-        }
+
+        return report;
     }
 
     /// <summary>

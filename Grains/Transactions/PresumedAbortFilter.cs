@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
+using Orleans.Serialization.Invocation;
 using Orleans.Transactions;
 using Orleans.Transactions.Abstractions;
 
@@ -66,7 +67,8 @@ public sealed partial class PresumedAbortFilter(ILogger<PresumedAbortFilter> log
                 if (!OnCommitRequest(key))
                 {
                     LogRefused(key.Item2, key.TargetId.ToString());
-                    context.Result = TransactionalStatus.BrokenLock;
+                    // The answer itself, set without invoking the manager: nothing waits on anything here.
+                    context.Response = Response.FromResult(TransactionalStatus.BrokenLock);
                     return;
                 }
 

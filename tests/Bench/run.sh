@@ -253,7 +253,19 @@ start_cluster() {
             sleep 0.5
         done
     done
-    log "cluster ready: $n silo(s), Api at $API_URL"
+    # The Api's Orleans client binds each grain to a gateway the first time it calls it, round
+    # robin over the gateways it knows then, and keeps it there. A client that knew one gateway
+    # when the harness started would send every call through one silo for the whole run, which
+    # no long-running deployment does: wait until it knows all N.
+    local gateways=0
+    until gateways=$(curl -fsS --max-time 2 -H "Authorization: Bearer $API_KEY" "$API_URL/v1/cluster" 2>/dev/null |
+        sed -n 's/.*"gateways":\([0-9]*\).*/\1/p') && [[ "${gateways:-0}" -ge "$n" ]]; do
+        if ((SECONDS >= deadline)); then
+            die "the Api knows ${gateways:-0} of $n gateways after ${READY_TIMEOUT}s (log: ${LOG_DIR#"$REPO_ROOT"/}/api.log)"
+        fi
+        sleep 0.5
+    done
+    log "cluster ready: $n silo(s), Api at $API_URL (connected to $gateways gateways)"
 }
 
 # run_harness JSON_FILE ARGS...: the harness against the running cluster; --json FILE unless given.

@@ -215,6 +215,33 @@ silo_env() {
         "Silo__Name=bench-silo-$i"
 }
 
+# wait_until DEADLINE WHAT COMMAND...: runs COMMAND every 0.5 s until it succeeds; dies with
+# the log of any node that exited meanwhile, or with WHAT once SECONDS passes DEADLINE.
+wait_until() {
+    local deadline=$1 what=$2 i
+    shift 2
+    until "$@"; do
+        for i in "${!NODE_PIDS[@]}"; do
+            if ! kill -0 "${NODE_PIDS[$i]}" 2>/dev/null; then
+                tail -n 30 "$LOG_DIR/${NODE_NAMES[$i]}.log" >&2
+                die "${NODE_NAMES[$i]} exited during start (log above: ${LOG_DIR#"$REPO_ROOT"/}/${NODE_NAMES[$i]}.log)"
+            fi
+        done
+        if ((SECONDS >= deadline)); then
+            die "$what after ${READY_TIMEOUT}s (logs in ${LOG_DIR#"$REPO_ROOT"/}/)"
+        fi
+        sleep 0.5
+    done
+}
+
+# api_knows_gateways N: whether the Api's cluster client is connected to N gateways (/v1/cluster).
+api_knows_gateways() {
+    local gateways
+    gateways=$(curl -fsS --max-time 2 -H "Authorization: Bearer $API_KEY" "$API_URL/v1/cluster" 2>/dev/null |
+        sed -n 's/.*"gateways":\([0-9]*\).*/\1/p')
+    [[ "${gateways:-0}" -ge "$1" ]]
+}
+
 CLUSTER_ID=""
 start_cluster() {
     local n=$1 i url deadline
@@ -240,32 +267,14 @@ start_cluster() {
     log "waiting for /health/ready on ${#ready_urls[@]} endpoints (deadline ${READY_TIMEOUT}s)"
     deadline=$((SECONDS + READY_TIMEOUT))
     for url in "${ready_urls[@]}"; do
-        until http_ok "$url"; do
-            for i in "${!NODE_PIDS[@]}"; do
-                if ! kill -0 "${NODE_PIDS[$i]}" 2>/dev/null; then
-                    tail -n 30 "$LOG_DIR/${NODE_NAMES[$i]}.log" >&2
-                    die "${NODE_NAMES[$i]} exited during start (log above: ${LOG_DIR#"$REPO_ROOT"/}/${NODE_NAMES[$i]}.log)"
-                fi
-            done
-            if ((SECONDS >= deadline)); then
-                die "$url not ready after ${READY_TIMEOUT}s (logs in ${LOG_DIR#"$REPO_ROOT"/}/)"
-            fi
-            sleep 0.5
-        done
+        wait_until "$deadline" "$url not ready" http_ok "$url"
     done
     # The Api's Orleans client binds each grain to a gateway the first time it calls it, round
     # robin over the gateways it knows then, and keeps it there. A client that knew one gateway
     # when the harness started would send every call through one silo for the whole run, which
     # no long-running deployment does: wait until it knows all N.
-    local gateways=0
-    until gateways=$(curl -fsS --max-time 2 -H "Authorization: Bearer $API_KEY" "$API_URL/v1/cluster" 2>/dev/null |
-        sed -n 's/.*"gateways":\([0-9]*\).*/\1/p') && [[ "${gateways:-0}" -ge "$n" ]]; do
-        if ((SECONDS >= deadline)); then
-            die "the Api knows ${gateways:-0} of $n gateways after ${READY_TIMEOUT}s (log: ${LOG_DIR#"$REPO_ROOT"/}/api.log)"
-        fi
-        sleep 0.5
-    done
-    log "cluster ready: $n silo(s), Api at $API_URL (connected to $gateways gateways)"
+    wait_until "$deadline" "the Api does not know all $n gateways" api_knows_gateways "$n"
+    log "cluster ready: $n silo(s), Api at $API_URL, connected to all $n gateways"
 }
 
 # run_harness JSON_FILE ARGS...: the harness against the running cluster; --json FILE unless given.

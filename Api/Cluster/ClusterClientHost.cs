@@ -87,8 +87,12 @@ public sealed partial class ClusterClientHost : IHostedService, IAsyncDisposable
             o.ClusterId = configuration["Orleans:ClusterId"] ?? "dev";
             o.ServiceId = configuration["Orleans:ServiceId"] ?? "orleans-compute";
         });
-        // Follow silos as they come and go: the default refresh is a minute.
-        client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(5));
+        // Follow silos as they come and go: the default refresh is a minute. The refresh is also
+        // how the Api learns that a paused or cut-off silo was declared dead (its connection stays
+        // open): it then closes that gateway's connection, and GatewayLossFilter ends the calls in
+        // flight, which the silo would never answer, instead of their waiting out the answer bound.
+        // One read of the membership table a second.
+        client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(1));
         client.AddActivityPropagation();
         // A database exception a silo could not turn into StoreUnavailableException (one from a
         // grain's activation) is read as itself, not as a codec failure (ProblemExceptionHandler).

@@ -19,7 +19,7 @@ public static class JobEndpoints
 
     public static RouteGroupBuilder MapJobEndpoints(this RouteGroupBuilder v1)
     {
-        var jobs = v1.MapGroup("/jobs").WithTags("Jobs");
+        var jobs = v1.MapGroup("/jobs").WithTags("Jobs").AddEndpointFilter<GatewayLossFilter>();
         jobs.MapPost("/", SubmitAsync).RequireScope(Scopes.Jobs)
             .WithSummary("Submit a job. The same Idempotency-Key returns the same job.")
             .ProducesProblem(StatusCodes.Status409Conflict)

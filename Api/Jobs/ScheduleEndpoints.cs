@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http.HttpResults;
+using OrleansCompute.Api.Cluster;
 using OrleansCompute.Api.Data;
 using OrleansCompute.Api.Errors;
 using OrleansCompute.Api.Security;
@@ -14,7 +15,7 @@ public static class ScheduleEndpoints
 {
     public static RouteGroupBuilder MapScheduleEndpoints(this RouteGroupBuilder v1)
     {
-        var schedules = v1.MapGroup("/schedules").WithTags("Schedules").AddEndpointFilter<RouteNamesFilter>();
+        var schedules = v1.MapGroup("/schedules").WithTags("Schedules").AddEndpointFilter<RouteNamesFilter>().AddEndpointFilter<GatewayLossFilter>();
         schedules.MapPut("/{name}", PutAsync).RequireScope(Scopes.Jobs)
             .WithSummary("Create or replace a schedule: 201 when created, 200 when replaced.");
         schedules.MapGet("/", ListAsync).RequireScope(Scopes.Jobs).WithSummary("List schedules in name order.");

@@ -28,7 +28,9 @@ public sealed class ProcessCluster : IAsyncDisposable
     public HttpClient Http { get; }
 
     /// <param name="settings">More environment for every silo (configuration the test needs), on top of the defaults.</param>
-    public static async Task<ProcessCluster> StartAsync(string purpose, int silos, IReadOnlyDictionary<string, string>? settings = null)
+    /// <param name="apiSettings">More configuration for the Api, on top of the defaults.</param>
+    public static async Task<ProcessCluster> StartAsync(string purpose, int silos, IReadOnlyDictionary<string, string>? settings = null,
+        IReadOnlyDictionary<string, string>? apiSettings = null)
     {
         var database = await TestDatabase.CreateAsync(purpose);
         var clusterId = $"{purpose}-{Guid.NewGuid():N}";
@@ -49,12 +51,18 @@ public sealed class ProcessCluster : IAsyncDisposable
         try
         {
             await Task.WhenAll(nodes.Select(s => s.WaitReadyAsync()));
-            var api = new ApiFactory(new Dictionary<string, string?>
+            var apiConfiguration = new Dictionary<string, string?>
             {
                 ["ConnectionStrings:Postgres"] = database,
                 ["Orleans:ClusterId"] = clusterId,
                 ["RateLimit:RequestsPerSecond"] = "1000000",
-            });
+            };
+            foreach (var (name, value) in apiSettings ?? new Dictionary<string, string>())
+            {
+                apiConfiguration[name] = value;
+            }
+
+            var api = new ApiFactory(apiConfiguration);
             var cluster = new ProcessCluster(database, environment, api, await api.CreateReadyClientAsync());
             cluster.Silos.AddRange(nodes);
             return cluster;

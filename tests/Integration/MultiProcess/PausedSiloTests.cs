@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -87,6 +88,63 @@ public class PausedSiloTests(ITestOutputHelper output)
 
             cluster.WriteTails(output);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// A call in flight to a silo that pauses is never answered. Once the cluster declares the silo
+    /// dead, the Api's gateway list (read every second) drops it, the Api closes its connection, and
+    /// every call in flight ends 503 with Retry-After, for keys and jobs alike, instead of waiting for
+    /// the answer bound. The bound is raised to a minute here, so only that can end them sooner.
+    /// Before, job calls had no such end, and the Api learned of the death only every 5 s.
+    /// </summary>
+    [Fact]
+    public async Task Calls_in_flight_to_a_paused_silo_end_once_it_is_declared_dead_not_at_the_answer_bound()
+    {
+        var longBound = new Dictionary<string, string> { ["Requests:Deadline"] = "00:01:00", ["Requests:AnswerBound"] = "00:01:00" };
+        await using var cluster = await ProcessCluster.StartAsync("pausedcalls", silos: 3, apiSettings: longBound);
+        var http = cluster.NewClient();
+        http.Timeout = TimeSpan.FromMinutes(2);
+        var victim = cluster.Silos[1];
+        try
+        {
+            var data = await ShardedKeys.CreateAsync(http, "pausedcalls");
+            var onVictim = await data.HostedByAsync(http, victim);
+            // Twelve jobs: their grains spread over the silos, so some are all but certainly on the victim.
+            var jobs = new List<string>();
+            for (var i = 0; i < 12; i++)
+            {
+                jobs.Add(await http.SubmitAsync("""{"kind": "sleep", "input": {"tasks": 1, "milliseconds": 600000}}"""));
+            }
+
+            victim.Process.Pause();
+            var calls = onVictim.Select(key => http.GetAsync($"/v1/tables/{data.Table}/keys/{key}"))
+                .Concat(jobs.Select(id => http.GetAsync($"/v1/jobs/{id}")))
+                .ToList();
+            await Eventually.WaitAsync(async () => await victim.StatusAsync(http) == "Dead", TimeSpan.FromSeconds(120), $"{victim.Name} to be declared dead");
+            var declared = Stopwatch.StartNew();
+
+            var answers = await Task.WhenAll(calls).WaitAsync(TimeSpan.FromSeconds(20));
+            output.WriteLine($"every call in flight answered {declared.Elapsed.TotalSeconds:F1} s after the declaration: " +
+                             string.Join(", ", answers.GroupBy(a => (int)a.StatusCode).Select(g => $"{g.Count()}× {g.Key}")));
+            Assert.Contains(answers, a => a.StatusCode == HttpStatusCode.ServiceUnavailable);
+            foreach (var answer in answers.Where(a => a.StatusCode != HttpStatusCode.OK))
+            {
+                await AssertProblemAsync(answer, HttpStatusCode.ServiceUnavailable);
+                Assert.NotNull(answer.Headers.RetryAfter);
+            }
+        }
+        catch
+        {
+            cluster.WriteTails(output);
+            throw;
+        }
+        finally
+        {
+            if (!victim.Process.HasExited)
+            {
+                victim.Process.Resume();
+            }
         }
     }
 }

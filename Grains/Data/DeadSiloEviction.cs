@@ -84,7 +84,7 @@ public sealed partial class DeadSiloEviction(
 
     // Long enough for a silo that just woke to land a renewal (one tick of 400 ms and a round trip).
     private static readonly TimeSpan RenewalPatience = TimeSpan.FromSeconds(0.5);
-    private static readonly TimeSpan ReportTimeout = TimeSpan.FromSeconds(1.5);
+    public static readonly TimeSpan ReportTimeout = TimeSpan.FromSeconds(1.5);
 
     private readonly CancellationTokenSource _stopping = new();
     private readonly Dictionary<SiloAddress, long> _lapsedSince = [];
@@ -255,21 +255,37 @@ public sealed partial class DeadSiloEviction(
             return EvictionReason.Lapsed;
         }
 
-        if (await AskLeaseAsync(suspect, stopping) is { } report)
+        var patience = QuestionTimeout(LapsedFor(suspect), options.Value.LeaseDuration);
+        if (await AskLeaseAsync(suspect, patience, stopping) is { } report)
         {
             return IsStranded(suspect, report, lease.HeldFor) ? EvictionReason.Stranded : null;
         }
 
-        // Measured after the unanswered question, so its second and a half of silence counts.
-        var lapsedFor = _lapsedSince.TryGetValue(suspect, out var since) ? Stopwatch.GetElapsedTime(since) : TimeSpan.Zero;
-        return IsUnresponsive(lapsedFor, lease.HeldFor, options.Value.LeaseDuration) ? EvictionReason.Unresponsive : null;
+        // Measured after the unanswered question, so its silence counts.
+        return IsUnresponsive(LapsedFor(suspect), lease.HeldFor, options.Value.LeaseDuration) ? EvictionReason.Unresponsive : null;
+    }
+
+    private TimeSpan LapsedFor(SiloAddress suspect) =>
+        _lapsedSince.TryGetValue(suspect, out var since) ? Stopwatch.GetElapsedTime(since) : TimeSpan.Zero;
+
+    /// <summary>
+    /// How long to wait for a lapsed suspect's report: at least <see cref="ReportTimeout"/>, and until
+    /// it has been seen lapsed for a whole lease, when <see cref="IsUnresponsive"/> can decide. A
+    /// question that ended sooner would need a second one, another 1.5 s, before a paused silo could
+    /// be declared dead: 5.4 s into a pause at worst, where one question makes it 4.4 s.
+    /// </summary>
+    public static TimeSpan QuestionTimeout(TimeSpan lapsedFor, TimeSpan leaseDuration)
+    {
+        // A timer may fire a little before the stopwatch has counted its whole time.
+        var untilDecidable = leaseDuration - lapsedFor + TimeSpan.FromMilliseconds(50);
+        return untilDecidable > ReportTimeout ? untilDecidable : ReportTimeout;
     }
 
     /// <summary>The suspect's report of its own lease, or null when no answer came in time (paused, starved, or cut off from this silo).</summary>
-    private async Task<SiloLeaseReport?> AskLeaseAsync(SiloAddress suspect, CancellationToken stopping)
+    private async Task<SiloLeaseReport?> AskLeaseAsync(SiloAddress suspect, TimeSpan timeout, CancellationToken stopping)
     {
         var (report, error) = await AskAsync(
-            token => grains.GetGrain<IShardHostGrain>(suspect.ToParsableString()).ReportLeaseAsync(RenewalPatience, token), ReportTimeout, stopping);
+            token => grains.GetGrain<IShardHostGrain>(suspect.ToParsableString()).ReportLeaseAsync(RenewalPatience, token), timeout, stopping);
         if (error is not null)
         {
             LogNoLeaseReport(suspect, error.GetType().Name);

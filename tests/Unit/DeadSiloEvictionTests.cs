@@ -199,6 +199,19 @@ public class UnresponsiveSiloTests
         Assert.False(DeadSiloEviction.IsUnresponsive(TimeSpan.FromSeconds(1.5), TimeSpan.FromSeconds(30), Lease));
 
     [Fact]
+    public void A_silo_just_seen_lapsed_is_asked_until_it_has_been_lapsed_for_a_lease()
+    {
+        // One question decides: had it ended at 1.5 s, rule (e) would have needed a second one.
+        var timeout = DeadSiloEviction.QuestionTimeout(TimeSpan.Zero, Lease);
+        Assert.True(DeadSiloEviction.IsUnresponsive(timeout, TimeSpan.FromSeconds(30), Lease));
+        Assert.True(timeout < Lease + TimeSpan.FromSeconds(0.1), $"asked {timeout} for a lease of {Lease}");
+    }
+
+    [Fact]
+    public void A_silo_lapsed_for_a_while_is_still_given_the_whole_report_timeout() =>
+        Assert.Equal(DeadSiloEviction.ReportTimeout, DeadSiloEviction.QuestionTimeout(TimeSpan.FromSeconds(1.8), Lease));
+
+    [Fact]
     public void Nothing_is_proven_when_this_silo_lost_its_own_lease_meanwhile() =>
         // After a store outage every lease lapsed, and this silo's own has held only since it came back.
         Assert.False(DeadSiloEviction.IsUnresponsive(TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(3), Lease));

@@ -24,15 +24,11 @@ public sealed class LostPreparedTests
             services.AddSingleton<IIncomingGrainCallFilter>(lost));
         using var http = await cluster.Api.CreateReadyClientAsync();
         var table = await http.NewTransactionalTableAsync(shards: 2);
-        string from = $"{marker}-a", to = $"{marker}-b";
-        await http.TxnOkAsync($$"""{"success":[{"op":"put","table":"{{table}}","key":"{{from}}","value":100},{"op":"put","table":"{{table}}","key":"{{to}}","value":100}]}""");
+        var (from, to) = await http.OpenTwoAccountsAsync(table, marker);
 
         lost.Enabled = true;
         // Answered within the Api's bound, most likely 503: the manager is still waiting for the vote.
-        using var transfer = await http.TxnAsync($$"""
-            {"success":[{"op":"add","table":"{{table}}","key":"{{from}}","value":-4},
-                        {"op":"add","table":"{{table}}","key":"{{to}}","value":4}]}
-            """);
+        using var transfer = await http.TransferAsync(table, from, to, 4);
         await lost.Dropped.Task.WaitAsync(TimeSpan.FromSeconds(60));
 
         // Both keys answer again well before Orleans' 20 s. The aborted attempt applied nothing; the

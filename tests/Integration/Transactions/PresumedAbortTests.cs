@@ -7,7 +7,7 @@ using OrleansCompute.Tests.Infrastructure;
 namespace OrleansCompute.Tests.Transactions;
 
 /// <summary>
-/// A participant that voted to commit asks the transaction manager for the outcome 5 s later, and
+/// A participant that voted to commit asks the transaction manager for the outcome 2 s later, and
 /// a manager that has not yet received the commit request presumes the transaction aborted: it
 /// tells the participant to drop its write. If the commit request arrives after that (held in a
 /// slow network), the manager must not commit, or the transaction is applied on the manager only:
@@ -28,16 +28,12 @@ public sealed class PresumedAbortTests
             services.AddSingleton<IIncomingGrainCallFilter>(late));
         using var http = await cluster.Api.CreateReadyClientAsync();
         var table = await http.NewTransactionalTableAsync(shards: 2);
-        string from = $"{marker}-a", to = $"{marker}-b";
-        await http.TxnOkAsync($$"""{"success":[{"op":"put","table":"{{table}}","key":"{{from}}","value":100},{"op":"put","table":"{{table}}","key":"{{to}}","value":100}]}""");
+        var (from, to) = await http.OpenTwoAccountsAsync(table, marker);
 
         late.Enabled = true;
         // The Api answers within its bound (a 503 once the request's deadline passed); the
         // transaction goes on behind it until its manager decides.
-        using var transfer = await http.TxnAsync($$"""
-            {"success":[{"op":"add","table":"{{table}}","key":"{{from}}","value":-4},
-                        {"op":"add","table":"{{table}}","key":"{{to}}","value":4}]}
-            """);
+        using var transfer = await http.TransferAsync(table, from, to, 4);
         var held = await late.Held.Task.WaitAsync(Deadline);
         await late.Released(held).WaitAsync(Deadline);
         late.Enabled = false;

@@ -19,6 +19,21 @@ public static class TxnTestClient
 
     public static Task<HttpResponseMessage> TxnAsync(this HttpClient http, string body) => http.PostAsync("/v1/txn", Json(body));
 
+    /// <summary>Opens two accounts of 100 in one transaction, their keys named after <paramref name="marker"/>.</summary>
+    public static async Task<(string From, string To)> OpenTwoAccountsAsync(this HttpClient http, string table, string marker)
+    {
+        string from = $"{marker}-a", to = $"{marker}-b";
+        await http.TxnOkAsync($$"""{"success":[{"op":"put","table":"{{table}}","key":"{{from}}","value":100},{"op":"put","table":"{{table}}","key":"{{to}}","value":100}]}""");
+        return (from, to);
+    }
+
+    /// <summary>Moves <paramref name="amount"/> from one key to another in one transaction; the answer as it came.</summary>
+    public static Task<HttpResponseMessage> TransferAsync(this HttpClient http, string table, string from, string to, int amount) =>
+        http.TxnAsync($$"""
+            {"success":[{"op":"add","table":"{{table}}","key":"{{from}}","value":{{-amount}}},
+                        {"op":"add","table":"{{table}}","key":"{{to}}","value":{{amount}}}]}
+            """);
+
     /// <summary>Runs a transaction that must be answered 200, and returns its answer.</summary>
     public static async Task<JsonElement> TxnOkAsync(this HttpClient http, string body)
     {

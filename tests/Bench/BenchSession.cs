@@ -14,6 +14,7 @@ public sealed class BenchSession(Options options, ProgressDisplay progress)
 {
     private readonly List<RunResult> _results = [];
     private readonly List<Skipped> _skipped = [];
+    private int? _round;
     private readonly LoadRunner _runner = new(new LoadSettings(options.Concurrency, options.Warmup, options.Duration), progress);
 
     public IReadOnlyList<RunResult> Results => _results;
@@ -28,43 +29,82 @@ public sealed class BenchSession(Options options, ProgressDisplay progress)
 
     public LoadSettings Settings => new(options.Concurrency, options.Warmup, options.Duration);
 
+    /// <summary>
+    /// The HTTP targets and baselines run once per round (--rounds), in the same order each time;
+    /// the watch fan-out, the elastic workload and the jobs are batches and run once, after them.
+    /// </summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         var pg = await ConnectPostgresAsync(cancellationToken);
 
-        if (options.Workloads.Any(w => w.StartsWith("kv-", StringComparison.Ordinal)))
+        for (var round = 1; round <= options.Rounds; round++)
         {
-            await RunHttpTargetAsync(
-                "kv",
-                async () => options.Api is null
-                    ? throw new BenchSkipException("kv: no --api given")
-                    : await KvApiTarget.StartAsync(options.Api, options.ApiKey, options.Concurrency, options.Workloads, new ProgressWriter(progress), cancellationToken),
-                pg,
-                cancellationToken);
+            if (options.Rounds > 1)
+            {
+                _round = round;
+                progress.WriteLine($"round {round} of {options.Rounds}");
+            }
+
+            if (options.Workloads.Any(w => w.StartsWith("kv-", StringComparison.Ordinal)))
+            {
+                await RunHttpTargetAsync(
+                    "kv",
+                    async () => options.Api is null
+                        ? throw new BenchSkipException("kv: no --api given")
+                        : await KvApiTarget.StartAsync(options.Api, options.ApiKey, options.Concurrency, options.Workloads, new ProgressWriter(progress), cancellationToken),
+                    pg,
+                    cancellationToken);
+            }
+
+            if (options.Workloads.Contains("txn-transfer"))
+            {
+                await RunHttpTargetAsync(
+                    "txn",
+                    async () => options.Api is null
+                        ? throw new BenchSkipException("txn: no --api given")
+                        : await TxnApiTarget.StartAsync(options.Api, options.ApiKey, options.Concurrency, new ProgressWriter(progress), cancellationToken),
+                    pg,
+                    cancellationToken);
+            }
+
+            if (options.Workloads.Any(w => w is CoordWorkloads.LockPair or CoordWorkloads.LeaseKeepAlive))
+            {
+                await RunHttpTargetAsync(
+                    "coord",
+                    async () => options.Api is null
+                        ? throw new BenchSkipException("coord: no --api given")
+                        : await CoordApiTarget.StartAsync(options.Api, options.ApiKey, options.Concurrency, options.Workloads, new ProgressWriter(progress), cancellationToken),
+                    pg,
+                    cancellationToken);
+            }
+
+            if (options.Baselines.Contains("kestrel"))
+            {
+                await RunHttpTargetAsync("kestrel", async () => await KestrelBaseline.StartAsync(options.Concurrency, cancellationToken), pg, cancellationToken);
+            }
+
+            if (options.Baselines.Contains("etcd"))
+            {
+                await RunHttpTargetAsync(
+                    "etcd",
+                    async () => await EtcdBaseline.StartAsync(options.Concurrency, new ProgressWriter(progress), cancellationToken),
+                    pg,
+                    cancellationToken,
+                    EtcdRuns);
+            }
+
+            if (options.Baselines.Contains("pgbench"))
+            {
+                await RunPgBenchAsync(pg, tpcb: false, cancellationToken);
+            }
+
+            if (options.Baselines.Contains("pgbench-tpcb"))
+            {
+                await RunPgBenchAsync(pg, tpcb: true, cancellationToken);
+            }
         }
 
-        if (options.Workloads.Contains("txn-transfer"))
-        {
-            await RunHttpTargetAsync(
-                "txn",
-                async () => options.Api is null
-                    ? throw new BenchSkipException("txn: no --api given")
-                    : await TxnApiTarget.StartAsync(options.Api, options.ApiKey, options.Concurrency, new ProgressWriter(progress), cancellationToken),
-                pg,
-                cancellationToken);
-        }
-
-        if (options.Workloads.Any(w => w is CoordWorkloads.LockPair or CoordWorkloads.LeaseKeepAlive))
-        {
-            await RunHttpTargetAsync(
-                "coord",
-                async () => options.Api is null
-                    ? throw new BenchSkipException("coord: no --api given")
-                    : await CoordApiTarget.StartAsync(options.Api, options.ApiKey, options.Concurrency, options.Workloads, new ProgressWriter(progress), cancellationToken),
-                pg,
-                cancellationToken);
-        }
-
+        _round = null;
         if (options.Workloads.Contains(Watch.WatchFanoutBench.Workload))
         {
             await RunBatchAsync(Watch.WatchFanoutBench.Target, Watch.WatchFanoutBench.Workload,
@@ -74,30 +114,6 @@ public sealed class BenchSession(Options options, ProgressDisplay progress)
         if (options.Workloads.Contains("elastic"))
         {
             await RunElasticAsync(pg, cancellationToken);
-        }
-
-        if (options.Baselines.Contains("kestrel"))
-        {
-            await RunHttpTargetAsync("kestrel", async () => await KestrelBaseline.StartAsync(options.Concurrency, cancellationToken), pg, cancellationToken);
-        }
-
-        if (options.Baselines.Contains("etcd"))
-        {
-            await RunHttpTargetAsync(
-                "etcd",
-                async () => await EtcdBaseline.StartAsync(options.Concurrency, new ProgressWriter(progress), cancellationToken),
-                pg,
-                cancellationToken);
-        }
-
-        if (options.Baselines.Contains("pgbench"))
-        {
-            await RunPgBenchAsync(pg, tpcb: false, cancellationToken);
-        }
-
-        if (options.Baselines.Contains("pgbench-tpcb"))
-        {
-            await RunPgBenchAsync(pg, tpcb: true, cancellationToken);
         }
 
         await RunJobsAsync(pg, cancellationToken);
@@ -227,7 +243,25 @@ public sealed class BenchSession(Options options, ProgressDisplay progress)
         }
     }
 
-    private async Task RunHttpTargetAsync(string name, Func<Task<IHttpTarget>> start, PgStats? pg, CancellationToken cancellationToken)
+    /// <summary>
+    /// Whether etcd runs <paramref name="workload"/>: only the counterparts of the selected workloads,
+    /// or all of them when none of those is selected. Each is a prime and a run more, every round.
+    /// </summary>
+    private bool EtcdRuns(string workload)
+    {
+        var selected = EtcdCounterparts.Where(pair => options.Workloads.Contains(pair.Value)).Select(pair => pair.Key).ToList();
+        return selected.Count == 0 || selected.Contains(workload);
+    }
+
+    private static readonly Dictionary<string, string> EtcdCounterparts = new(StringComparer.Ordinal)
+    {
+        ["range-hot"] = "kv-get-hot",
+        ["put-random"] = "kv-put-random",
+        [CoordWorkloads.LockPair] = CoordWorkloads.LockPair,
+        [CoordWorkloads.LeaseKeepAlive] = CoordWorkloads.LeaseKeepAlive,
+    };
+
+    private async Task RunHttpTargetAsync(string name, Func<Task<IHttpTarget>> start, PgStats? pg, CancellationToken cancellationToken, Func<string, bool>? runs = null)
     {
         IHttpTarget target;
         try
@@ -247,7 +281,7 @@ public sealed class BenchSession(Options options, ProgressDisplay progress)
 
         await using (target)
         {
-            foreach (var workload in target.Workloads)
+            foreach (var workload in target.Workloads.Where(w => runs?.Invoke(w.Name) ?? true))
             {
                 try
                 {
@@ -350,6 +384,7 @@ public sealed class BenchSession(Options options, ProgressDisplay progress)
 
     private void Add(RunResult result)
     {
+        result = result with { Round = _round };
         _results.Add(result);
         var latency = result.Latency?.P99Ms is { } p99 ? string.Create(CultureInfo.InvariantCulture, $", p99 {p99:0.00} ms") : "";
         var commits = result.CommitsPerOp is { } c ? string.Create(CultureInfo.InvariantCulture, $", {c:0.000} commits/op") : "";

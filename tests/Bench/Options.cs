@@ -43,6 +43,8 @@ public sealed record Options
           --primes-runs N     runs of the primes job and of the loop; the figure is the median (3)
           --rate R            open loop: R requests/s in total instead of as fast as possible
           --half-peak         measure peak, then rerun each workload at 50% of it and report p99
+          --rounds N          run the HTTP targets and baselines N times in turn; each ratio is the
+                              median of the N rounds' ratios (1)
           --json FILE         also write every figure and ratio as JSON
           -h, --help          this text
         """;
@@ -84,6 +86,13 @@ public sealed record Options
     public double? Rate { get; init; }
 
     public bool HalfPeak { get; init; }
+
+    /// <summary>
+    /// How many times the HTTP targets and baselines run, one after the other in each round. A
+    /// ratio is the median over the rounds of the ratio within one round, so a baseline is always
+    /// compared with a figure measured minutes before it, not with one from the other end of the run.
+    /// </summary>
+    public int Rounds { get; init; } = 1;
 
     public string? JsonPath { get; init; }
 
@@ -140,6 +149,7 @@ public sealed record Options
                 "--primes-runs" => options with { PrimesRuns = ParseInt(arg, Value(), 1, 100) },
                 "--rate" => options with { Rate = ParseDouble(arg, Value()) },
                 "--half-peak" => options with { HalfPeak = true },
+                "--rounds" => options with { Rounds = ParseInt(arg, Value(), 1, 20) },
                 "--json" => options with { JsonPath = NonEmpty(arg, Value()) },
                 _ => throw new OptionsException($"unknown option '{args[i]}'"),
             };

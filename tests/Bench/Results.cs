@@ -59,6 +59,9 @@ public sealed record RunResult
     public double? HarnessGcPauseMs { get; init; }
 
     public string? Note { get; init; }
+
+    /// <summary>The round (1, 2, ...) of a run with --rounds above 1; null in a run of one round.</summary>
+    public int? Round { get; init; }
 }
 
 /// <summary>A workload or target that did not run, and why.</summary>

@@ -281,6 +281,7 @@ public sealed class BenchSession(Options options, ProgressDisplay progress)
 
         await using (target)
         {
+            var cpu = new ProcessCpu(options.CpuProcesses.Concat(target.Processes).DistinctBy(p => p.Key).ToDictionary());
             foreach (var workload in target.Workloads.Where(w => runs?.Invoke(w.Name) ?? true))
             {
                 try
@@ -292,7 +293,7 @@ public sealed class BenchSession(Options options, ProgressDisplay progress)
                     }
 
                     await MeasureAsync(
-                        (mode, rate) => _runner.RunAsync(target, workload, mode, rate, target.UsesPostgres ? pg : null, cancellationToken));
+                        (mode, rate) => _runner.RunAsync(target, workload, mode, rate, target.UsesPostgres ? pg : null, cpu, cancellationToken));
                 }
                 catch (BenchSkipException e)
                 {

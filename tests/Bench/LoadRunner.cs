@@ -23,7 +23,7 @@ public sealed class LoadRunner(LoadSettings settings, ProgressDisplay progress)
 {
     /// <summary>Measures one workload. Throws <see cref="BenchSkipException"/> when a probe request fails.</summary>
     public async Task<RunResult> RunAsync(
-        IHttpTarget target, IWorkload workload, string mode, double? rate, PgStats? pgStats, CancellationToken cancellationToken)
+        IHttpTarget target, IWorkload workload, string mode, double? rate, PgStats? pgStats, ProcessCpu cpu, CancellationToken cancellationToken)
     {
         await ProbeAsync(target, workload, cancellationToken);
 
@@ -40,6 +40,7 @@ public sealed class LoadRunner(LoadSettings settings, ProgressDisplay progress)
 
         var label = $"{target.Name} {workload.Name}" + (rate is { } r ? $" @{r:0}/s" : "");
         PgSnapshot? before = null, after = null;
+        IReadOnlyDictionary<string, double>? cpuBefore = null, cpuAfter = null;
         double seconds;
         TimeSpan gcPause, gcPauseBefore = TimeSpan.Zero;
         try
@@ -50,10 +51,12 @@ public sealed class LoadRunner(LoadSettings settings, ProgressDisplay progress)
                 // Both readings are taken under load; see PgStats for why.
                 before = pgStats is null ? null : await pgStats.ReadAsync(cancellationToken);
                 gcPauseBefore = GC.GetTotalPauseDuration();
+                cpuBefore = cpu.Read();
                 window.BeginMeasuring();
                 await Task.Delay(settings.Duration, cancellationToken);
                 after = pgStats is null ? null : await pgStats.ReadAsync(cancellationToken);
                 seconds = window.EndMeasuring();
+                cpuAfter = cpu.Read();
                 gcPause = GC.GetTotalPauseDuration() - gcPauseBefore;
                 await stop.CancelAsync();
                 await Task.WhenAll(tasks);
@@ -121,6 +124,7 @@ public sealed class LoadRunner(LoadSettings settings, ProgressDisplay progress)
             Commits = before is { } b && after is { } a && target.UsesPostgres ? a.Commits - b.Commits : null,
             WriteTransactions = before is { } b2 && after is { } a2 && target.UsesPostgres ? a2.NextXid - b2.NextXid : null,
             HarnessGcPauseMs = gcPause.TotalMilliseconds,
+            CpuMicrosPerOp = ProcessCpu.PerOp(cpuBefore, cpuAfter, ops),
             Note = note,
         };
     }

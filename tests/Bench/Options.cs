@@ -43,6 +43,8 @@ public sealed record Options
           --primes-runs N     runs of the primes job and of the loop; the figure is the median (3)
           --rate R            open loop: R requests/s in total instead of as fast as possible
           --half-peak         measure peak, then rerun each workload at 50% of it and report p99
+          --cpu NAME=PID,...  also report CPU microseconds per operation of these processes (the Api,
+                              the silos; 'postgres' counts the postmaster's children too)
           --rounds N          run the HTTP targets and baselines N times in turn; each ratio is the
                               median of the N rounds' ratios (1)
           --json FILE         also write every figure and ratio as JSON
@@ -93,6 +95,9 @@ public sealed record Options
     /// compared with a figure measured minutes before it, not with one from the other end of the run.
     /// </summary>
     public int Rounds { get; init; } = 1;
+
+    /// <summary>Processes whose CPU per operation is reported (--cpu api=PID,silo-0=PID,postgres=PID).</summary>
+    public IReadOnlyDictionary<string, int> CpuProcesses { get; init; } = new Dictionary<string, int>();
 
     public string? JsonPath { get; init; }
 
@@ -150,6 +155,7 @@ public sealed record Options
                 "--rate" => options with { Rate = ParseDouble(arg, Value()) },
                 "--half-peak" => options with { HalfPeak = true },
                 "--rounds" => options with { Rounds = ParseInt(arg, Value(), 1, 20) },
+                "--cpu" => options with { CpuProcesses = ParseNamedPids(arg, Value()) },
                 "--json" => options with { JsonPath = NonEmpty(arg, Value()) },
                 _ => throw new OptionsException($"unknown option '{args[i]}'"),
             };
@@ -167,6 +173,21 @@ public sealed record Options
         value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(pid => ParseInt(name, pid, 2, int.MaxValue))
             .ToList();
+
+    private static Dictionary<string, int> ParseNamedPids(string name, string value)
+    {
+        var processes = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var item in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var parts = item.Split('=', 2);
+            if (parts.Length != 2 || parts[0].Length == 0 || !processes.TryAdd(parts[0], ParseInt(name, parts[1], 2, int.MaxValue)))
+            {
+                throw new OptionsException($"{name}: '{item}' is not NAME=PID with a name not given before");
+            }
+        }
+
+        return processes;
+    }
 
     private static string NonEmpty(string name, string value) =>
         string.IsNullOrWhiteSpace(value) ? throw new OptionsException($"{name} needs a non-empty value") : value;

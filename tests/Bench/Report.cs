@@ -185,6 +185,8 @@ public sealed class Report(Options options, BenchSession session, DateTimeOffset
             PrintTable(output);
         }
 
+        PrintCpu(output);
+
         var notes = session.Results.Where(r => r.Note is not null || r.ErrorKinds.Count > 0).ToList();
         if (notes.Count > 0)
         {
@@ -401,6 +403,27 @@ public sealed class Report(Options options, BenchSession session, DateTimeOffset
             r.WriteTransactionsPerOp?.ToString("0.000", CultureInfo.InvariantCulture) ?? "-",
         }).ToList();
 
+        PrintRows(output, headers, rows, textColumns: 3);
+    }
+
+    /// <summary>CPU microseconds per operation by process (--cpu, etcd, the harness), when measured: whose CPU a throughput figure was.</summary>
+    private void PrintCpu(TextWriter output)
+    {
+        var measured = session.Results.Where(r => r.CpuMicrosPerOp is { Count: > 1 }).ToList();
+        if (measured.Count == 0)
+        {
+            return;
+        }
+
+        var names = measured.SelectMany(r => r.CpuMicrosPerOp!.Keys).Distinct()
+            .OrderBy(n => n == ProcessCpu.Harness ? 1 : 0).ThenBy(n => n, StringComparer.Ordinal).ToList();
+        string[] headers = ["target", "workload", "mode", .. names, "all but harness"];
+        var rows = measured.Select(r => new[] { r.Target, r.Workload, ModeText(r) }
+            .Concat(names.Select(n => r.CpuMicrosPerOp!.TryGetValue(n, out var us) ? us.ToString("N0", CultureInfo.InvariantCulture) : "-"))
+            .Append(r.CpuMicrosPerOp!.Where(p => p.Key != ProcessCpu.Harness).Sum(p => p.Value).ToString("N0", CultureInfo.InvariantCulture))
+            .ToArray()).ToList();
+        output.WriteLine();
+        output.WriteLine("CPU per operation, microseconds (user + system over the window / successful operations):");
         PrintRows(output, headers, rows, textColumns: 3);
     }
 

@@ -58,6 +58,9 @@ public sealed record RunResult
     /// <summary>Time the harness process spent in GC pauses during the window (HTTP runs only).</summary>
     public double? HarnessGcPauseMs { get; init; }
 
+    /// <summary>CPU microseconds (user + system) per successful operation over the window, by process (--cpu, the target's own, the harness).</summary>
+    public IReadOnlyDictionary<string, double>? CpuMicrosPerOp { get; init; }
+
     public string? Note { get; init; }
 
     /// <summary>The round (1, 2, ...) of a run with --rounds above 1; null in a run of one round.</summary>

@@ -284,7 +284,18 @@ run_harness() {
     local a json_given=""
     for a in "$@"; do [[ "$a" == --json || "$a" == --json=* ]] && json_given=1; done
     [[ -n "$json_given" ]] || bench_args+=(--json "$LOG_DIR/$json")
+    bench_args+=(--cpu "$(cpu_processes)")
     dotnet "$BENCH_DLL" "${bench_args[@]}" "$@"
+}
+
+# cpu_processes: NAME=PID,... of the nodes running and of PostgreSQL's postmaster (the harness
+# counts its backends with it), for the harness's CPU-per-operation table.
+cpu_processes() {
+    local i list=()
+    for i in "${!NODE_PIDS[@]}"; do list+=("${NODE_NAMES[$i]}=${NODE_PIDS[$i]}"); done
+    [[ -r "${OC_PG_DATA:-}/postmaster.pid" ]] && list+=("postgres=$(head -n 1 "$OC_PG_DATA/postmaster.pid")")
+    local IFS=,
+    echo "${list[*]}"
 }
 
 # write_start_silo_script FILE FIRST_INDEX: a script that starts one more silo of the running

@@ -37,6 +37,8 @@ public sealed class EtcdBaseline : IHttpTarget
 
     public bool UsesPostgres => false;
 
+    public IReadOnlyDictionary<string, int> Processes => new Dictionary<string, int> { ["etcd"] = _process.Id };
+
     public IReadOnlyList<IWorkload> Workloads { get; private set; }
 
     public static async Task<EtcdBaseline> StartAsync(int concurrency, TextWriter log, CancellationToken cancellationToken)

@@ -134,7 +134,7 @@ public sealed class ElasticBench(Options options, LoadRunner runner, PgStats? pg
 
     private async Task<RunResult> PeakAsync(ElasticTarget target, int silos, CancellationToken cancellationToken)
     {
-        var result = await runner.RunAsync(target, target.Mix, RunModes.Closed, null, pg, cancellationToken);
+        var result = await runner.RunAsync(target, target.Mix, RunModes.Closed, null, pg, new ProcessCpu(options.CpuProcesses), cancellationToken);
         result = result with { Workload = $"elastic-mix ({silos} silos)" };
         add(result);
         return result;

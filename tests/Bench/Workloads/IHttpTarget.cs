@@ -16,4 +16,7 @@ public interface IHttpTarget : IAsyncDisposable
     bool UsesPostgres { get; }
 
     IReadOnlyList<IWorkload> Workloads { get; }
+
+    /// <summary>Processes it started itself whose CPU per operation is reported (etcd's server); none by default.</summary>
+    IReadOnlyDictionary<string, int> Processes => new Dictionary<string, int>();
 }

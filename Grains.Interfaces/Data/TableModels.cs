@@ -40,6 +40,14 @@ public sealed record Resharding(int To, Guid ToId, IReadOnlyList<int> Moved, Dat
 {
     /// <summary>True when the keys of current shard <paramref name="shard"/> live in the new layout.</summary>
     public bool HasMoved(int shard) => Moved.Contains(shard);
+
+    /// <summary>
+    /// This reshard with <paramref name="shard"/> recorded moved by <paramref name="coordinator"/>.
+    /// <see cref="Moved"/> is an array, not a collection expression: into an IReadOnlyList that makes
+    /// a compiler-made type, which the JSON grain storage writes by name and then refuses to read
+    /// back, so a coordinator reactivated mid-reshard could not load its table.
+    /// </summary>
+    public Resharding WithMoved(int shard, string coordinator) => this with { Moved = Moved.Append(shard).ToArray(), Coordinator = coordinator };
 }
 
 /// <summary>How a reshard request relates to the table.</summary>

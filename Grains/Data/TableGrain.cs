@@ -238,11 +238,7 @@ public sealed partial class TableGrain(
         {
             if (_durable is { Resharding: { } resharding } table && !resharding.HasMoved(shard))
             {
-                // An array, not a collection expression: into an IReadOnlyList that makes a compiler-made
-                // type, which the JSON grain storage writes by name and then refuses to read back, so a
-                // coordinator reactivated mid-reshard could not load its table (its reshard never ended).
-                var moved = resharding with { Moved = resharding.Moved.Append(shard).ToArray(), Coordinator = silo.SiloAddress.ToParsableString() };
-                await WriteAsync(table with { Resharding = moved }, CancellationToken.None);
+                await WriteAsync(table with { Resharding = resharding.WithMoved(shard, silo.SiloAddress.ToParsableString()) }, CancellationToken.None);
             }
         }
         finally

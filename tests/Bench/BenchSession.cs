@@ -47,35 +47,17 @@ public sealed class BenchSession(Options options, ProgressDisplay progress)
 
             if (options.Workloads.Any(w => w.StartsWith("kv-", StringComparison.Ordinal)))
             {
-                await RunHttpTargetAsync(
-                    "kv",
-                    async () => options.Api is null
-                        ? throw new BenchSkipException("kv: no --api given")
-                        : await KvApiTarget.StartAsync(options.Api, options.ApiKey, options.Concurrency, options.Workloads, new ProgressWriter(progress), cancellationToken),
-                    pg,
-                    cancellationToken);
+                await RunApiTargetAsync("kv", async api => await KvApiTarget.StartAsync(api, options.ApiKey, options.Concurrency, options.Workloads, new ProgressWriter(progress), cancellationToken), pg, cancellationToken);
             }
 
             if (options.Workloads.Contains("txn-transfer"))
             {
-                await RunHttpTargetAsync(
-                    "txn",
-                    async () => options.Api is null
-                        ? throw new BenchSkipException("txn: no --api given")
-                        : await TxnApiTarget.StartAsync(options.Api, options.ApiKey, options.Concurrency, new ProgressWriter(progress), cancellationToken),
-                    pg,
-                    cancellationToken);
+                await RunApiTargetAsync("txn", async api => await TxnApiTarget.StartAsync(api, options.ApiKey, options.Concurrency, new ProgressWriter(progress), cancellationToken), pg, cancellationToken);
             }
 
             if (options.Workloads.Any(w => w is CoordWorkloads.LockPair or CoordWorkloads.LeaseKeepAlive))
             {
-                await RunHttpTargetAsync(
-                    "coord",
-                    async () => options.Api is null
-                        ? throw new BenchSkipException("coord: no --api given")
-                        : await CoordApiTarget.StartAsync(options.Api, options.ApiKey, options.Concurrency, options.Workloads, new ProgressWriter(progress), cancellationToken),
-                    pg,
-                    cancellationToken);
+                await RunApiTargetAsync("coord", async api => await CoordApiTarget.StartAsync(api, options.ApiKey, options.Concurrency, options.Workloads, new ProgressWriter(progress), cancellationToken), pg, cancellationToken);
             }
 
             if (options.Baselines.Contains("kestrel"))
@@ -260,6 +242,10 @@ public sealed class BenchSession(Options options, ProgressDisplay progress)
         [CoordWorkloads.LockPair] = CoordWorkloads.LockPair,
         [CoordWorkloads.LeaseKeepAlive] = CoordWorkloads.LeaseKeepAlive,
     };
+
+    /// <summary>A target behind the Api: skipped, with the reason, when no --api was given.</summary>
+    private Task RunApiTargetAsync(string name, Func<Uri, Task<IHttpTarget>> start, PgStats? pg, CancellationToken cancellationToken) =>
+        RunHttpTargetAsync(name, async () => options.Api is { } api ? await start(api) : throw new BenchSkipException($"{name}: no --api given"), pg, cancellationToken);
 
     private async Task RunHttpTargetAsync(string name, Func<Task<IHttpTarget>> start, PgStats? pg, CancellationToken cancellationToken, Func<string, bool>? runs = null)
     {

@@ -40,7 +40,7 @@ public sealed class LoadRunner(LoadSettings settings, ProgressDisplay progress)
 
         var label = $"{target.Name} {workload.Name}" + (rate is { } r ? $" @{r:0}/s" : "");
         PgSnapshot? before = null, after = null;
-        IReadOnlyDictionary<string, double>? cpuBefore = null, cpuAfter = null;
+        IReadOnlyDictionary<string, Dictionary<int, long>>? cpuBefore = null, cpuAfter = null;
         double seconds;
         TimeSpan gcPause, gcPauseBefore = TimeSpan.Zero;
         try

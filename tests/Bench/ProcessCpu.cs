@@ -17,81 +17,63 @@ public sealed class ProcessCpu(IReadOnlyDictionary<string, int> processes)
     // USER_HZ, the unit of /proc's times: 100 on every Linux ABI .NET runs on.
     private const double TicksPerSecond = 100;
 
-    /// <summary>CPU seconds so far of every named process (and the harness), or null where it cannot be read.</summary>
-    public IReadOnlyDictionary<string, double>? Read()
+    /// <summary>
+    /// Clock ticks so far of every named process (and the harness), by pid: the postmaster's backends
+    /// each under their own pid, so one that connects or exits in the window is not mistaken for
+    /// CPU spent or given back. A process that cannot be read (gone) is left out. Null off Linux.
+    /// </summary>
+    public IReadOnlyDictionary<string, Dictionary<int, long>>? Read()
     {
         if (!OperatingSystem.IsLinux())
         {
             return null;
         }
 
-        var children = processes.TryGetValue(Postgres, out var postmaster) ? ChildrenOf(postmaster) : [];
-        var seconds = new Dictionary<string, double>(StringComparer.Ordinal);
+        var readings = new Dictionary<string, Dictionary<int, long>>(StringComparer.Ordinal);
         foreach (var (name, pid) in processes.Append(new(Harness, Environment.ProcessId)))
         {
-            var ticks = Ticks(pid);
-            if (name == Postgres)
-            {
-                ticks += children.Sum(Ticks);
-            }
-
-            seconds[name] = ticks / TicksPerSecond;
+            var pids = name == Postgres ? ChildrenOf(pid).Prepend(pid) : [pid];
+            readings[name] = pids.Select(p => (Pid: p, Ticks: Ticks(p))).Where(r => r.Ticks is not null)
+                .ToDictionary(r => r.Pid, r => r.Ticks!.Value);
         }
 
-        return seconds;
+        return readings;
     }
 
-    /// <summary>Microseconds of CPU per operation of each process between two readings.</summary>
-    public static IReadOnlyDictionary<string, double>? PerOp(IReadOnlyDictionary<string, double>? before, IReadOnlyDictionary<string, double>? after, long ops)
+    /// <summary>
+    /// Microseconds of CPU per operation of each process between two readings: the ticks each pid
+    /// read at the end spent since the start (all of them, for a pid that started in the window).
+    /// A process none of whose pids was there at both readings (a silo the elastic workload killed) is left out.
+    /// </summary>
+    public static IReadOnlyDictionary<string, double>? PerOp(
+        IReadOnlyDictionary<string, Dictionary<int, long>>? before, IReadOnlyDictionary<string, Dictionary<int, long>>? after, long ops)
     {
         if (before is null || after is null || ops <= 0)
         {
             return null;
         }
 
-        // A process that exited in the window (a silo the elastic workload killed) reads lower after: left out.
-        return after.Where(p => before.TryGetValue(p.Key, out var start) && p.Value >= start)
-            .ToDictionary(p => p.Key, p => (p.Value - before[p.Key]) * 1_000_000 / ops, StringComparer.Ordinal);
+        return after.Where(p => before.TryGetValue(p.Key, out var start) && p.Value.Keys.Any(start.ContainsKey))
+            .ToDictionary(
+                p => p.Key,
+                p => p.Value.Sum(t => t.Value - before[p.Key].GetValueOrDefault(t.Key)) / TicksPerSecond * 1_000_000 / ops,
+                StringComparer.Ordinal);
     }
 
-    // utime and stime are fields 14 and 15; the command name (field 2) may hold spaces, so count after its ')'.
-    private static long Ticks(int pid)
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            return long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
-        {
-            // Gone (a backend that exited) or unreadable: it adds nothing.
-            return 0;
-        }
-    }
+    private static long? Ticks(int pid) =>
+        ProcStat.Read(pid) is { } fields ? ProcStat.Number(fields, ProcStat.UserTicks) + ProcStat.Number(fields, ProcStat.SystemTicks) : null;
 
     private static List<int> ChildrenOf(int parent)
     {
         var children = new List<int>();
         foreach (var directory in Directory.EnumerateDirectories("/proc"))
         {
-            if (!int.TryParse(Path.GetFileName(directory), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
+            // A process that exited while we looked reads as null and is skipped.
+            if (int.TryParse(Path.GetFileName(directory), NumberStyles.None, CultureInfo.InvariantCulture, out var pid)
+                && ProcStat.Read(pid) is { } fields
+                && ProcStat.Number(fields, ProcStat.Parent) == parent)
             {
-                continue;
-            }
-
-            try
-            {
-                var stat = File.ReadAllText($"{directory}/stat");
-                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                if (int.Parse(fields[1], CultureInfo.InvariantCulture) == parent)
-                {
-                    children.Add(pid);
-                }
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
-            {
-                // Exited while we looked.
+                children.Add(pid);
             }
         }
 

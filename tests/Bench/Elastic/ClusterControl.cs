@@ -200,17 +200,6 @@ public static class SiloProcesses
     }
 
     /// <summary>Whether the process exists and is not a zombie (its parent, run.sh, may not have reaped it yet).</summary>
-    public static bool IsRunning(int pid)
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat");
-            var state = stat[(stat.LastIndexOf(')') + 1)..].TrimStart();
-            return state.Length > 0 && state[0] is not ('Z' or 'X');
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return false;
-        }
-    }
+    public static bool IsRunning(int pid) =>
+        ProcStat.Read(pid) is { } fields && fields[ProcStat.State] is not ("Z" or "X" or "");
 }

@@ -452,25 +452,17 @@ public sealed class Report(Options options, BenchSession session, DateTimeOffset
 
     private static string Ms(double? value) => value?.ToString("0.00", CultureInfo.InvariantCulture) ?? "-";
 
-    private RunResult? Find(string target, string workload, string mode) =>
-        session.Results.LastOrDefault(r => r.Target == target && r.Workload == workload && r.Mode == mode && r.Ops > 0);
+    /// <summary>The last successful run of the workload in <paramref name="among"/> (this session's results unless given).</summary>
+    private RunResult? Find(string target, string workload, string mode, IEnumerable<RunResult>? among = null) =>
+        (among ?? session.Results).LastOrDefault(r => r.Target == target && r.Workload == workload && r.Mode == mode && r.Ops > 0);
 
     /// <summary>Numerator over denominator within each round that measured both, in round order (one value without --rounds).</summary>
-    private List<double> RoundRatios(string numTarget, string numWorkload, string denTarget, string denWorkload, string mode)
-    {
-        var ratios = new List<double>();
-        foreach (var round in session.Results.Select(r => r.Round).Distinct())
-        {
-            var num = session.Results.LastOrDefault(r => r.Round == round && r.Target == numTarget && r.Workload == numWorkload && r.Mode == mode && r.Ops > 0);
-            var den = session.Results.LastOrDefault(r => r.Round == round && r.Target == denTarget && r.Workload == denWorkload && r.Mode == mode && r.Ops > 0);
-            if (num is not null && den is not null && den.OpsPerSecond > 0)
-            {
-                ratios.Add(num.OpsPerSecond / den.OpsPerSecond);
-            }
-        }
-
-        return ratios;
-    }
+    private List<double> RoundRatios(string numTarget, string numWorkload, string denTarget, string denWorkload, string mode) =>
+        session.Results.GroupBy(r => r.Round)
+            .Select(round => (Num: Find(numTarget, numWorkload, mode, round), Den: Find(denTarget, denWorkload, mode, round)))
+            .Where(pair => pair.Num is not null && pair.Den is { OpsPerSecond: > 0 })
+            .Select(pair => pair.Num!.OpsPerSecond / pair.Den!.OpsPerSecond)
+            .ToList();
 
     private static double Median(IReadOnlyList<double> values)
     {

@@ -178,10 +178,13 @@ public static class JobEndpoints
     }
 
     public static async Task<Results<ServerSentEventsResult<JobResponse>, ProblemHttpResult>> EventsAsync(
-        string id, HttpContext http, IGrainFactory grains, CancellationToken cancellationToken)
+        string id, HttpContext http, IGrainFactory grains, ClusterConnection connection, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var first = await FindAsync(id, http, grains, cancellationToken);
-        return first is null ? NotFound(id) : TypedResults.ServerSentEvents(Follow(Job(http, grains, id), first, cancellationToken));
+        // The stream runs after this handler returned, when the filter's token is gone: it ends with the request, and rides out faults itself.
+        return first is null
+            ? NotFound(id)
+            : TypedResults.ServerSentEvents(JobEventStream.Follow(Job(http, grains, id), first, connection, loggers.CreateLogger(typeof(JobEventStream)), http.RequestAborted));
     }
 
     public static async Task<Results<Ok<PageResponse<JobSummaryResponse>>, ValidationProblem>> ListAsync(
@@ -227,29 +230,6 @@ public static class JobEndpoints
         return view.Status == wanted
             ? TypedResults.Accepted($"/v1/jobs/{id}", JobResponse.From(view))
             : Problems.Conflict("Not possible in the job's state", $"Job {id} is {view.Status.Name()}.");
-    }
-
-    private static async IAsyncEnumerable<SseItem<JobResponse>> Follow(IJobGrain job, JobView first, [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        var view = first;
-        yield return new SseItem<JobResponse>(JobResponse.From(view), "progress") { EventId = view.Version.ToString(System.Globalization.CultureInfo.InvariantCulture) };
-        while (!view.Status.IsTerminal())
-        {
-            var next = await job.WaitForChangeAsync(view.Version, TimeSpan.FromSeconds(15), cancellationToken);
-            if (next is null)
-            {
-                yield break;
-            }
-
-            if (next.Version != view.Version && !next.Status.IsTerminal())
-            {
-                yield return new SseItem<JobResponse>(JobResponse.From(next), "progress") { EventId = next.Version.ToString(System.Globalization.CultureInfo.InvariantCulture) };
-            }
-
-            view = next;
-        }
-
-        yield return new SseItem<JobResponse>(JobResponse.From(view), "end") { EventId = view.Version.ToString(System.Globalization.CultureInfo.InvariantCulture) };
     }
 
     private static async Task<JobView?> FindAsync(string id, HttpContext http, IGrainFactory grains, CancellationToken cancellationToken) =>

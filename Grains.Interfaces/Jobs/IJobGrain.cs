@@ -14,9 +14,10 @@ public interface IJobGrain : IGrainWithStringKey
 
     /// <summary>
     /// The job once its version is past <paramref name="seenVersion"/>, or as it is after
-    /// <paramref name="wait"/>: a change feed without polling.
+    /// <paramref name="wait"/>: a change feed without polling. Callers wait at most 15 s; the
+    /// timeout is above that, and above the Api's answer bound, which would cut a quiet poll short.
     /// </summary>
-    [Alias("WaitForChange"), ReadOnly, AlwaysInterleave]
+    [Alias("WaitForChange"), ReadOnly, AlwaysInterleave, ResponseTimeout("00:00:20")]
     Task<JobView?> WaitForChangeAsync(long seenVersion, TimeSpan wait, CancellationToken cancellationToken = default);
 
     /// <summary>Tasks with index greater than <paramref name="after"/>, in index order.</summary>

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Xunit.Abstractions;
 
 namespace OrleansCompute.Tests.Infrastructure;
@@ -77,6 +78,19 @@ public sealed class ProcessCluster : IAsyncDisposable
 
             throw;
         }
+    }
+
+    /// <summary>The Api's cluster client, to name grains.</summary>
+    public IGrainFactory Grains => Api.Services.GetRequiredService<IGrainFactory>();
+
+    /// <summary>
+    /// The silo that hosts <paramref name="grain"/>, from the grain directory; null when it is not active.
+    /// Placement is resource-optimized, not random, so a test that needs a grain on the silo it kills asks.
+    /// </summary>
+    public async Task<SiloNode?> HostOfAsync(IAddressable grain)
+    {
+        var address = await Grains.GetGrain<IManagementGrain>(0).GetActivationAddress(grain);
+        return Silos.SingleOrDefault(s => address is not null && s.SiloPort == address.Endpoint.Port);
     }
 
     /// <summary>Another client of the Api with the admin key.</summary>

@@ -305,6 +305,21 @@ public class JobApiTests(SharedClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Events_stream_a_job_that_stays_unchanged_past_the_answer_bound_without_breaking_or_repeating()
+    {
+        // One task of 7 s: the job shows no change for longer than a grain call may take (4.75 s).
+        var id = await Http.SubmitAsync("""{"kind": "sleep", "input": {"tasks": 1, "milliseconds": 7000}}""");
+
+        var stream = await Http.GetStringAsync($"/v1/jobs/{id}/events");
+
+        var events = stream.Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
+        Assert.StartsWith("event: end", events[^1]);
+        // Each event is a change: the long poll waited it out, rather than timing out and saying the same again.
+        var versions = events.Select(e => e.Split('\n').Single(l => l.StartsWith("id: "))).ToList();
+        Assert.Equal(versions.Count, versions.Distinct().Count());
+    }
+
+    [Fact]
     public async Task Jobs_are_listed_by_status_newest_first()
     {
         var id = await Http.SubmitAsync("""{"kind": "sleep", "input": {"tasks": 1, "milliseconds": 1}}""");

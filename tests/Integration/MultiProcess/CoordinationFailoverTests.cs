@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
-using Microsoft.Extensions.DependencyInjection;
 using OrleansCompute.Coordination;
 using OrleansCompute.Tenancy;
 using OrleansCompute.Tests.Coordination;
@@ -103,7 +102,7 @@ public class CoordinationFailoverTests(ITestOutputHelper output)
         {
             var http = run.Http;
             // Placement is resource-optimized, not random: a burst of grants can all land on one silo.
-            // So the silo killed is the one that hosts the most of them, asked of the grain directory.
+            // So the silo killed is the one that hosts the most of them.
             var leases = new List<(string Id, Stopwatch SinceKeepAlive)>();
             for (var i = 0; i < 12; i++)
             {
@@ -114,9 +113,14 @@ public class CoordinationFailoverTests(ITestOutputHelper output)
                 leases.Add((id, sinceKeepAlive));
             }
 
-            var hosts = await LeaseHostsAsync(run, leases.Select(l => l.Id));
-            var victim = run.Silos.MaxBy(s => hosts.Count(h => h == s.SiloPort))!;
-            var onVictim = hosts.Count(h => h == victim.SiloPort);
+            var hosts = new List<SiloNode?>();
+            foreach (var (id, _) in leases)
+            {
+                hosts.Add(await run.HostOfAsync(run.Grains.GetGrain<ILeaseGrain>(TenantKey.For(TenantKey.DefaultTenant, id))));
+            }
+
+            var victim = run.Silos.MaxBy(s => hosts.Count(h => h == s))!;
+            var onVictim = hosts.Count(h => h == victim);
             output.WriteLine($"{onVictim} of {leases.Count} leases live on {victim.Name}, which is killed");
             victim.Process.Kill();
 
@@ -257,21 +261,6 @@ public class CoordinationFailoverTests(ITestOutputHelper output)
         {
             return false;
         }
-    }
-
-    /// <summary>The silo port of each lease's activation, from the grain directory.</summary>
-    private static async Task<List<int?>> LeaseHostsAsync(ProcessCluster run, IEnumerable<string> ids)
-    {
-        var grains = run.Api.Services.GetRequiredService<IGrainFactory>();
-        var management = grains.GetGrain<IManagementGrain>(0);
-        var hosts = new List<int?>();
-        foreach (var id in ids)
-        {
-            var lease = grains.GetGrain<ILeaseGrain>(TenantKey.For(TenantKey.DefaultTenant, id));
-            hosts.Add((await management.GetActivationAddress(lease))?.Endpoint.Port);
-        }
-
-        return hosts;
     }
 
     private static async Task<T> RetryAsync<T>(Func<Task<T>> call)

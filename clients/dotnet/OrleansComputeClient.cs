@@ -19,6 +19,9 @@ public sealed class OrleansComputeClient(HttpClient http)
 {
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
+    // Between a broken event stream and the next attempt to reopen it.
+    private static readonly TimeSpan ReopenPause = TimeSpan.FromMilliseconds(200);
+
     /// <summary>A client for the Api at <paramref name="baseAddress"/> acting with <paramref name="apiKey"/>, retrying as <see cref="Retries"/> says.</summary>
     public static OrleansComputeClient Create(Uri baseAddress, string apiKey, HttpMessageHandler? handler = null)
     {
@@ -174,23 +177,56 @@ public sealed class OrleansComputeClient(HttpClient http)
 
     /// <summary>
     /// The job as it changes, from its Server-Sent Events: the current state first, then every change,
-    /// ending with the finished job. A stream the server closes early is reopened.
+    /// ending with the finished job. A stream the server closes early, or that breaks (an Api
+    /// instance going away), is reopened; its first event is the job as it is then.
     /// </summary>
     public async IAsyncEnumerable<Job> FollowJobAsync(string id, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
+        var followed = false;
         while (true)
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, $"v1/jobs/{Segment(id)}/events");
             request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
-            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
-            await EnsureSuccessAsync(response, cancellationToken).ConfigureAwait(false);
-            await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-            await foreach (var item in SseParser.Create(stream, (type, data) => JsonSerializer.Deserialize<Job>(data, Json)!).EnumerateAsync(cancellationToken).ConfigureAwait(false))
+            HttpResponseMessage response;
+            try
             {
-                yield return item.Data;
-                if (item.Data.IsFinished)
+                response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            }
+            catch (HttpRequestException) when (followed)
+            {
+                await Task.Delay(ReopenPause, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
+            using (response)
+            {
+                await EnsureSuccessAsync(response, cancellationToken).ConfigureAwait(false);
+                followed = true;
+                await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+                var events = SseParser.Create(stream, (type, data) => JsonSerializer.Deserialize<Job>(data, Json)!).EnumerateAsync(cancellationToken);
+                await using var enumerator = events.GetAsyncEnumerator(cancellationToken);
+                while (true)
                 {
-                    yield break;
+                    Job next;
+                    try
+                    {
+                        if (!await enumerator.MoveNextAsync().ConfigureAwait(false))
+                        {
+                            break;
+                        }
+
+                        next = enumerator.Current.Data;
+                    }
+                    catch (Exception ex) when (ex is IOException or HttpRequestException && !cancellationToken.IsCancellationRequested)
+                    {
+                        break; // broken: reopen
+                    }
+
+                    yield return next;
+                    if (next.IsFinished)
+                    {
+                        yield break;
+                    }
                 }
             }
         }
@@ -225,7 +261,7 @@ public sealed class OrleansComputeClient(HttpClient http)
             }
             catch (HttpRequestException) when (cursor is not null)
             {
-                await Task.Delay(TimeSpan.FromMilliseconds(200), cancellationToken).ConfigureAwait(false);
+                await Task.Delay(ReopenPause, cancellationToken).ConfigureAwait(false);
                 continue;
             }
 

@@ -126,6 +126,104 @@ public class SdkTests(SharedClusterFixture fixture)
     }
 
     [Fact]
+    public async Task FollowJobAsync_reopens_an_event_stream_that_breaks_and_follows_the_job_to_its_end()
+    {
+        var breaker = new FirstEventStreamBreaks(fixture.Cluster.Api.Server.CreateHandler());
+        var client = OrleansComputeClient.Create(new Uri("http://localhost/"), TestKeys.Admin, breaker);
+        // About 2 s of work, one task at a time: the stream is broken while the job runs.
+        var accepted = await client.SubmitJobAsync(new JobSpec("sleep", Json("{\"tasks\": 5, \"milliseconds\": 400}"), Parallelism: 1));
+
+        var seen = await client.FollowJobAsync(accepted.Id).ToListAsync();
+
+        Assert.True(breaker.Broken);
+        Assert.True(breaker.Opened >= 2, $"{breaker.Opened} streams opened");
+        Assert.Equal(JobStatuses.Succeeded, seen[^1].Status);
+        Assert.Equal(5, seen[^1].Progress.Succeeded);
+        Assert.Single(seen, j => j.IsFinished);
+    }
+
+    /// <summary>Breaks the first job event stream after its first event, as a lost connection to an Api instance does.</summary>
+    private sealed class FirstEventStreamBreaks(HttpMessageHandler inner) : DelegatingHandler(inner)
+    {
+        private int _opened;
+        private BreakingStream? _breaking;
+
+        public int Opened => Volatile.Read(ref _opened);
+
+        public bool Broken => _breaking?.Broke == true;
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var response = await base.SendAsync(request, cancellationToken);
+            if (request.RequestUri!.AbsolutePath.EndsWith("/events", StringComparison.Ordinal) && Interlocked.Increment(ref _opened) == 1)
+            {
+                _breaking = new BreakingStream(await response.Content.ReadAsStreamAsync(cancellationToken));
+                var content = new StreamContent(_breaking);
+                foreach (var header in response.Content.Headers)
+                {
+                    content.Headers.TryAddWithoutValidation(header.Key, header.Value);
+                }
+
+                response.Content = content;
+            }
+
+            return response;
+        }
+    }
+
+    private sealed class BreakingStream(Stream inner) : Stream
+    {
+        private bool _eventRead;
+
+        public bool Broke { get; private set; }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (_eventRead)
+            {
+                Broke = true;
+                throw new IOException("The connection was reset (injected by the test).");
+            }
+
+            var read = await inner.ReadAsync(buffer, cancellationToken);
+            _eventRead = buffer.Span[..read].IndexOf("\n\n"u8) >= 0;
+            return read;
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                inner.Dispose();
+            }
+
+            base.Dispose(disposing);
+        }
+    }
+
+    [Fact]
     public async Task Jobs_retry_delete_list_with_filters_and_schedules_trigger_and_show_their_runs()
     {
         var tenant = Names.Table("tn");

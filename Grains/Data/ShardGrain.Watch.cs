@@ -136,7 +136,7 @@ public sealed partial class ShardGrain
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
-    // Long polls stay well inside Orleans' response timeout.
+    // Long polls stay well inside Orleans' response timeout between silos (30 s); the Api's callers ask for less than their own answer bound.
     private static readonly TimeSpan MaxPoll = TimeSpan.FromSeconds(10);
 
     private const int MaxChangesPerRead = 1000;

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
+using OrleansCompute.Api.Cluster;
 using OrleansCompute.Data;
 
 namespace OrleansCompute.Api.Data.Watch;
@@ -16,10 +17,13 @@ namespace OrleansCompute.Api.Data.Watch;
 /// shard (its memory tail, or the change log once), so a slow or stuck client holds up neither
 /// the other watchers nor the shard's writes. The feed stops when its last stream leaves.
 /// </summary>
-public sealed partial class ShardFeeds(IOptions<WatchLimits> limits, ILogger<ShardFeeds> logger)
+public sealed partial class ShardFeeds(IOptions<WatchLimits> limits, IOptions<RequestDeadlineOptions> deadlines, ILogger<ShardFeeds> logger)
 {
     private readonly ConcurrentDictionary<string, ShardFeed> _feeds = new(StringComparer.Ordinal);
-    private readonly TimeSpan _pollWait = limits.Value.ProgressInterval;
+    // Inside the Api's answer bound, which is every grain call's response timeout: a poll waiting
+    // out the default 5 s progress interval timed out at 4.75 s, every time a shard was quiet,
+    // and left a warning and an abandoned call behind on the silo.
+    private readonly TimeSpan _pollWait = TimeSpan.FromTicks(Math.Min(limits.Value.ProgressInterval.Ticks, deadlines.Value.AnswerBound.Ticks * 3 / 4));
     private readonly ILogger _logger = logger;
 
     /// <summary>Feeds running now (for tests and metrics).</summary>

@@ -282,9 +282,21 @@ public class WatchApiTests(SharedClusterFixture fixture)
 
     private sealed record WatchCursorText(string Text);
 
-    internal static async Task WaitForAsync(WatchReader reader, int changes, TimeSpan? deadline = null) =>
-        await Eventually.WaitAsync(() => Task.FromResult(reader.Changes.Count >= changes), deadline ?? Deadline,
-            $"{changes} change events (have {reader.Changes.Count})");
+    internal static async Task WaitForAsync(WatchReader reader, int changes, TimeSpan? deadline = null)
+    {
+        try
+        {
+            await Eventually.WaitAsync(() => Task.FromResult(reader.Changes.Count >= changes), deadline ?? Deadline, $"{changes} change events");
+        }
+        catch (TimeoutException timeout)
+        {
+            // What a failure needs to be read: whether the stream still ran, its notices, and which changes came.
+            var received = reader.Changes.GroupBy(e => e.Key).Select(g => $"{g.Key}: {string.Join(",", g.Select(e => e.Version))}");
+            var notices = reader.Events.Where(e => !e.IsChange).GroupBy(e => e.Type).Select(g => $"{g.Key} ×{g.Count()}");
+            throw new TimeoutException($"{timeout.Message} Have {reader.Changes.Count}; stream ended: {reader.Ended}; " +
+                $"notices: {string.Join(", ", notices)}; last id {reader.LastId}; versions by key: {string.Join("; ", received)}", timeout);
+        }
+    }
 
     internal static async Task<string> NewTableAsync(HttpClient http, int shards, string? name = null)
     {

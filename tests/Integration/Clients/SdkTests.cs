@@ -179,18 +179,31 @@ public class SdkTests(SharedClusterFixture fixture)
 
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
+            BreakAfterAnEvent();
+            var read = await inner.ReadAsync(buffer, cancellationToken);
+            return Seen(buffer.Span, read);
+        }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            BreakAfterAnEvent();
+            return Seen(buffer.AsSpan(offset, count), inner.Read(buffer, offset, count));
+        }
+
+        private void BreakAfterAnEvent()
+        {
             if (_eventRead)
             {
                 Broke = true;
                 throw new IOException("The connection was reset (injected by the test).");
             }
-
-            var read = await inner.ReadAsync(buffer, cancellationToken);
-            _eventRead = buffer.Span[..read].IndexOf("\n\n"u8) >= 0;
-            return read;
         }
 
-        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+        private int Seen(ReadOnlySpan<byte> buffer, int read)
+        {
+            _eventRead = buffer[..read].IndexOf("\n\n"u8) >= 0;
+            return read;
+        }
 
         public override bool CanRead => true;
 

@@ -20,6 +20,13 @@ public sealed class RequestDeadlineOptions
     /// <summary>When the Api answers at the latest, 503 with Retry-After if nothing answered (<c>Requests__AnswerBound</c>); at least <see cref="Deadline"/>.</summary>
     public TimeSpan AnswerBound { get; set; } = TimeSpan.FromSeconds(4.75);
 
+    /// <summary>
+    /// The longest a long poll from the Api (a watch feed, a job's event stream) asks a grain to
+    /// wait: inside the answer bound, which is every Api grain call's response timeout, so a quiet
+    /// poll ends with an answer rather than a timeout.
+    /// </summary>
+    public TimeSpan LongPollWait => AnswerBound * 3 / 4;
+
     /// <summary>Checks the settings once at start: a wrong bound must not be found out under a fault.</summary>
     public void Validate()
     {

@@ -1,8 +1,7 @@
-using System.Net.ServerSentEvents;
-using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
 using OrleansCompute.Api.Cluster;
 using OrleansCompute.Api.Errors;
 using OrleansCompute.Api.Security;
@@ -178,13 +177,14 @@ public static class JobEndpoints
     }
 
     public static async Task<Results<ServerSentEventsResult<JobResponse>, ProblemHttpResult>> EventsAsync(
-        string id, HttpContext http, IGrainFactory grains, ClusterConnection connection, ILoggerFactory loggers, CancellationToken cancellationToken)
+        string id, HttpContext http, IGrainFactory grains, ClusterConnection connection, IOptions<RequestDeadlineOptions> deadlines, ILoggerFactory loggers,
+        CancellationToken cancellationToken)
     {
         var first = await FindAsync(id, http, grains, cancellationToken);
         // The stream runs after this handler returned, when the filter's token is gone: it ends with the request, and rides out faults itself.
         return first is null
             ? NotFound(id)
-            : TypedResults.ServerSentEvents(JobEventStream.Follow(Job(http, grains, id), first, connection, loggers.CreateLogger(typeof(JobEventStream)), http.RequestAborted));
+            : TypedResults.ServerSentEvents(JobEventStream.Follow(Job(http, grains, id), first, deadlines.Value.LongPollWait, connection, loggers.CreateLogger(typeof(JobEventStream)), http.RequestAborted));
     }
 
     public static async Task<Results<Ok<PageResponse<JobSummaryResponse>>, ValidationProblem>> ListAsync(

@@ -9,8 +9,9 @@ using OrleansCompute.Jobs;
 namespace OrleansCompute.Api.Jobs;
 
 /// <summary>
-/// <c>GET /v1/jobs/{id}/events</c> after its first event: a long poll of the job grain per event,
-/// a <c>progress</c> event at every change and <c>end</c> when the job ends.
+/// <c>GET /v1/jobs/{id}/events</c> after its first event: a long poll of the job grain per event
+/// (of <see cref="RequestDeadlineOptions.LongPollWait"/>; a quiet job is asked again, and the same
+/// version is not sent twice), a <c>progress</c> event at every change and <c>end</c> when the job ends.
 ///
 /// The stream outlives the request handler, so it cannot rely on <see cref="GatewayLossFilter"/>:
 /// it links each poll to the gateway-loss signal itself. A poll lost with its gateway, or with the
@@ -21,21 +22,19 @@ namespace OrleansCompute.Api.Jobs;
 /// </summary>
 public static partial class JobEventStream
 {
-    private static readonly TimeSpan ChangeWait = TimeSpan.FromSeconds(15);
-
     /// <summary>Longer than a silo's death takes to be noticed and its grains to move (a few seconds).</summary>
     private static readonly TimeSpan FailoverBound = TimeSpan.FromSeconds(60);
 
     private static readonly TimeSpan RetryPause = TimeSpan.FromMilliseconds(250);
 
     public static async IAsyncEnumerable<SseItem<JobResponse>> Follow(
-        IJobGrain job, JobView first, ClusterConnection connection, ILogger logger, [EnumeratorCancellation] CancellationToken requestAborted)
+        IJobGrain job, JobView first, TimeSpan pollWait, ClusterConnection connection, ILogger logger, [EnumeratorCancellation] CancellationToken requestAborted)
     {
         var view = first;
         yield return Event(view, "progress");
         while (!view.Status.IsTerminal())
         {
-            var (next, failedOver) = await NextAsync(job, view.Version, connection, logger, requestAborted);
+            var (next, failedOver) = await NextAsync(job, view.Version, pollWait, connection, logger, requestAborted);
             if (next is null)
             {
                 yield break;
@@ -55,7 +54,7 @@ public static partial class JobEventStream
 
     /// <summary>The job once it changed past <paramref name="seenVersion"/>; null when it is gone or the cluster stayed away.</summary>
     private static async Task<(JobView? View, bool FailedOver)> NextAsync(
-        IJobGrain job, long seenVersion, ClusterConnection connection, ILogger logger, CancellationToken requestAborted)
+        IJobGrain job, long seenVersion, TimeSpan pollWait, ClusterConnection connection, ILogger logger, CancellationToken requestAborted)
     {
         Stopwatch? faultedFor = null;
         while (true)
@@ -65,7 +64,7 @@ public static partial class JobEventStream
             {
                 // After a fault the version seen may belong to a dead activation: read the job at once instead of waiting on it.
                 return faultedFor is null
-                    ? (await job.WaitForChangeAsync(seenVersion, ChangeWait, call.Token), false)
+                    ? (await job.WaitForChangeAsync(seenVersion, pollWait, call.Token), false)
                     : (await job.GetAsync(call.Token), true);
             }
             catch (Exception ex) when (!requestAborted.IsCancellationRequested && (ex is OperationCanceledException || ClusterFaults.IsUnavailable(ex)))

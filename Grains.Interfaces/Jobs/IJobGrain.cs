@@ -14,10 +14,10 @@ public interface IJobGrain : IGrainWithStringKey
 
     /// <summary>
     /// The job once its version is past <paramref name="seenVersion"/>, or as it is after
-    /// <paramref name="wait"/>: a change feed without polling. Callers wait at most 15 s; the
-    /// timeout is above that, and above the Api's answer bound, which would cut a quiet poll short.
+    /// <paramref name="wait"/>: a change feed without polling. A caller asks for less than its
+    /// response timeout (the Api: <c>RequestDeadlineOptions.LongPollWait</c>).
     /// </summary>
-    [Alias("WaitForChange"), ReadOnly, AlwaysInterleave, ResponseTimeout("00:00:20")]
+    [Alias("WaitForChange"), ReadOnly, AlwaysInterleave]
     Task<JobView?> WaitForChangeAsync(long seenVersion, TimeSpan wait, CancellationToken cancellationToken = default);
 
     /// <summary>Tasks with index greater than <paramref name="after"/>, in index order.</summary>

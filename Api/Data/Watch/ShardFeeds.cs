@@ -20,10 +20,7 @@ namespace OrleansCompute.Api.Data.Watch;
 public sealed partial class ShardFeeds(IOptions<WatchLimits> limits, IOptions<RequestDeadlineOptions> deadlines, ILogger<ShardFeeds> logger)
 {
     private readonly ConcurrentDictionary<string, ShardFeed> _feeds = new(StringComparer.Ordinal);
-    // Inside the Api's answer bound, which is every grain call's response timeout: a poll waiting
-    // out the default 5 s progress interval timed out at 4.75 s, every time a shard was quiet,
-    // and left a warning and an abandoned call behind on the silo.
-    private readonly TimeSpan _pollWait = TimeSpan.FromTicks(Math.Min(limits.Value.ProgressInterval.Ticks, deadlines.Value.AnswerBound.Ticks * 3 / 4));
+    private readonly TimeSpan _pollWait = limits.Value.ProgressInterval < deadlines.Value.LongPollWait ? limits.Value.ProgressInterval : deadlines.Value.LongPollWait;
     private readonly ILogger _logger = logger;
 
     /// <summary>Feeds running now (for tests and metrics).</summary>
